@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("converge-node: not built yet");
+    std::process::exit(2);
+}

@@ -1,0 +1,1 @@
+//! HTML and SVG rendering of converge runs (filled by the reports issue).

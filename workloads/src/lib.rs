@@ -1,0 +1,1 @@
+//! Seeded, deterministic op generators for converge.
