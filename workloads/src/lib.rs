@@ -1,1 +1,26 @@
 //! Seeded, deterministic op generators for converge.
+//!
+//! A [`Workload`] turns one [`WorkloadConfig`] (key distribution, op mix,
+//! workload kind, seed) into one infinite [`OpStream`] per client process.
+//! Streams are pure functions of `(seed, process)`: the same seed gives the
+//! same ops, whatever the timing of the run, so a failing run can be replayed.
+//! The crate opens no sockets and reads no clock; the harness drives it.
+//!
+//! Map of modules:
+//! - [`config`]: [`WorkloadKind`], [`Mix`], [`WorkloadConfig`] and their parsing.
+//! - [`keys`]: [`KeyChooser`], Zipf-over-K keys plus a uniform share for cold keys.
+//! - [`stream`]: [`Workload`], [`OpStream`], [`Op`] — the per-process generators.
+//! - [`rate`]: [`RateLimiter`], the pure schedule behind an optional total rate.
+//! - [`phase`]: [`Phase`], the run-then-quiesce phases of a test.
+
+pub mod config;
+pub mod keys;
+pub mod phase;
+pub mod rate;
+pub mod stream;
+
+pub use config::{Mix, WorkloadConfig, WorkloadError, WorkloadKind};
+pub use keys::{Key, KeyChooser};
+pub use phase::Phase;
+pub use rate::RateLimiter;
+pub use stream::{Op, OpKind, OpStream, Workload};
