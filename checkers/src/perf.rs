@@ -1,0 +1,122 @@
+//! Performance: latency percentiles by op and outcome, and throughput and
+//! availability per second, with the nemesis windows to lay them against.
+//!
+//! Latency is completion time minus invoke time, for ops that completed.
+//! Per second (by completion time): `ok`, `fail` and `info` completions, and
+//! availability = ok / (ok + fail + info). Informational: always valid.
+
+use crate::context::Context;
+use crate::findings::{Findings, Outcome};
+use crate::ops::{NEVER, OpFn, Outcome as OpOutcome};
+use crate::result::Validity;
+use serde_json::{Value, json};
+use statrs::statistics::{Data, Distribution, Max, OrderStatistics};
+
+const FNS: [(OpFn, &str); 3] = [
+    (OpFn::Read, "read"),
+    (OpFn::Write, "write"),
+    (OpFn::Delete, "delete"),
+];
+const OUTCOMES: [OpOutcome; 3] = [OpOutcome::Ok, OpOutcome::Fail, OpOutcome::Info];
+
+fn fn_index(f: OpFn) -> usize {
+    match f {
+        OpFn::Read => 0,
+        OpFn::Write => 1,
+        OpFn::Delete => 2,
+    }
+}
+
+fn outcome_index(o: OpOutcome) -> Option<usize> {
+    OUTCOMES.iter().position(|&x| x == o)
+}
+
+fn percentiles(ms: Vec<f64>) -> Value {
+    let n = ms.len();
+    let mut data = Data::new(ms);
+    json!({
+        "count": n,
+        "mean_ms": data.mean(),
+        "p50_ms": data.quantile(0.50),
+        "p90_ms": data.quantile(0.90),
+        "p95_ms": data.quantile(0.95),
+        "p99_ms": data.quantile(0.99),
+        "p999_ms": data.quantile(0.999),
+        "max_ms": data.max(),
+    })
+}
+
+pub fn check(cx: &Context) -> Outcome {
+    let mut fd = Findings::new("perf", cx.cfg.max_examples);
+    let t = cx.table;
+    let mut latencies: [[Vec<f64>; 3]; 3] = Default::default();
+    let seconds = (t.last_time / 1_000_000_000 + 1) as usize;
+    let mut per_second = vec![[0u64; 3]; seconds];
+    let mut pending = 0;
+    for op in &t.ops {
+        let Some(o) = outcome_index(op.outcome) else {
+            pending += 1;
+            continue;
+        };
+        let ms = op.complete_time.saturating_sub(op.invoke_time) as f64 / 1e6;
+        latencies[fn_index(op.f)][o].push(ms);
+        per_second[(op.complete_time / 1_000_000_000) as usize][o] += 1;
+    }
+    let mut by_op = serde_json::Map::new();
+    for (fi, (_, fname)) in FNS.iter().enumerate() {
+        let mut by_outcome = serde_json::Map::new();
+        for (oi, o) in OUTCOMES.iter().enumerate() {
+            let ms = std::mem::take(&mut latencies[fi][oi]);
+            fd.add(&format!("{fname}-{}", o.name()), ms.len() as u64);
+            if !ms.is_empty() {
+                by_outcome.insert(o.name().to_string(), percentiles(ms));
+            }
+        }
+        by_op.insert(fname.to_string(), Value::Object(by_outcome));
+    }
+    let series: Vec<Value> = per_second
+        .iter()
+        .enumerate()
+        .map(|(s, &[ok, fail, info])| {
+            let done = ok + fail + info;
+            json!({
+                "second": s,
+                "ok": ok,
+                "fail": fail,
+                "info": info,
+                "availability": (done > 0).then(|| ok as f64 / done as f64),
+            })
+        })
+        .collect();
+    let windows: Vec<Value> = t
+        .windows
+        .iter()
+        .map(|w| {
+            let detail = t
+                .nemesis
+                .iter()
+                .find(|(line, _)| *line == w.start_line)
+                .and_then(|(_, e)| e.detail.clone());
+            json!({
+                "fault": w.fault,
+                "start_ns": w.start,
+                "stop_ns": (w.stop != NEVER).then_some(w.stop),
+                "detail": detail,
+            })
+        })
+        .collect();
+    fd.add("ops", t.ops.len() as u64);
+    fd.add("pending", pending);
+    fd.add("unmatched-completions", t.unmatched_completions);
+    fd.add("malformed-lines", t.malformed_lines);
+    fd.add("duplicate-values", t.duplicate_values);
+    fd.finish(
+        Validity::True,
+        json!({
+            "latency": by_op,
+            "per_second": series,
+            "nemesis_windows": windows,
+            "duration_ns": t.last_time,
+        }),
+    )
+}

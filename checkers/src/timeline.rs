@@ -1,0 +1,164 @@
+//! One key's mutations, sorted for the real-time questions the staleness and
+//! session checkers ask about every read.
+//!
+//! "Did some write or delete that started after `w` finished complete before
+//! this read began?" is a prefix-maximum lookup: sort the key's `ok`
+//! mutations by completion time, keep the running maximum of their invoke
+//! times, and binary-search the read's invoke time. Each read costs
+//! O(log n) instead of a scan of the key's history, which matters on hot
+//! Zipf keys with a million ops.
+
+use crate::ops::{NEVER, OpFn, OpId, OpTable};
+
+/// A mutation as the timeline sees it.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    complete: u64,
+    invoke: u64,
+    id: OpId,
+}
+
+/// A sorted view with the running maximum of invoke times.
+#[derive(Debug, Default)]
+struct ByCompletion {
+    entries: Vec<Entry>,
+    max_invoke: Vec<u64>,
+}
+
+impl ByCompletion {
+    fn build(&mut self) {
+        self.entries
+            .sort_unstable_by_key(|e| (e.complete, e.invoke, e.id));
+        self.max_invoke.clear();
+        let mut m = 0;
+        for e in &self.entries {
+            m = m.max(e.invoke);
+            self.max_invoke.push(m);
+        }
+    }
+
+    /// How many entries completed strictly before `t`.
+    fn before(&self, t: u64) -> usize {
+        self.entries.partition_point(|e| e.complete < t)
+    }
+
+    /// Entries completed strictly before `t` that were invoked strictly after
+    /// `after` (i.e. that `after`'s op strictly precedes): how many, and the
+    /// latest-completing one. Walks back only over entries completing after
+    /// `after`, since an entry that completed by then was invoked before it.
+    fn newer(&self, after: u64, t: u64) -> (u64, Option<OpId>) {
+        let n = self.before(t);
+        if n == 0 || self.max_invoke[n - 1] <= after {
+            return (0, None);
+        }
+        let mut count = 0;
+        let mut latest = None;
+        for e in self.entries[..n].iter().rev() {
+            if e.complete <= after {
+                break;
+            }
+            if e.invoke > after {
+                count += 1;
+                latest.get_or_insert(e.id);
+            }
+        }
+        (count, latest)
+    }
+}
+
+/// One key's `ok` mutations by completion, and its possible deletes.
+#[derive(Debug, Default)]
+pub struct KeyTimeline {
+    /// `ok` writes and deletes.
+    mutations: ByCompletion,
+    /// `ok` writes only.
+    writes: ByCompletion,
+    /// Deletes that may have happened, by invoke time, with the running
+    /// maximum of their effect deadlines (and which delete has it).
+    deletes: Vec<(u64, OpId)>,
+    max_deadline: Vec<(u64, OpId)>,
+}
+
+impl KeyTimeline {
+    /// Rebuilds the timeline for one key's ops (reusing the buffers).
+    pub fn load(&mut self, t: &OpTable, ops: &[OpId]) {
+        self.mutations.entries.clear();
+        self.writes.entries.clear();
+        self.deletes.clear();
+        for &id in ops {
+            let op = t.op(id);
+            if !op.is_mutation() {
+                continue;
+            }
+            if op.f == OpFn::Delete && op.may_have_happened() {
+                self.deletes.push((op.invoke_time, id));
+            }
+            if op.is_ok() {
+                let e = Entry {
+                    complete: op.complete_time,
+                    invoke: op.invoke_time,
+                    id,
+                };
+                self.mutations.entries.push(e);
+                if op.f == OpFn::Write {
+                    self.writes.entries.push(e);
+                }
+            }
+        }
+        self.mutations.build();
+        self.writes.build();
+        self.deletes.sort_unstable();
+        self.max_deadline.clear();
+        let mut best = (0, OpId::MAX);
+        for &(_, id) in &self.deletes {
+            let d = t.op(id).effect_deadline();
+            if best.1 == OpId::MAX || d > best.0 {
+                best = (d, id);
+            }
+            self.max_deadline.push(best);
+        }
+    }
+
+    /// The `ok` mutation that completed last strictly before `t`, with its
+    /// completion time.
+    pub fn latest_completed_before(&self, t: u64) -> Option<(u64, OpId)> {
+        let n = self.mutations.before(t);
+        (n > 0).then(|| {
+            let e = self.mutations.entries[n - 1];
+            (e.complete, e.id)
+        })
+    }
+
+    /// `ok` writes or deletes that completed before `t` and were invoked after
+    /// `after`: count and latest.
+    pub fn newer_mutations(&self, after: u64, t: u64) -> (u64, Option<OpId>) {
+        self.mutations.newer(after, t)
+    }
+
+    /// `ok` writes that completed before `t` and were invoked after `after`.
+    pub fn newer_writes(&self, after: u64, t: u64) -> (u64, Option<OpId>) {
+        self.writes.newer(after, t)
+    }
+
+    /// `ok` writes that completed before `t`.
+    pub fn writes_before(&self, t: u64) -> (u64, Option<OpId>) {
+        let n = self.writes.before(t);
+        (
+            n as u64,
+            n.checked_sub(1).map(|i| self.writes.entries[i].id),
+        )
+    }
+
+    /// Among deletes that may have happened and were invoked before `t`, the
+    /// latest effect deadline ([`NEVER`] for indeterminate ones) and its op.
+    pub fn latest_delete_invoked_before(&self, t: u64) -> Option<(u64, OpId)> {
+        let n = self.deletes.partition_point(|&(inv, _)| inv < t);
+        (n > 0).then(|| self.max_deadline[n - 1])
+    }
+}
+
+/// Whether an absence read after `t` can be explained by a delete invoked
+/// before `read_complete` that does not strictly precede an op invoked at `t`.
+pub fn delete_explains_absence(tl: &KeyTimeline, not_before: u64, read_complete: u64) -> bool {
+    matches!(tl.latest_delete_invoked_before(read_complete), Some((d, _)) if d == NEVER || d >= not_before)
+}
