@@ -1,0 +1,212 @@
+//! The store index: every run of `store/<test>/<timestamp>/`, newest first,
+//! with its verdict and key figures, as `store/index.html`.
+//!
+//! Building it must stay cheap with hundreds of runs in the store, so it reads
+//! only results.json and the first line of final-state.jsonl of each run,
+//! never a whole history (except to count ops of small runs whose results
+//! do not say how many there were).
+
+use crate::ReportError;
+use crate::results::{ResultsFile, Verdict, value_text};
+use crate::run_dir::{FINAL_STATE_FILE, HISTORY_FILE, REPORT_FILE, RESULTS_FILE};
+use crate::templates;
+use crate::view::{Link, count, relative_href};
+use checkers::history::FinalLine;
+use serde::Serialize;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Histories larger than this are not scanned to count ops for the index.
+const MAX_HISTORY_SCAN_BYTES: u64 = 64 << 20;
+
+/// One run as the index lists it.
+#[derive(Debug, Serialize)]
+pub struct RunRow {
+    pub verdict: Verdict,
+    pub verdict_label: &'static str,
+    pub test: String,
+    pub started: String,
+    pub duration: String,
+    pub ops: String,
+    pub lost: String,
+    pub resurrections: String,
+    pub convergence: String,
+    /// Relative link to the report, when there is (or will be) one.
+    pub report: Option<String>,
+    pub links: Vec<Link>,
+    #[serde(skip)]
+    sort_key: String,
+}
+
+#[derive(Debug, Serialize, Default)]
+struct Counts {
+    valid: usize,
+    invalid: usize,
+    unknown: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct IndexView {
+    runs: Vec<RunRow>,
+    counts: Counts,
+}
+
+/// Writes `store_dir/index.html` and returns its path.
+pub fn render_store_index(store_dir: &Path) -> Result<PathBuf, ReportError> {
+    let html = render_store_index_html(store_dir, false)?;
+    let out = store_dir.join("index.html");
+    std::fs::write(&out, html).map_err(|source| ReportError::Io {
+        action: "writing",
+        path: out.clone(),
+        source,
+    })?;
+    Ok(out)
+}
+
+/// The index page. `reports_on_demand`: link every run's report even if
+/// report.html was not written yet (the server renders it when asked).
+pub fn render_store_index_html(
+    store_dir: &Path,
+    reports_on_demand: bool,
+) -> Result<String, ReportError> {
+    let runs = scan_store(store_dir, reports_on_demand)?;
+    let mut counts = Counts::default();
+    for r in &runs {
+        match r.verdict {
+            Verdict::Valid => counts.valid += 1,
+            Verdict::Invalid => counts.invalid += 1,
+            Verdict::Unknown => counts.unknown += 1,
+        }
+    }
+    templates::render("index.html", &IndexView { runs, counts })
+}
+
+/// Every run directory of the store, newest first. Symlinks (`latest`) are
+/// skipped so no run is listed twice.
+pub fn scan_store(store_dir: &Path, reports_on_demand: bool) -> Result<Vec<RunRow>, ReportError> {
+    if !store_dir.is_dir() {
+        return Err(ReportError::NotADirectory {
+            path: store_dir.to_path_buf(),
+        });
+    }
+    let mut runs = Vec::new();
+    for test in real_subdirs(store_dir)? {
+        for run in real_subdirs(&test)? {
+            if is_run_dir(&run) {
+                runs.push(run_row(store_dir, &run, reports_on_demand));
+            }
+        }
+    }
+    runs.sort_by(|a, b| b.sort_key.cmp(&a.sort_key));
+    Ok(runs)
+}
+
+/// A directory holding a run's files.
+pub fn is_run_dir(dir: &Path) -> bool {
+    dir.join(RESULTS_FILE).is_file() || dir.join(HISTORY_FILE).is_file()
+}
+
+fn real_subdirs(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ReportError::Io {
+        action: "listing",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut out: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+fn run_row(store: &Path, run: &Path, reports_on_demand: bool) -> RunRow {
+    let results: Option<ResultsFile> = std::fs::read(run.join(RESULTS_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let rel: Vec<String> = run
+        .strip_prefix(store)
+        .unwrap_or(run)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let timestamp = rel.last().cloned().unwrap_or_default();
+    let test_dir = rel.first().cloned().unwrap_or_default();
+    let field = |names: &[&str]| {
+        results
+            .as_ref()
+            .and_then(|r| r.run_field(names))
+            .map(value_text)
+    };
+    let verdict = results.as_ref().map(|r| r.valid).unwrap_or_default();
+    let started =
+        field(&["started_at", "started", "start_time"]).unwrap_or_else(|| timestamp.clone());
+    let figure = |needle: &str| {
+        results
+            .as_ref()
+            .and_then(|r| r.count_containing(needle))
+            .map(count)
+            .unwrap_or_else(|| "—".into())
+    };
+    let href = |file: &str| {
+        let mut segs: Vec<&str> = rel.iter().map(String::as_str).collect();
+        segs.push(file);
+        relative_href(segs)
+    };
+    let report = (reports_on_demand || run.join(REPORT_FILE).is_file()).then(|| href(REPORT_FILE));
+    let links = [RESULTS_FILE, HISTORY_FILE]
+        .into_iter()
+        .filter(|f| run.join(f).is_file())
+        .map(|f| Link {
+            href: href(f),
+            label: f.to_string(),
+        })
+        .collect();
+    RunRow {
+        verdict,
+        verdict_label: verdict.label(),
+        test: field(&["test", "test_name", "name"]).unwrap_or(test_dir),
+        sort_key: format!("{timestamp}\u{0}{started}"),
+        started,
+        duration: field(&["duration", "duration_s", "elapsed"]).unwrap_or_else(|| "—".into()),
+        ops: field(&["ops", "op_count", "total_ops", "ops_total"])
+            .or_else(|| count_history_ops(run))
+            .unwrap_or_else(|| "—".into()),
+        lost: figure("lost"),
+        resurrections: figure("resurrect"),
+        convergence: convergence_time(run),
+        report,
+        links,
+    }
+}
+
+/// Ops in a small history: its invocations, counted without parsing JSON.
+fn count_history_ops(run: &Path) -> Option<String> {
+    let path = run.join(HISTORY_FILE);
+    if std::fs::metadata(&path).ok()?.len() > MAX_HISTORY_SCAN_BYTES {
+        return None;
+    }
+    let mut text = String::new();
+    std::fs::File::open(&path)
+        .ok()?
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text.matches("\"type\":\"invoke\"").count().to_string())
+}
+
+/// "0.82 s", "not converged", or "—", from final-state.jsonl's summary line.
+fn convergence_time(run: &Path) -> String {
+    let first_line = std::fs::File::open(run.join(FINAL_STATE_FILE))
+        .ok()
+        .and_then(|f| BufReader::new(f).lines().next())
+        .and_then(Result::ok);
+    match first_line.and_then(|l| serde_json::from_str::<FinalLine>(&l).ok()) {
+        Some(FinalLine::Summary(s)) if s.converged => match s.converged_at {
+            Some(at) => format!("{:.2} s", at.saturating_sub(s.healed_at) as f64 / 1e9),
+            None => "converged".into(),
+        },
+        Some(FinalLine::Summary(_)) => "not converged".into(),
+        _ => "—".into(),
+    }
+}

@@ -1,0 +1,455 @@
+//! The per-run report: builds the page's view model from a run directory and
+//! renders `report.html`.
+//!
+//! Order on the page follows what a reader needs first: verdict and cause,
+//! then the test that was run, then each checker's evidence, then charts,
+//! then links to the raw files.
+
+use crate::ReportError;
+use crate::charts::{self, ChartInputs, ChartView};
+use crate::nemesis::{FaultWindow, fault_windows};
+use crate::ops::{Op, OpTable, function_label};
+use crate::results::{AnomalyView, CheckView, Verdict, value_text};
+use crate::run_dir::{self, LoadNotes, RunData};
+use crate::summary::{self, ConfigFacts, Summary};
+use crate::svg::timeline::{self, TimelineRow};
+use crate::templates;
+use crate::view::{Link, Row, count, flatten, relative_href, secs};
+use checkers::history::{Event, FinalLine, FinalSummary, Process};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Anomalies per checker drawn with a timeline; the rest are listed as text
+/// (still with every op), which keeps pages of huge runs small.
+const TIMELINES_PER_CHECK: usize = 30;
+/// Ops per anomaly drawn in its timeline.
+const TIMELINE_ROWS: usize = 40;
+
+#[derive(Debug, Serialize)]
+struct ReportView {
+    test_name: String,
+    run_label: String,
+    verdict: Verdict,
+    verdict_label: &'static str,
+    summary: Summary,
+    facts: Vec<Row>,
+    reproduce: Option<String>,
+    config_tables: Vec<ConfigTable>,
+    faults: Vec<FaultRow>,
+    checks: Vec<CheckSection>,
+    latency_table: Vec<Vec<String>>,
+    charts: Vec<ChartView>,
+    links: Vec<Link>,
+    notes: LoadNotes,
+    final_summary: Vec<Row>,
+}
+
+#[derive(Debug, Serialize)]
+struct ConfigTable {
+    name: String,
+    rows: Vec<Row>,
+}
+
+#[derive(Debug, Serialize)]
+struct FaultRow {
+    fault: String,
+    start: String,
+    end: String,
+    detail: String,
+}
+
+#[derive(Debug, Serialize)]
+struct CheckSection {
+    checker: String,
+    anchor: String,
+    verdict: Verdict,
+    verdict_label: &'static str,
+    counts: Vec<Row>,
+    details: Vec<Row>,
+    anomalies: Vec<AnomalyCard>,
+}
+
+#[derive(Debug, Serialize)]
+struct AnomalyCard {
+    kind: String,
+    key: Option<String>,
+    explanation: String,
+    timeline_svg: Option<String>,
+    ops: Vec<OpRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct OpRow {
+    index: String,
+    process: String,
+    node: String,
+    f: String,
+    key: String,
+    value: String,
+    invoke: String,
+    complete: String,
+    outcome: String,
+}
+
+/// Reads `run_dir`, writes `run_dir/report.html`, returns its path.
+pub fn render_run_report(run_dir: &Path) -> Result<PathBuf, ReportError> {
+    let html = render_run_report_html(run_dir)?;
+    let out = run_dir.join(run_dir::REPORT_FILE);
+    std::fs::write(&out, html).map_err(|source| ReportError::Io {
+        action: "writing",
+        path: out.clone(),
+        source,
+    })?;
+    Ok(out)
+}
+
+/// The report page for `run_dir`, without writing it (used by `serve`).
+pub fn render_run_report_html(run_dir: &Path) -> Result<String, ReportError> {
+    if !run_dir.is_dir() {
+        return Err(ReportError::NotADirectory {
+            path: run_dir.to_path_buf(),
+        });
+    }
+    let data = RunData::load(run_dir);
+    let view = build_view(data);
+    templates::render("report.html", &view)
+}
+
+fn build_view(mut data: RunData) -> ReportView {
+    let final_summary = data.final_state.iter().find_map(|l| match l {
+        FinalLine::Summary(s) => Some(s.clone()),
+        FinalLine::Entry(_) => None,
+    });
+    let run_end_s = run_end_s(&data, final_summary.as_ref());
+    let faults = fault_windows(&data.history, run_end_s);
+    let history = std::mem::take(&mut data.history);
+    let table = OpTable::build(&history);
+    let results = data.results.as_ref();
+    let run = results.map(|r| &r.run);
+    let config = run
+        .and_then(|r| r.get("config"))
+        .cloned()
+        .unwrap_or_default();
+    let facts = ConfigFacts::from_config(&config);
+    let not_converged = final_summary.as_ref().is_some_and(|s| !s.converged);
+    let summary = summary::summarise(results, &faults, &table, &facts, not_converged);
+
+    let details: Vec<&serde_json::Value> = results
+        .map(|r| r.checks.iter().map(|c| &c.details).collect())
+        .unwrap_or_default();
+    let chart_views = charts::build_all(&ChartInputs {
+        ops: &table.ops,
+        faults: &faults,
+        samples: &data.metrics,
+        summary: final_summary.as_ref(),
+        details,
+        run_end_s,
+    });
+    let checks = results
+        .map(|r| {
+            r.checks
+                .iter()
+                .map(|c| check_section(c, &table, &faults))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let verdict = results.map(|r| r.valid).unwrap_or_default();
+    let test_name = results
+        .and_then(|r| r.run_field(&["test", "test_name", "name"]))
+        .map(value_text)
+        .or_else(|| {
+            config
+                .get("test")
+                .and_then(|t| t.get("name"))
+                .map(value_text)
+        })
+        .or_else(|| dir_part(&data.dir, 1))
+        .unwrap_or_else(|| "converge run".into());
+    ReportView {
+        run_label: dir_part(&data.dir, 0).unwrap_or_default(),
+        test_name,
+        verdict,
+        verdict_label: verdict.label(),
+        summary,
+        facts: run_facts(run, &table, &faults, run_end_s),
+        reproduce: results
+            .and_then(|r| r.run_field(&["reproduce", "reproduce_command", "command"]))
+            .map(value_text),
+        config_tables: config_tables(&config),
+        faults: faults
+            .iter()
+            .map(|f| FaultRow {
+                fault: f.fault.clone(),
+                start: format!("{:.3}", f.start_s),
+                end: if f.stopped {
+                    format!("{:.3}", f.end_s)
+                } else {
+                    format!("{:.3} (not stopped)", f.end_s)
+                },
+                detail: f.detail.clone(),
+            })
+            .collect(),
+        checks,
+        latency_table: crate::stats::latency_table(&table.ops)
+            .into_iter()
+            .map(|(f, n, p50, p95, p99, max)| {
+                vec![
+                    f,
+                    n.to_string(),
+                    format!("{p50:.2}"),
+                    format!("{p95:.2}"),
+                    format!("{p99:.2}"),
+                    format!("{max:.2}"),
+                ]
+            })
+            .collect(),
+        charts: chart_views,
+        links: links(&data),
+        final_summary: final_summary.map(final_rows).unwrap_or_default(),
+        notes: data.notes,
+    }
+}
+
+/// The last instant anything happened, in seconds.
+fn run_end_s(data: &RunData, summary: Option<&FinalSummary>) -> f64 {
+    let last_event = data.history.iter().map(|e| e.time).max().unwrap_or(0);
+    let last_metric = data.metrics.iter().map(|m| m.time).max().unwrap_or(0);
+    let fin = summary
+        .map(|s| s.converged_at.unwrap_or(s.healed_at).max(s.healed_at))
+        .unwrap_or(0);
+    (last_event.max(last_metric).max(fin) as f64 / 1e9).max(1.0)
+}
+
+/// `nth` = 0: the run directory's own name; 1: its parent's (the test name).
+fn dir_part(dir: &Path, nth: usize) -> Option<String> {
+    dir.ancestors()
+        .nth(nth)
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+}
+
+fn run_facts(
+    run: Option<&serde_json::Value>,
+    table: &OpTable,
+    faults: &[FaultWindow],
+    end_s: f64,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if let Some(serde_json::Value::Object(map)) = run {
+        for (k, v) in map {
+            if k == "config"
+                || k.starts_with("reproduce")
+                || k == "command"
+                || v.is_object()
+                || v.is_array()
+            {
+                continue;
+            }
+            rows.push(Row::new(k.replace('_', " "), value_text(v)));
+        }
+    }
+    rows.push(Row::new(
+        "client ops in history",
+        table.ops.len().to_string(),
+    ));
+    rows.push(Row::new("faults injected", faults.len().to_string()));
+    rows.push(Row::new("history span", format!("{end_s:.1} s")));
+    rows
+}
+
+fn config_tables(config: &serde_json::Value) -> Vec<ConfigTable> {
+    let serde_json::Value::Object(map) = config else {
+        return Vec::new();
+    };
+    // The order of a test file (issue 5), then anything else alphabetically.
+    const ORDER: [&str; 6] = ["test", "workload", "nemesis", "checks", "deploy", "node"];
+    let mut tables: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+    tables.sort_by_key(|(name, _)| ORDER.iter().position(|o| o == name).unwrap_or(ORDER.len()));
+    tables
+        .into_iter()
+        .map(|(name, v)| ConfigTable {
+            name: name.clone(),
+            rows: if v.is_object() {
+                flatten(v, 200)
+            } else {
+                vec![Row::new(name.clone(), value_text(v))]
+            },
+        })
+        .collect()
+}
+
+fn final_rows(s: FinalSummary) -> Vec<Row> {
+    let mut rows = vec![
+        Row::new("converged", if s.converged { "yes" } else { "no" }),
+        Row::new("nodes", s.nodes.join(", ")),
+        Row::new("final heal at", format!("{} s", secs(s.healed_at))),
+    ];
+    if let Some(c) = s.converged_at {
+        rows.push(Row::new("converged at", format!("{} s", secs(c))));
+        rows.push(Row::new(
+            "time to converge",
+            format!("{} s", secs(c.saturating_sub(s.healed_at))),
+        ));
+    }
+    rows
+}
+
+fn check_section(c: &CheckView, table: &OpTable, faults: &[FaultWindow]) -> CheckSection {
+    CheckSection {
+        checker: c.checker.clone(),
+        anchor: format!("check-{}", c.checker),
+        verdict: c.valid,
+        verdict_label: c.valid.label(),
+        counts: c
+            .counts
+            .iter()
+            .map(|(k, v)| Row::new(k.replace('_', " "), count(*v)))
+            .collect(),
+        details: flatten(&c.details, 60),
+        anomalies: c
+            .anomalies
+            .iter()
+            .enumerate()
+            .map(|(i, a)| anomaly_card(a, table, faults, i < TIMELINES_PER_CHECK))
+            .collect(),
+    }
+}
+
+fn anomaly_card(
+    a: &AnomalyView,
+    table: &OpTable,
+    faults: &[FaultWindow],
+    with_timeline: bool,
+) -> AnomalyCard {
+    // An anomaly lists events; show each op once, whole (invoke → completion),
+    // even when only one of its two events was cited.
+    let mut seen = std::collections::HashSet::new();
+    let mut rows = Vec::new();
+    let mut timeline_rows = Vec::new();
+    for e in &a.ops {
+        match table.op_of_event(e.index) {
+            Some(op) => {
+                if seen.insert(op.invoke_index) {
+                    timeline_rows.push(op_timeline_row(op));
+                    rows.push(op_row(op));
+                }
+            }
+            None => {
+                timeline_rows.push(event_timeline_row(e));
+                rows.push(event_row(e));
+            }
+        }
+    }
+    timeline_rows.truncate(TIMELINE_ROWS);
+    let timeline_svg = (with_timeline && !timeline_rows.is_empty())
+        .then(|| timeline::render(&timeline_rows, faults));
+    AnomalyCard {
+        kind: a.kind.clone(),
+        key: a.key.clone(),
+        explanation: a.explanation.clone(),
+        timeline_svg,
+        ops: rows,
+    }
+}
+
+fn op_values(op: &Op) -> String {
+    match (&op.value, &op.values) {
+        (Some(v), _) => v.clone(),
+        (None, Some(vs)) => format!("[{}]", vs.join(", ")),
+        (None, None) => String::new(),
+    }
+}
+
+fn op_timeline_row(op: &Op) -> TimelineRow {
+    let node = op.node.as_deref().unwrap_or("?");
+    let key = op.key.as_deref().unwrap_or("");
+    let mut label = format!("p{} → {node}  {} {key}", op.process, op.f_label());
+    let v = op_values(op);
+    if !v.is_empty() {
+        label.push_str(&format!(" = {v}"));
+    }
+    label.push_str(&format!("  {}", op.outcome.label()));
+    TimelineRow {
+        label,
+        start_s: op.invoke_time as f64 / 1e9,
+        end_s: op.complete_time.map(|t| t as f64 / 1e9),
+        outcome: op.outcome,
+    }
+}
+
+fn op_row(op: &Op) -> OpRow {
+    OpRow {
+        index: op.invoke_index.to_string(),
+        process: op.process.to_string(),
+        node: op.node.clone().unwrap_or_default(),
+        f: op.f_label().into(),
+        key: op.key.clone().unwrap_or_default(),
+        value: op_values(op),
+        invoke: secs(op.invoke_time),
+        complete: op.complete_time.map(secs).unwrap_or_else(|| "—".into()),
+        outcome: match &op.error {
+            Some(err) => format!("{} ({err})", op.outcome.label()),
+            None => op.outcome.label().into(),
+        },
+    }
+}
+
+/// An event whose op is not in the history (history missing or partial).
+fn event_row(e: &Event) -> OpRow {
+    OpRow {
+        index: e.index.to_string(),
+        process: match e.process {
+            Process::Client(p) => p.to_string(),
+            Process::Nemesis => "nemesis".into(),
+        },
+        node: e.node.clone().unwrap_or_default(),
+        f: function_label(e.f).into(),
+        key: e.key.clone().unwrap_or_default(),
+        value: e
+            .value
+            .clone()
+            .or_else(|| e.values.as_ref().map(|v| format!("[{}]", v.join(", "))))
+            .unwrap_or_default(),
+        invoke: secs(e.time),
+        complete: "—".into(),
+        outcome: format!("{:?}", e.kind).to_lowercase(),
+    }
+}
+
+fn event_timeline_row(e: &Event) -> TimelineRow {
+    let r = event_row(e);
+    TimelineRow {
+        label: format!(
+            "p{} → {}  {} {} {}  {}",
+            r.process, r.node, r.f, r.key, r.value, r.outcome
+        ),
+        start_s: e.time as f64 / 1e9,
+        end_s: Some(e.time as f64 / 1e9),
+        outcome: crate::ops::Outcome::Info,
+    }
+}
+
+fn links(data: &RunData) -> Vec<Link> {
+    let mut out = Vec::new();
+    for name in [
+        run_dir::HISTORY_FILE,
+        run_dir::FINAL_STATE_FILE,
+        run_dir::METRICS_FILE,
+        run_dir::RESULTS_FILE,
+    ] {
+        if data.dir.join(name).is_file() {
+            out.push(Link {
+                href: relative_href([name]),
+                label: name.to_string(),
+            });
+        }
+    }
+    for name in &data.other_files {
+        out.push(Link {
+            href: relative_href(name.split('/')),
+            label: name.clone(),
+        });
+    }
+    out
+}

@@ -1,0 +1,183 @@
+//! Loading a run directory, tolerantly.
+//!
+//! A report is most needed when a run went wrong, and then its files may be
+//! missing (the harness was killed before the final state), truncated or even
+//! corrupt. So nothing here fails: every file yields what could be read plus,
+//! when something was off, a note that the report shows in the section that
+//! depends on that file.
+
+use crate::metrics::MetricSample;
+use crate::results::ResultsFile;
+use checkers::history::{Event, FinalLine};
+use serde::de::DeserializeOwned;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+/// The file names of a run directory (issue 5's store layout).
+pub const HISTORY_FILE: &str = "history.jsonl";
+pub const FINAL_STATE_FILE: &str = "final-state.jsonl";
+pub const METRICS_FILE: &str = "metrics.jsonl";
+pub const RESULTS_FILE: &str = "results.json";
+pub const REPORT_FILE: &str = "report.html";
+
+/// Everything a report is built from, plus what went wrong reading it.
+#[derive(Debug, Default)]
+pub struct RunData {
+    pub dir: PathBuf,
+    pub history: Vec<Event>,
+    pub final_state: Vec<FinalLine>,
+    pub metrics: Vec<MetricSample>,
+    pub results: Option<ResultsFile>,
+    /// Files in the run directory other than the ones above (node logs,
+    /// config), for the links section; names relative to the run directory.
+    pub other_files: Vec<String>,
+    pub notes: LoadNotes,
+}
+
+/// One optional note per input file; `None` means it was read completely.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct LoadNotes {
+    pub history: Option<String>,
+    pub final_state: Option<String>,
+    pub metrics: Option<String>,
+    pub results: Option<String>,
+}
+
+impl RunData {
+    /// Reads every file of `dir`; never fails (see the module comment).
+    pub fn load(dir: &Path) -> RunData {
+        let mut notes = LoadNotes::default();
+        let (history, n) = read_jsonl_lenient::<Event>(&dir.join(HISTORY_FILE));
+        notes.history = n;
+        let (final_state, n) = read_jsonl_lenient::<FinalLine>(&dir.join(FINAL_STATE_FILE));
+        notes.final_state = n;
+        let (metrics, n) = read_jsonl_lenient::<MetricSample>(&dir.join(METRICS_FILE));
+        notes.metrics = n;
+        let (results, n) = read_results(&dir.join(RESULTS_FILE));
+        notes.results = n;
+        RunData {
+            dir: dir.to_path_buf(),
+            history,
+            final_state,
+            metrics,
+            results,
+            other_files: list_other_files(dir),
+            notes,
+        }
+    }
+}
+
+/// Reads a JSON-lines file line by line, skipping lines that do not parse
+/// (counted in the note) rather than giving up on the whole file: one torn or
+/// foreign line must not hide a million good ones.
+pub fn read_jsonl_lenient<T: DeserializeOwned>(path: &Path) -> (Vec<T>, Option<String>) {
+    let name = display_name(path);
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return (
+                Vec::new(),
+                Some(format!("{name} is missing from the run directory.")),
+            );
+        }
+        Err(e) => {
+            return (
+                Vec::new(),
+                Some(format!("{name} could not be opened: {e}.")),
+            );
+        }
+    };
+    let mut out = Vec::new();
+    let mut bad_lines = 0usize;
+    let mut first_bad: Option<(usize, String)> = None;
+    for (n, line) in BufReader::with_capacity(1 << 20, file).lines().enumerate() {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                let note = format!("{name}: reading stopped at line {}: {e}.", n + 1);
+                return (out, Some(note));
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(&line) {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                bad_lines += 1;
+                first_bad.get_or_insert((n + 1, e.to_string()));
+            }
+        }
+    }
+    let note = first_bad.map(|(line, err)| {
+        format!("{name}: {bad_lines} unreadable line(s) skipped (first at line {line}: {err}).")
+    });
+    if out.is_empty() && note.is_none() {
+        return (out, Some(format!("{name} is empty.")));
+    }
+    (out, note)
+}
+
+fn read_results(path: &Path) -> (Option<ResultsFile>, Option<String>) {
+    let name = display_name(path);
+    match std::fs::read(path) {
+        Ok(bytes) => match serde_json::from_slice::<ResultsFile>(&bytes) {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(format!("{name} could not be parsed: {e}."))),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+            None,
+            Some(format!(
+                "{name} is missing: the checkers did not run (was the harness stopped early?). \
+                 Run `converge check RUN_DIR` to produce it."
+            )),
+        ),
+        Err(e) => (None, Some(format!("{name} could not be read: {e}."))),
+    }
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Lists the files the report links to besides the standard ones, one level
+/// of subdirectories deep (node logs usually sit in `logs/` or per-node dirs).
+fn list_other_files(dir: &Path) -> Vec<String> {
+    const STANDARD: [&str; 5] = [
+        HISTORY_FILE,
+        FINAL_STATE_FILE,
+        METRICS_FILE,
+        RESULTS_FILE,
+        REPORT_FILE,
+    ];
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_file() && !STANDARD.contains(&name.as_str()) {
+            out.push(name);
+        } else if kind.is_dir() {
+            // Node data dirs hold storage files; only logs are worth linking.
+            let Ok(sub) = std::fs::read_dir(entry.path()) else {
+                continue;
+            };
+            for s in sub.flatten() {
+                let sub_name = s.file_name().to_string_lossy().into_owned();
+                let is_file = s.file_type().map(|t| t.is_file()).unwrap_or(false);
+                if is_file && (sub_name.ends_with(".log") || name == "logs") {
+                    out.push(format!("{name}/{sub_name}"));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}

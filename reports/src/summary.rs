@@ -1,0 +1,390 @@
+//! The plain-language summary at the top of a report: what went wrong and
+//! its likely cause, e.g. "37 acknowledged writes were lost; all 10 examples
+//! happened during clock skew of up to 4 s. Likely cause: lww resolves
+//! conflicts by timestamp, ...".
+//!
+//! It is derived, not written by the checkers: anomalies are matched against
+//! the nemesis windows active while their ops ran, and against the tested
+//! configuration (conflict mode, quorums, which repair mechanisms were on).
+//! Anomaly kinds are matched by word ("lost", "resurrect", "stale", ...) so a
+//! new kind still gets a sentence, just without a specific cause.
+
+use crate::nemesis::FaultWindow;
+use crate::ops::OpTable;
+use crate::results::{AnomalyView, ResultsFile, Verdict};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The summary as the template shows it.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    pub headline: String,
+    pub findings: Vec<Finding>,
+}
+
+/// One sentence about one kind of anomaly, with the checker's anchor.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub what: String,
+    pub when: Option<String>,
+    pub cause: Option<String>,
+    /// `check-<checker>` anchor in the report.
+    pub anchor: String,
+}
+
+/// What the summary needs to know about the tested configuration.
+#[derive(Debug, Default, Clone)]
+pub struct ConfigFacts {
+    pub conflict: Option<String>,
+    pub rf: Option<u64>,
+    pub r: Option<u64>,
+    pub w: Option<u64>,
+    pub gc_grace: Option<String>,
+    /// Repair mechanisms configured off: "anti-entropy", "read repair", "hints".
+    pub repairs_off: Vec<&'static str>,
+}
+
+impl ConfigFacts {
+    /// Reads the facts from the effective config (results.json `run.config`).
+    pub fn from_config(config: &Value) -> ConfigFacts {
+        let node = config.get("node").unwrap_or(config);
+        let num = |name: &str| {
+            find_key(node, name)
+                .or_else(|| find_key(config, name))
+                .and_then(Value::as_u64)
+        };
+        let mut repairs_off = Vec::new();
+        for (table, label) in [
+            ("anti_entropy", "anti-entropy"),
+            ("read_repair", "read repair"),
+            ("hints", "hints"),
+        ] {
+            if find_key(node, table)
+                .and_then(|t| t.get("enabled"))
+                .and_then(Value::as_bool)
+                == Some(false)
+            {
+                repairs_off.push(label);
+            }
+        }
+        ConfigFacts {
+            conflict: find_key(config, "conflict")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            rf: num("rf"),
+            r: num("r"),
+            w: num("w"),
+            gc_grace: find_key(config, "gc_grace")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            repairs_off,
+        }
+    }
+}
+
+/// The first value under `name` anywhere in `v` (depth-first, object order).
+pub fn find_key<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    match v {
+        Value::Object(map) => map
+            .get(name)
+            .or_else(|| map.values().find_map(|c| find_key(c, name))),
+        _ => None,
+    }
+}
+
+/// Builds the summary. `results` is `None` when results.json is missing.
+pub fn summarise(
+    results: Option<&ResultsFile>,
+    faults: &[FaultWindow],
+    ops: &OpTable,
+    facts: &ConfigFacts,
+    not_converged: bool,
+) -> Summary {
+    let Some(results) = results else {
+        return Summary {
+            headline: "No verdict: results.json is missing or unreadable, so the checkers' findings are unknown. \
+                       The charts below still show what the history recorded."
+                .into(),
+            findings: Vec::new(),
+        };
+    };
+    let mut findings = Vec::new();
+    for check in results
+        .checks
+        .iter()
+        .filter(|c| c.valid == Verdict::Invalid)
+    {
+        let mut by_kind: BTreeMap<&str, Vec<&AnomalyView>> = BTreeMap::new();
+        for a in &check.anomalies {
+            by_kind.entry(a.kind.as_str()).or_default().push(a);
+        }
+        let anchor = format!("check-{}", check.checker);
+        if by_kind.is_empty() {
+            findings.push(Finding {
+                what: format!("The {} checker found the run invalid.", check.checker),
+                when: None,
+                cause: None,
+                anchor: anchor.clone(),
+            });
+        }
+        for (kind, examples) in by_kind {
+            let total = check
+                .counts
+                .get(kind)
+                .map(|n| *n as usize)
+                .unwrap_or(examples.len())
+                .max(examples.len());
+            let (when, fault) = fault_correlation(&examples, total, faults, ops);
+            findings.push(Finding {
+                what: describe_kind(kind, total),
+                when,
+                cause: likely_cause(kind, fault.as_deref(), facts),
+                anchor: anchor.clone(),
+            });
+        }
+    }
+    let headline = match results.valid {
+        Verdict::Valid => {
+            let mut h = format!(
+                "Valid: all {} checks passed over {} client ops",
+                results.checks.len(),
+                ops.ops.len()
+            );
+            h.push_str(&fault_tally(faults));
+            h.push('.');
+            h
+        }
+        Verdict::Invalid => {
+            let names: Vec<&str> = results
+                .checks
+                .iter()
+                .filter(|c| c.valid == Verdict::Invalid)
+                .map(|c| c.checker.as_str())
+                .collect();
+            format!(
+                "Anomalies found by {}{}.",
+                names.join(", "),
+                fault_tally(faults)
+            )
+        }
+        Verdict::Unknown => {
+            let names: Vec<&str> = results
+                .checks
+                .iter()
+                .filter(|c| c.valid == Verdict::Unknown)
+                .map(|c| c.checker.as_str())
+                .collect();
+            if names.is_empty() {
+                "Unknown: the checkers could not decide (the history may be partial).".into()
+            } else {
+                format!(
+                    "Unknown: {} could not decide (the history may be partial or have too many indeterminate ops).",
+                    names.join(", ")
+                )
+            }
+        }
+    };
+    if not_converged && !findings.iter().any(|f| f.what.contains("replicas")) {
+        findings.push(Finding {
+            what: "Replicas had not converged when the convergence wait ended.".into(),
+            when: None,
+            cause: divergence_cause(facts),
+            anchor: "convergence".into(),
+        });
+    }
+    Summary { headline, findings }
+}
+
+fn fault_tally(faults: &[FaultWindow]) -> String {
+    if faults.is_empty() {
+        return ", with no faults injected".into();
+    }
+    let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in faults {
+        *by.entry(f.fault.as_str()).or_default() += 1;
+    }
+    let parts: Vec<String> = by.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+    format!(", under faults: {}", parts.join(", "))
+}
+
+fn describe_kind(kind: &str, n: usize) -> String {
+    let k = kind.to_ascii_lowercase();
+    let s = |one: &str, many: &str| {
+        if n == 1 {
+            one.to_string()
+        } else {
+            many.to_string()
+        }
+    };
+    let phrase = if k.contains("lost") {
+        s(
+            "acknowledged write was lost",
+            "acknowledged writes were lost",
+        )
+    } else if k.contains("resurrect") {
+        s(
+            "deleted key came back (resurrection)",
+            "deleted keys came back (resurrections)",
+        )
+    } else if k.contains("diverg") || k.contains("converg") {
+        s(
+            "key still differs between replicas after the final heal",
+            "keys still differ between replicas after the final heal",
+        )
+    } else if k.contains("stale") {
+        s("read returned a stale value", "reads returned stale values")
+    } else if k.contains("sibling") {
+        s(
+            "read returned unexpected siblings",
+            "reads returned unexpected siblings",
+        )
+    } else if k.contains("phantom") || k.contains("unknown") || k.contains("never") {
+        s(
+            "read returned a value that was never written",
+            "reads returned values that were never written",
+        )
+    } else {
+        format!("{kind} {}", s("anomaly", "anomalies"))
+    };
+    format!("{n} {phrase}.")
+}
+
+/// Which faults the example anomalies' ops overlapped. Returns the sentence
+/// and the fault kind to blame when one kind accounts for most examples.
+fn fault_correlation(
+    examples: &[&AnomalyView],
+    total: usize,
+    faults: &[FaultWindow],
+    ops: &OpTable,
+) -> (Option<String>, Option<String>) {
+    let mut per_fault: BTreeMap<&str, (usize, Option<f64>)> = BTreeMap::new();
+    let mut located = 0usize;
+    for a in examples {
+        let Some((from, to)) = anomaly_span(a, ops) else {
+            continue;
+        };
+        located += 1;
+        let mut seen: Vec<&str> = Vec::new();
+        for f in faults.iter().filter(|f| f.overlaps(from, to)) {
+            let entry = per_fault.entry(f.fault.as_str()).or_insert((0, None));
+            if !seen.contains(&f.fault.as_str()) {
+                entry.0 += 1;
+                seen.push(f.fault.as_str());
+            }
+            if let Some(o) = f.max_offset_ms {
+                entry.1 = Some(entry.1.map_or(o, |p: f64| p.max(o)));
+            }
+        }
+    }
+    if located == 0 {
+        return (None, None);
+    }
+    let Some((fault, (n, offset))) = per_fault.iter().max_by_key(|(_, (n, _))| *n) else {
+        return (
+            Some("none of them overlapped an injected fault".into()),
+            None,
+        );
+    };
+    let during = fault_phrase(fault, *offset);
+    let sentence = if located == total {
+        match (total, *n == located) {
+            (1, _) => format!("it happened during {during}"),
+            (_, true) => format!("all during {during}"),
+            _ => format!("{n} of {located} during {during}"),
+        }
+    } else {
+        match (located, *n == located) {
+            (1, _) => format!("the example shown happened during {during}"),
+            (_, true) => format!("all {located} examples shown happened during {during}"),
+            _ => format!("{n} of the {located} examples shown happened during {during}"),
+        }
+    };
+    let blame = (*n * 2 > located).then(|| fault.to_string());
+    (Some(sentence), blame)
+}
+
+fn fault_phrase(fault: &str, offset_ms: Option<f64>) -> String {
+    match fault {
+        "clock" => match offset_ms {
+            Some(ms) if ms >= 1000.0 => format!("clock skew of up to {:.1} s", ms / 1000.0),
+            Some(ms) => format!("clock skew of up to {ms:.0} ms"),
+            None => "clock skew".into(),
+        },
+        "partition" => "a network partition".into(),
+        "crash" => "a node crash".into(),
+        "pause" => "a paused node".into(),
+        "wipe" => "a wiped replica".into(),
+        other => format!("a {other} fault"),
+    }
+}
+
+/// The time span (seconds) of an anomaly's ops, from invocation to completion.
+fn anomaly_span(a: &AnomalyView, ops: &OpTable) -> Option<(f64, f64)> {
+    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+    for e in &a.ops {
+        let (start, end) = match ops.op_of_event(e.index) {
+            Some(op) => (op.invoke_time, op.complete_time.unwrap_or(op.invoke_time)),
+            None => (e.time, e.time),
+        };
+        lo = lo.min(start as f64 / 1e9);
+        hi = hi.max(end as f64 / 1e9);
+    }
+    (lo <= hi).then_some((lo, hi))
+}
+
+fn likely_cause(kind: &str, fault: Option<&str>, facts: &ConfigFacts) -> Option<String> {
+    let k = kind.to_ascii_lowercase();
+    let lww = facts.conflict.as_deref() == Some("lww");
+    if k.contains("lost") {
+        return Some(match (fault, lww) {
+            (Some("clock"), true) => "lww resolves conflicts by timestamp, so a write stamped by a node whose clock runs behind \
+                                      loses to an older write from a node whose clock runs ahead."
+                .into(),
+            (_, true) => "lww keeps only the write with the highest timestamp: concurrent writes to one key silently overwrite each other."
+                .into(),
+            (Some("wipe"), _) => "a replica lost its data; a write acknowledged by too few surviving replicas cannot be recovered.".into(),
+            _ => return quorum_cause(facts),
+        });
+    }
+    if k.contains("resurrect") {
+        let grace = facts.gc_grace.as_deref().unwrap_or("its configured value");
+        let away = if fault == Some("partition") {
+            "a replica partitioned away"
+        } else {
+            "a replica that missed the delete"
+        };
+        return Some(format!(
+            "tombstones are purged after gc_grace ({grace}); {away} still held the old value, and repair copied it back."
+        ));
+    }
+    if k.contains("diverg") || k.contains("converg") {
+        return divergence_cause(facts);
+    }
+    if k.contains("stale") {
+        return quorum_cause(facts).or_else(|| {
+            Some("reads reached replicas that had not yet received the newer write (read and write quorums may overlap on a replica that was down or cut off).".into())
+        });
+    }
+    None
+}
+
+fn quorum_cause(facts: &ConfigFacts) -> Option<String> {
+    match (facts.r, facts.w, facts.rf) {
+        (Some(r), Some(w), Some(rf)) if r + w <= rf => Some(format!(
+            "R + W ≤ RF (R={r}, W={w}, RF={rf}), so a read quorum need not include any replica that acknowledged the write."
+        )),
+        _ => None,
+    }
+}
+
+fn divergence_cause(facts: &ConfigFacts) -> Option<String> {
+    if facts.repairs_off.is_empty() {
+        Some("repair did not finish before the convergence timeout; see the divergence and repair charts.".into())
+    } else {
+        Some(format!(
+            "{} disabled in the node config, so replicas that missed writes are never brought up to date.",
+            facts.repairs_off.join(", ")
+        ))
+    }
+}

@@ -1,0 +1,404 @@
+//! Synthetic run directories for the report tests and the benchmark.
+//!
+//! Hand-written, deterministic run files in the harness's formats: a history
+//! with client ops and every nemesis kind, final state, metrics with every
+//! charted family, and results.json with every anomaly kind and the details
+//! the report knows how to chart. `hostile` puts HTML and script into every
+//! string that reaches a page (keys, values, names, explanations, details).
+
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+
+/// Markup that must come out escaped wherever it is shown.
+pub const HOSTILE: &str = "<script>alert(\"x\")</script><img src=x onerror=alert(1)>&'";
+
+/// The anomaly kinds the synthetic results contain, one or more each.
+pub const ANOMALY_KINDS: [&str; 6] = [
+    "lost-update",
+    "resurrection",
+    "divergence",
+    "stale-read",
+    "unexpected-siblings",
+    "phantom-value",
+];
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub ops: usize,
+    pub processes: u32,
+    pub nodes: u32,
+    pub hostile: bool,
+    pub test_name: String,
+    pub started_at: String,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Spec {
+            ops: 2_000,
+            processes: 5,
+            nodes: 3,
+            hostile: false,
+            test_name: "lww-clock-skew".into(),
+            started_at: "2026-11-25T10:00:00Z".into(),
+        }
+    }
+}
+
+/// A tiny deterministic generator; enough for plausible spreads.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+const S: u64 = 1_000_000_000;
+
+/// Writes a complete run directory; returns the run length in ns.
+pub fn write_run(dir: &Path, spec: &Spec) -> u64 {
+    std::fs::create_dir_all(dir).unwrap();
+    let key_prefix = if spec.hostile { HOSTILE } else { "k" };
+    let node = |i: u64| {
+        if spec.hostile && i == 0 {
+            format!("n1{HOSTILE}")
+        } else {
+            format!("n{}", i + 1)
+        }
+    };
+    // 1000 ops/s overall, like a default run; at least 60 s.
+    let duration = ((spec.ops as u64 * S) / 1000).max(60 * S);
+    let step = duration / spec.ops.max(1) as u64;
+    let mut rng = Lcg(42);
+    let mut h = std::io::BufWriter::new(std::fs::File::create(dir.join("history.jsonl")).unwrap());
+    let mut index = 0u64;
+    let mut line = |h: &mut std::io::BufWriter<std::fs::File>, text: String| {
+        let text = text.replacen("{IDX}", &index.to_string(), 1);
+        h.write_all(text.as_bytes()).unwrap();
+        h.write_all(b"\n").unwrap();
+        index += 1;
+    };
+    let json = |s: &str| serde_json::to_string(s).unwrap();
+    // Nemesis schedule: one window per fault kind, in the middle of the run.
+    let tenth = duration / 10;
+    let faults = [
+        (
+            "partition",
+            1,
+            2,
+            serde_json::json!({"grudge": {node(0): [node(1), node(2)]}, "note": if spec.hostile { HOSTILE } else { "" }}),
+        ),
+        (
+            "clock",
+            3,
+            5,
+            serde_json::json!({"offsets_ms": {node(0): -4000, node(1): 1500}}),
+        ),
+        ("crash", 5, 6, serde_json::json!({"nodes": [node(2)]})),
+        ("pause", 6, 7, serde_json::json!({"nodes": [node(1)]})),
+        ("wipe", 8, 9, serde_json::json!({"nodes": [node(0)]})),
+    ];
+    let mut pending_nemesis: Vec<(u64, String)> = Vec::new();
+    for (fault, from, to, detail) in &faults {
+        pending_nemesis.push((from * tenth, format!(
+            r#"{{"index":{{IDX}},"process":"nemesis","type":"info","f":"start","time":{},"fault":"{fault}","detail":{detail}}}"#,
+            from * tenth
+        )));
+        pending_nemesis.push((to * tenth, format!(
+            r#"{{"index":{{IDX}},"process":"nemesis","type":"info","f":"stop","time":{},"fault":"{fault}"}}"#,
+            to * tenth
+        )));
+    }
+    pending_nemesis.sort_by_key(|p| p.0);
+    let mut nem = pending_nemesis.into_iter().peekable();
+    let mut seq = vec![0u64; spec.processes as usize];
+    for i in 0..spec.ops as u64 {
+        let t = i * step;
+        while let Some((nt, _)) = nem.peek() {
+            if *nt > t {
+                break;
+            }
+            let (_, text) = nem.next().unwrap();
+            line(&mut h, text);
+        }
+        let p = (i % spec.processes as u64) as u32;
+        let n = node(p as u64 % spec.nodes as u64);
+        let key = format!("{key_prefix}{}", rng.below(1000).min(rng.below(1000)));
+        let in_fault = faults
+            .iter()
+            .any(|(_, a, b, _)| t >= a * tenth && t < b * tenth);
+        let latency =
+            200_000 + rng.below(2_000_000) + if in_fault { rng.below(50_000_000) } else { 0 };
+        let outcome = match rng.below(100) {
+            0..=1 if in_fault => "info",
+            2 if in_fault => "fail",
+            _ => "ok",
+        };
+        match rng.below(10) {
+            0..=4 => {
+                line(
+                    &mut h,
+                    format!(
+                        r#"{{"index":{{IDX}},"process":{p},"type":"invoke","f":"read","time":{t},"key":{},"node":{}}}"#,
+                        json(&key),
+                        json(&n)
+                    ),
+                );
+                let values = if outcome == "ok" {
+                    format!(r#","values":[{}]"#, json(&format!("{p}-{}", rng.below(50))))
+                } else {
+                    String::new()
+                };
+                let err = if outcome != "ok" {
+                    r#","error":"timeout""#
+                } else {
+                    ""
+                };
+                line(
+                    &mut h,
+                    format!(
+                        r#"{{"index":{{IDX}},"process":{p},"type":"{outcome}","f":"read","time":{},"key":{},"node":{}{values}{err}}}"#,
+                        t + latency,
+                        json(&key),
+                        json(&n)
+                    ),
+                );
+            }
+            5..=8 => {
+                let v = if spec.hostile {
+                    format!("{p}-{}{HOSTILE}", seq[p as usize])
+                } else {
+                    format!("{p}-{}", seq[p as usize])
+                };
+                seq[p as usize] += 1;
+                line(
+                    &mut h,
+                    format!(
+                        r#"{{"index":{{IDX}},"process":{p},"type":"invoke","f":"write","time":{t},"key":{},"value":{},"node":{}}}"#,
+                        json(&key),
+                        json(&v),
+                        json(&n)
+                    ),
+                );
+                let err = if outcome != "ok" {
+                    r#","error":"503 unavailable""#
+                } else {
+                    ""
+                };
+                line(
+                    &mut h,
+                    format!(
+                        r#"{{"index":{{IDX}},"process":{p},"type":"{outcome}","f":"write","time":{},"key":{},"value":{},"node":{}{err}}}"#,
+                        t + latency,
+                        json(&key),
+                        json(&v),
+                        json(&n)
+                    ),
+                );
+            }
+            _ => {
+                line(
+                    &mut h,
+                    format!(
+                        r#"{{"index":{{IDX}},"process":{p},"type":"invoke","f":"delete","time":{t},"key":{},"node":{}}}"#,
+                        json(&key),
+                        json(&n)
+                    ),
+                );
+                line(
+                    &mut h,
+                    format!(
+                        r#"{{"index":{{IDX}},"process":{p},"type":"{outcome}","f":"delete","time":{},"key":{},"node":{}}}"#,
+                        t + latency,
+                        json(&key),
+                        json(&n)
+                    ),
+                );
+            }
+        }
+    }
+    for (_, text) in nem {
+        line(&mut h, text);
+    }
+    h.flush().unwrap();
+    drop(h);
+
+    write_final_state(dir, spec, duration, &node, key_prefix);
+    write_metrics(dir, spec, duration, &node);
+    write_results(dir, spec, &node, key_prefix);
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    std::fs::write(dir.join("logs").join("n1.log"), "node n1 started\n").unwrap();
+    if spec.hostile {
+        // A file name with markup must be listed and linked escaped.
+        std::fs::write(
+            dir.join(format!("note{}.txt", HOSTILE.replace('/', "_"))),
+            "x",
+        )
+        .unwrap();
+    }
+    duration
+}
+
+fn write_final_state(
+    dir: &Path,
+    spec: &Spec,
+    duration: u64,
+    node: &dyn Fn(u64) -> String,
+    key_prefix: &str,
+) {
+    let nodes: Vec<String> = (0..spec.nodes as u64).map(node).collect();
+    let mut out = format!(
+        "{}\n",
+        serde_json::json!({"kind": "summary", "nodes": nodes, "converged": true, "healed_at": duration, "converged_at": duration + 800_000_000})
+    );
+    for k in 0..20 {
+        for n in &nodes {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::json!({"kind": "entry", "node": n, "key": format!("{key_prefix}{k}"), "values": [format!("0-{k}")], "tombstone": false, "version": {"ts": k}})
+            );
+        }
+    }
+    std::fs::write(dir.join("final-state.jsonl"), out).unwrap();
+}
+
+fn write_metrics(dir: &Path, spec: &Spec, duration: u64, node: &dyn Fn(u64) -> String) {
+    let mut out = String::new();
+    let seconds = duration / S + 3;
+    for s in 0..=seconds {
+        for n in 0..spec.nodes as u64 {
+            let fault = s * 10 / (duration / S).max(1);
+            let skew = if (3..5).contains(&fault) {
+                if n == 0 {
+                    -4000.0
+                } else if n == 1 {
+                    1500.0
+                } else {
+                    0.0
+                }
+            } else {
+                0.0
+            };
+            let backlog = if (1..3).contains(&fault) {
+                (s % 7) as f64 * 10.0
+            } else {
+                0.0
+            };
+            let line = serde_json::json!({
+                "time": s * S,
+                "node": node(n),
+                "metrics": {
+                    "converge_ops_total{op=\"get\",result=\"ok\"}": (s * 300) as f64,
+                    "converge_hints_backlog": backlog,
+                    "converge_anti_entropy_mismatched_ranges": if fault == 9 { 4.0 } else { 0.0 },
+                    "converge_anti_entropy_keys_repaired_total": (s * 2) as f64,
+                    "converge_anti_entropy_bytes_total": (s * 40_000) as f64,
+                    "converge_read_repairs_total": (s * 5) as f64,
+                    "converge_hints_replayed_total": (s * 3) as f64,
+                    "converge_clock_offset_ms": skew,
+                    "converge_op_latency_seconds_bucket{op=\"get\",le=\"0.01\"}": 5.0,
+                }
+            });
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    std::fs::write(dir.join("metrics.jsonl"), out).unwrap();
+}
+
+fn write_results(dir: &Path, spec: &Spec, node: &dyn Fn(u64) -> String, key_prefix: &str) {
+    // Anomalies cite real events, placed inside the fault window that
+    // plausibly caused them (the summary correlates the two).
+    let history = std::fs::read_to_string(dir.join("history.jsonl")).unwrap();
+    let window_start_tenth = [3u64, 1, 8, 1, 3, 5]; // clock, partition, wipe, partition, clock, crash
+    let last_time = history
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .and_then(|e| e["time"].as_u64())
+        .unwrap_or(0);
+    let ops_from = |t: u64| -> Vec<serde_json::Value> {
+        history
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|e| e["process"] != "nemesis" && e["time"].as_u64().unwrap() >= t)
+            .take(4)
+            .collect()
+    };
+    let explain = |kind: &str| {
+        if spec.hostile {
+            format!("{kind} explained {HOSTILE}")
+        } else {
+            format!("{kind}: the acknowledged value is gone")
+        }
+    };
+    let mut anomalies = Vec::new();
+    for (i, kind) in ANOMALY_KINDS.iter().enumerate() {
+        let ops = ops_from(last_time / 10 * window_start_tenth[i] + S / 2);
+        anomalies.push(serde_json::json!({
+            "kind": kind,
+            "key": ops.first().and_then(|e| e["key"].as_str()).unwrap_or(key_prefix),
+            "explanation": explain(kind),
+            "ops": ops,
+        }));
+    }
+    let name = if spec.hostile {
+        format!("{}{HOSTILE}", spec.test_name)
+    } else {
+        spec.test_name.clone()
+    };
+    let checks = serde_json::json!([
+        {"checker": "lost-updates", "valid": false, "counts": {"acknowledged_writes": spec.ops / 3, "lost-update": 37},
+         "anomalies": [anomalies[0]], "details": {}},
+        {"checker": "resurrection", "valid": false, "counts": {"deletes": 100, "resurrection": 2},
+         "anomalies": [anomalies[1]], "details": {}},
+        {"checker": "convergence", "valid": false, "counts": {"keys": 1000, "divergence": 1},
+         "anomalies": [anomalies[2]], "details": {"converged": false}},
+        {"checker": "sessions", "valid": false, "counts": {"reads": spec.ops / 2, "stale-read": 5, "unexpected-siblings": 1, "phantom-value": 1},
+         "anomalies": [anomalies[3], anomalies[4], anomalies[5]], "details": {}},
+        {"checker": "staleness", "valid": true, "counts": {"reads": spec.ops / 2},
+         "anomalies": [], "details": {"t_visibility": [{"after_ms": 0, "fresh": 0.62}, {"after_ms": 10, "fresh": 0.85}, {"after_ms": 100, "fresh": 0.97}, {"after_ms": 1000, "fresh": 1.0}]}},
+        {"checker": "perf", "valid": true, "counts": {"ops": spec.ops},
+         "anomalies": [], "details": {"latency_ms": {"read": {"p50": 1.1, "p95": 3.2, "p99": 40.0}}, "note": if spec.hostile { HOSTILE } else { "" }}},
+    ]);
+    let results = serde_json::json!({
+        "valid": false,
+        "checks": checks,
+        "run": {
+            "test": name,
+            "seed": 1234,
+            "started_at": spec.started_at,
+            "duration": "60s",
+            "ops": spec.ops,
+            "reproduce": format!("converge run --config run.toml --seed 1234 --nemesis partition,clock {}", if spec.hostile { HOSTILE } else { "" }),
+            "config": {
+                "test": {"name": name, "time_limit": "60s", "nodes": spec.nodes},
+                "workload": {"kind": "register", "keys": 1000, "mix": "read=50,write=40,delete=10"},
+                "nemesis": {"faults": ["partition", "clock", "crash", "pause", "wipe"], "clock_skew": "4s"},
+                "checks": {"conflict": "lww"},
+                "deploy": {"kind": "local"},
+                "node": {"cluster": {"rf": 3, "r": 2, "w": 2, "conflict": "lww"},
+                         "tombstones": {"gc_grace": "1s"},
+                         "anti_entropy": {"enabled": true, "interval": if spec.hostile { HOSTILE } else { "1s" }},
+                         "read_repair": {"enabled": true}, "hints": {"enabled": true}},
+            },
+            "node_names": (0..spec.nodes as u64).map(node).collect::<Vec<_>>(),
+        }
+    });
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_vec_pretty(&results).unwrap(),
+    )
+    .unwrap();
+}
