@@ -1,4 +1,15 @@
+//! The `converge` binary: parse the command line, hand over to the library.
+
+use clap::Parser;
+
 fn main() {
-    eprintln!("converge: not built yet");
-    std::process::exit(2);
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CONVERGE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = converge::cli::Cli::parse();
+    std::process::exit(converge::app::main(cli));
 }

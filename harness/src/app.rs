@@ -1,0 +1,138 @@
+//! The two commands as the binary runs them: config loading, the run under
+//! a SIGINT/SIGTERM watch, the closing table, JUnit, and exit codes.
+//!
+//! Exit codes: 0 every checker valid; 1 anomalies found; 2 bad input,
+//! harness error, interrupted run, or an undecided verdict.
+
+use crate::cli::{CheckArgs, Cli, Command, RunArgs};
+use crate::output::{junit, table};
+use crate::results_file::RunResults;
+use crate::run::{RunDirSlot, RunError};
+use checkers::Validity;
+use std::path::Path;
+use std::sync::Arc;
+
+pub const EXIT_VALID: i32 = 0;
+pub const EXIT_ANOMALIES: i32 = 1;
+pub const EXIT_ERROR: i32 = 2;
+
+/// Runs the parsed command and returns the process exit code.
+pub fn main(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Run(args) => run_command(&args),
+        Command::Check(args) => check_command(&args),
+    }
+}
+
+fn error(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("converge: error: {msg}");
+    EXIT_ERROR
+}
+
+fn exit_code(v: Validity) -> i32 {
+    match v {
+        Validity::True => EXIT_VALID,
+        Validity::False => EXIT_ANOMALIES,
+        Validity::Unknown => EXIT_ERROR,
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+fn run_command(args: &RunArgs) -> i32 {
+    let cfg = match crate::config::load(args) {
+        Ok(c) => c,
+        Err(e) => return error(e),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return error(e),
+    };
+    let junit_path = cfg.test.junit.clone();
+    let name = cfg.test.name.clone();
+    let slot: RunDirSlot = Arc::default();
+    let outcome = rt.block_on(async {
+        let run = crate::run::run(cfg, Arc::clone(&slot));
+        tokio::select! {
+            r = run => Some(r),
+            sig = shutdown_signal() => {
+                // Dropping `run` here dropped its TeardownGuard: the cluster is
+                // healed and stopped before we print.
+                eprintln!("converge: {sig}: stopped the run; nodes stopped");
+                None
+            }
+        }
+    });
+    // Background tasks must not outlive the run (they are aborted anyway).
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    match outcome {
+        None => {
+            if let Some(dir) = slot.lock().ok().and_then(|s| s.clone()) {
+                eprintln!(
+                    "converge: partial run in {}; check it with `converge check {}`",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            EXIT_ERROR
+        }
+        Some(Err(RunError::Input(e))) | Some(Err(RunError::Harness(e))) => error(e),
+        Some(Ok(done)) => report(
+            &name,
+            done.run_dir.root(),
+            &done.results,
+            junit_path.as_deref(),
+        ),
+    }
+}
+
+fn check_command(args: &CheckArgs) -> i32 {
+    match crate::check::check_command(&args.run_dir) {
+        Ok((run, results)) => report(
+            &results.run.name,
+            run.root(),
+            &results,
+            args.junit.as_deref(),
+        ),
+        Err(e) => error(e),
+    }
+}
+
+/// Prints the table, writes JUnit if asked, and maps the verdict to a code.
+fn report(name: &str, dir: &Path, r: &RunResults, junit_path: Option<&Path>) -> i32 {
+    print!("{}", table::render(&r.results));
+    println!("run: {}  seed: {}", dir.display(), r.run.seed);
+    println!("reproduce: {}", r.run.reproduce);
+    for p in &r.run.problems {
+        eprintln!("converge: warning: {p}");
+    }
+    if let Some(path) = junit_path {
+        let xml = junit::render(name, &r.results, r.run.timings.workload_s);
+        if let Err(e) = std::fs::write(path, xml) {
+            return error(format!("cannot write JUnit report {}: {e}", path.display()));
+        }
+    }
+    exit_code(r.results.valid)
+}
+
+/// Resolves on the first SIGINT or SIGTERM, naming it.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // Without handlers the default action (exit) applies; the nodes still
+        // die with us through their parent-death signal.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "interrupted (SIGINT)",
+        _ = term.recv() => "terminated (SIGTERM)",
+    }
+}

@@ -1,0 +1,59 @@
+//! `converge check RUN_DIR`: re-runs every checker on a stored run, also a
+//! partial one left by a killed harness (a torn last history line is skipped;
+//! a missing final state is an empty one, which the convergence checker
+//! reports as undecided).
+
+use crate::config::TestConfig;
+use crate::results_file::{RunMeta, RunResults};
+use crate::store::RunDir;
+use checkers::Results;
+use checkers::history::{read_final_state, read_history};
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+/// Reads the run's history and final state and runs every checker.
+pub fn check_dir(run: &RunDir, cfg: &checkers::CheckConfig) -> Result<Results, String> {
+    let history_file = File::open(run.history())
+        .map_err(|e| format!("cannot open {}: {e}", run.history().display()))?;
+    let history = read_history(BufReader::new(history_file)).map_err(|e| e.to_string())?;
+    let final_state = match File::open(run.final_state()) {
+        Ok(f) => read_final_state(BufReader::new(f)).map_err(|e| e.to_string())?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("cannot open {}: {e}", run.final_state().display())),
+    };
+    Ok(checkers::check_all(&history, &final_state, cfg))
+}
+
+/// The whole `check` command: results.json rewritten, the results returned.
+pub fn check_command(path: &Path) -> Result<(RunDir, RunResults), String> {
+    let run = RunDir::open(path).map_err(|e| e.to_string())?;
+    let cfg: TestConfig = match std::fs::read_to_string(run.config()) {
+        Ok(text) => toml::from_str(&text).map_err(|e| {
+            format!(
+                "{} is not a valid test config: {}",
+                run.config().display(),
+                e.message()
+            )
+        })?,
+        Err(_) => TestConfig::default(),
+    };
+    let check_cfg = cfg.check_config().map_err(|e| e.0)?;
+    let results = check_dir(&run, &check_cfg)?;
+    // Keep the metadata `converge run` wrote, if it got that far.
+    let mut meta = std::fs::read_to_string(run.results())
+        .ok()
+        .and_then(|t| serde_json::from_str::<RunResults>(&t).ok())
+        .map(|r| r.run)
+        .unwrap_or_else(|| RunMeta {
+            name: cfg.test.name.clone(),
+            seed: cfg.test.seed,
+            reproduce: format!("converge run --config {}", run.config().display()),
+            config: serde_json::to_value(&cfg).unwrap_or_default(),
+            ..Default::default()
+        });
+    meta.checked_by = "converge check".into();
+    let out = RunResults { results, run: meta };
+    crate::results_file::write(&run.results(), &out)?;
+    Ok((run, out))
+}

@@ -1,0 +1,129 @@
+//! The command line: `converge run [FLAGS]` and `converge check RUN_DIR`.
+//!
+//! Every `run` flag is optional here because it may also come from the
+//! `--config` file; [`crate::config::load`] merges the two (flags win) and
+//! fills in defaults. Help texts name the default and the file key.
+
+use crate::config::duration::HumanDuration;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// converge: prove (or disprove) that a Dynamo-style replicated store converges.
+#[derive(Debug, Parser)]
+#[command(name = "converge", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a cluster, run a workload while injecting faults, check the history.
+    ///
+    /// Exit codes: 0 valid, 1 anomalies found, 2 harness error, bad input or
+    /// unknown verdict.
+    Run(Box<RunArgs>),
+    /// Re-run the checkers on a stored run directory (also a partial one).
+    ///
+    /// Exit codes as for `run`.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Default, Clone, Args)]
+pub struct RunArgs {
+    /// TOML file holding a whole test ([test], [workload], [nemesis], [checks],
+    /// [deploy], [node]); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Test name, the store subdirectory [test.name; default: config file stem or "default"].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Number of nodes [test.nodes; 5].
+    #[arg(long)]
+    pub nodes: Option<u32>,
+    /// Replicas per key [test.rf; 3].
+    #[arg(long)]
+    pub rf: Option<u32>,
+    /// Read quorum [test.r; 2].
+    #[arg(long)]
+    pub r: Option<u32>,
+    /// Write quorum [test.w; 2].
+    #[arg(long)]
+    pub w: Option<u32>,
+    /// Conflict resolution, "lww" or "dvv" [test.conflict; lww].
+    #[arg(long)]
+    pub conflict: Option<String>,
+    /// How long clients run, e.g. 60s [test.time_limit; 60s].
+    #[arg(long, value_name = "DURATION")]
+    pub time_limit: Option<HumanDuration>,
+    /// Client processes, each bound to one node [test.concurrency; 10].
+    #[arg(long)]
+    pub concurrency: Option<u32>,
+    /// Total target ops/s across clients; unlimited if absent [test.rate].
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Seed for the op stream and the fault schedule; random if absent [test.seed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Give up waiting for replicas to agree after this long [test.convergence_timeout; 20s].
+    #[arg(long, value_name = "DURATION")]
+    pub convergence_timeout: Option<HumanDuration>,
+    /// Per-op client timeout [test.op_timeout; 2s].
+    #[arg(long, value_name = "DURATION")]
+    pub op_timeout: Option<HumanDuration>,
+    /// Where runs are stored [test.store; ./store].
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Also write a JUnit XML report here [test.junit].
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Workload, "register" or "causal" [workload.kind; register].
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// Number of distinct keys [workload.keys; 1000].
+    #[arg(long)]
+    pub keys: Option<u64>,
+    /// Zipf exponent of key popularity [workload.zipf; 1.0].
+    #[arg(long)]
+    pub zipf: Option<f64>,
+    /// Op mix, e.g. read=50,write=40,delete=10 [workload.mix].
+    #[arg(long)]
+    pub mix: Option<String>,
+    /// Faults: comma list of partition,clock,crash,pause,wipe, or none [nemesis.faults; partition,crash].
+    #[arg(long, value_name = "LIST")]
+    pub nemesis: Option<String>,
+    /// Time between fault starts and ends [nemesis.interval; 5s].
+    #[arg(long, value_name = "DURATION")]
+    pub nemesis_interval: Option<HumanDuration>,
+    /// Largest clock offset the clock nemesis applies [nemesis.clock_skew; 5s].
+    #[arg(long, value_name = "DURATION")]
+    pub clock_skew: Option<HumanDuration>,
+    /// Most nodes down (crashed, paused, wiped) at once [nemesis.max_down; 1].
+    #[arg(long)]
+    pub max_down: Option<u32>,
+    /// Added one-way latency on every internode link [nemesis.latency; 0ms].
+    #[arg(long, value_name = "DURATION")]
+    pub latency: Option<HumanDuration>,
+    /// Deploy backend; only "local" for now [deploy.kind; local].
+    #[arg(long)]
+    pub deploy: Option<String>,
+    /// The converge-node binary [deploy.node_bin; next to converge, or built].
+    #[arg(long, value_name = "PATH")]
+    pub node_bin: Option<PathBuf>,
+    /// First port of a fixed range (2 per node); ephemeral ports if absent [deploy.base_port].
+    #[arg(long)]
+    pub base_port: Option<u16>,
+    /// Leave the nodes running (healed) after the run [deploy.leave_running].
+    #[arg(long)]
+    pub leave_running: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// A run directory (e.g. store/latest).
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}

@@ -1,0 +1,98 @@
+//! [`Cluster`]: the three backend seams of one deployed cluster ([`Db`],
+//! [`Net`], [`Clock`]) plus an admin client per node, and the operations
+//! that span them (start and wait for health, heal everything).
+//!
+//! The nemesis, the final heal and the teardown guard all act through this
+//! one type, so "heal everything" means the same thing on every path.
+
+use crate::client::NodeClient;
+use crate::clock::Clock;
+use crate::db::{Db, NodeStatus};
+use crate::net::Net;
+use crate::node_id::NodeId;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Cluster {
+    pub db: Arc<dyn Db>,
+    pub net: Arc<dyn Net>,
+    pub clock: Arc<dyn Clock>,
+    /// Admin/health client per node (short timeouts).
+    pub admin: BTreeMap<NodeId, NodeClient>,
+}
+
+impl Cluster {
+    pub fn nodes(&self) -> &[NodeId] {
+        self.db.nodes()
+    }
+
+    /// Polls `/health` until the node answers 200, it exits on its own, or
+    /// `timeout` passes. The error names the node and points at its log.
+    pub async fn wait_healthy(&self, node: &NodeId, timeout: Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let log = self
+            .db
+            .log_path(node)
+            .map(|p| format!("; see {}", p.display()))
+            .unwrap_or_default();
+        let client = self
+            .admin
+            .get(node)
+            .ok_or_else(|| format!("unknown node {node}"))?;
+        loop {
+            if let NodeStatus::Exited(how) = self.db.status(node) {
+                return Err(format!("node {node} exited during startup ({how}){log}"));
+            }
+            if client.healthy().await {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!(
+                    "node {node} did not answer /health within {timeout:?}{log}"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Starts `node` and waits for it to be healthy.
+    pub async fn start(&self, node: &NodeId, timeout: Duration) -> Result<(), String> {
+        let db = Arc::clone(&self.db);
+        let n = node.clone();
+        tokio::task::spawn_blocking(move || db.start(&n))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        self.wait_healthy(node, timeout).await
+    }
+
+    /// Heals the network, resumes paused nodes and resets every clock.
+    /// Synchronous and best effort (a down node's clock cannot be reset and
+    /// needs no reset: it starts at offset 0), so `Drop` can call it. Returns
+    /// what could not be undone.
+    pub fn heal_everything(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Err(e) = self.net.heal() {
+            problems.push(e.to_string());
+        }
+        if let Err(e) = self.net.set_latency(Duration::ZERO) {
+            problems.push(e.to_string());
+        }
+        for node in self.nodes() {
+            if self.db.status(node) == NodeStatus::Paused
+                && let Err(e) = self.db.resume(node)
+            {
+                problems.push(e.to_string());
+            }
+        }
+        for node in self.nodes() {
+            if self.db.status(node) == NodeStatus::Running
+                && let Err(e) = self.clock.set_offset(node, 0)
+            {
+                problems.push(e.to_string());
+            }
+        }
+        problems
+    }
+}

@@ -1,0 +1,275 @@
+//! Builds the effective [`TestConfig`] from the config file and the flags.
+//!
+//! Precedence, highest first: a flag; the file's `[test]`/`[workload]`/...
+//! tables; for `rf`, `r`, `w` and `conflict` also the file's
+//! `[node.cluster]` table (so a node config copied from production sets the
+//! cluster shape by itself); then the defaults in [`super`].
+
+use super::{ConfigError, TestConfig};
+use crate::cli::RunArgs;
+use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
+use toml::{Table, Value};
+
+/// Loads, merges and validates. The seed is drawn here if none was given, so
+/// the stored config always reproduces the run.
+pub fn load(args: &RunArgs) -> Result<TestConfig, ConfigError> {
+    let mut table = match &args.config {
+        Some(path) => read_file(path)?,
+        None => Table::new(),
+    };
+    if let Some(path) = &args.config {
+        let test = section(&mut table, "test")?;
+        let stem = path.file_stem().and_then(|s| s.to_str());
+        if let (None, Some(stem)) = (test.get("name"), stem) {
+            test.insert("name".into(), stem.into());
+        }
+    }
+    apply_flags(&mut table, args)?;
+    inherit_cluster_settings(&mut table)?;
+    if section(&mut table, "test")?.get("seed").is_none() {
+        section(&mut table, "test")?.insert("seed".into(), Value::Integer(random_seed()));
+    }
+    let cfg: TestConfig = Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError(format!("config: {}", e.message().trim())))?;
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn read_file(path: &Path) -> Result<Table, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+    text.parse::<Table>().map_err(|e| {
+        let msg = e.to_string().replace('\n', " ");
+        ConfigError(format!(
+            "config file {} is not valid TOML: {msg}",
+            path.display()
+        ))
+    })
+}
+
+/// The table `name` of `root`, created if missing.
+fn section<'a>(root: &'a mut Table, name: &str) -> Result<&'a mut Table, ConfigError> {
+    match root
+        .entry(name)
+        .or_insert_with(|| Value::Table(Table::new()))
+    {
+        Value::Table(t) => Ok(t),
+        _ => Err(ConfigError(format!("config: [{name}] must be a table"))),
+    }
+}
+
+fn apply_flags(root: &mut Table, a: &RunArgs) -> Result<(), ConfigError> {
+    let mut set = |sec: &str, key: &str, v: Option<Value>| -> Result<(), ConfigError> {
+        if let Some(v) = v {
+            section(root, sec)?.insert(key.into(), v);
+        }
+        Ok(())
+    };
+    let int = |v: Option<u32>| v.map(|n| Value::Integer(n.into()));
+    let text = |v: Option<&String>| v.map(|s| Value::String(s.clone()));
+    let dur =
+        |v: Option<crate::config::duration::HumanDuration>| v.map(|d| Value::String(d.to_string()));
+    let path = |v: Option<&std::path::PathBuf>| v.map(|p| Value::String(p.display().to_string()));
+    set("test", "name", text(a.name.as_ref()))?;
+    set("test", "nodes", int(a.nodes))?;
+    set("test", "rf", int(a.rf))?;
+    set("test", "r", int(a.r))?;
+    set("test", "w", int(a.w))?;
+    set("test", "conflict", text(a.conflict.as_ref()))?;
+    set("test", "time_limit", dur(a.time_limit))?;
+    set("test", "concurrency", int(a.concurrency))?;
+    set("test", "rate", a.rate.map(Value::Float))?;
+    if let Some(seed) = a.seed {
+        let seed = i64::try_from(seed)
+            .map_err(|_| ConfigError(format!("seed {seed} is too large; use one below 2^63")))?;
+        set("test", "seed", Some(Value::Integer(seed)))?;
+    }
+    set("test", "convergence_timeout", dur(a.convergence_timeout))?;
+    set("test", "op_timeout", dur(a.op_timeout))?;
+    set("test", "store", path(a.store.as_ref()))?;
+    set("test", "junit", path(a.junit.as_ref()))?;
+    set("workload", "kind", text(a.workload.as_ref()))?;
+    if let Some(keys) = a.keys {
+        let keys =
+            i64::try_from(keys).map_err(|_| ConfigError(format!("keys ({keys}) is too large")))?;
+        set("workload", "keys", Some(Value::Integer(keys)))?;
+    }
+    set("workload", "zipf", a.zipf.map(Value::Float))?;
+    set("workload", "mix", text(a.mix.as_ref()))?;
+    set("nemesis", "faults", text(a.nemesis.as_ref()))?;
+    set("nemesis", "interval", dur(a.nemesis_interval))?;
+    set("nemesis", "clock_skew", dur(a.clock_skew))?;
+    set("nemesis", "max_down", int(a.max_down))?;
+    set("nemesis", "latency", dur(a.latency))?;
+    set("deploy", "kind", text(a.deploy.as_ref()))?;
+    set("deploy", "node_bin", path(a.node_bin.as_ref()))?;
+    set(
+        "deploy",
+        "base_port",
+        a.base_port.map(|p| Value::Integer(p.into())),
+    )?;
+    if a.leave_running {
+        set("deploy", "leave_running", Some(Value::Boolean(true)))?;
+    }
+    Ok(())
+}
+
+/// `[node.cluster]` supplies rf/r/w/conflict that neither a flag nor `[test]` set.
+fn inherit_cluster_settings(root: &mut Table) -> Result<(), ConfigError> {
+    let from_node: Vec<(String, Value)> = match root.get("node").and_then(|n| n.get("cluster")) {
+        Some(Value::Table(c)) => ["rf", "r", "w", "conflict"]
+            .iter()
+            .filter_map(|k| c.get(*k).map(|v| (k.to_string(), v.clone())))
+            .collect(),
+        _ => return Ok(()),
+    };
+    let test = section(root, "test")?;
+    for (k, v) in from_node {
+        test.entry(k).or_insert(v);
+    }
+    Ok(())
+}
+
+/// A fresh seed below 2^53, so it survives TOML (i64) and JSON readers that
+/// use doubles. Std's `RandomState` is randomly keyed per process, which is
+/// all the entropy a seed needs.
+fn random_seed() -> i64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (h.finish() >> 11) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new()
+            .prefix("t")
+            .suffix(".toml")
+            .tempfile()
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    fn args_with(f: &tempfile::NamedTempFile) -> RunArgs {
+        RunArgs {
+            config: Some(f.path().to_path_buf()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_issue() {
+        let cfg = load(&RunArgs::default()).unwrap();
+        assert_eq!(
+            (cfg.test.nodes, cfg.test.rf, cfg.test.r, cfg.test.w),
+            (5, 3, 2, 2)
+        );
+        assert_eq!(cfg.test.time_limit.get().as_secs(), 60);
+        assert_eq!(cfg.test.conflict, "lww");
+        assert_eq!(cfg.nemesis.faults.len(), 2);
+    }
+
+    #[test]
+    fn flags_override_the_file_and_the_file_overrides_defaults() {
+        let f = file("[test]\nnodes = 4\ntime_limit = \"9s\"\nseed = 7\n[workload]\nkeys = 12\n");
+        let mut a = args_with(&f);
+        a.time_limit = Some("3s".parse().unwrap());
+        let cfg = load(&a).unwrap();
+        assert_eq!(cfg.test.nodes, 4);
+        assert_eq!(cfg.test.time_limit.to_string(), "3s");
+        assert_eq!(cfg.test.seed, 7);
+        assert_eq!(cfg.workload.keys, 12);
+        // Named after the file when [test] has no name.
+        let stem = f.path().file_stem().unwrap().to_str().unwrap();
+        assert_eq!(cfg.test.name, stem);
+    }
+
+    #[test]
+    fn node_table_passes_through_and_supplies_cluster_settings() {
+        let f = file(
+            "[node.cluster]\nrf = 2\nw = 1\nvnodes = 8\n[node.anti_entropy]\ninterval = \"1s\"\n",
+        );
+        let mut a = args_with(&f);
+        a.r = Some(1);
+        a.nodes = Some(3);
+        let cfg = load(&a).unwrap();
+        assert_eq!((cfg.test.rf, cfg.test.r, cfg.test.w), (2, 1, 1));
+        let node = cfg.node_config();
+        assert_eq!(node["cluster"]["vnodes"].as_integer(), Some(8));
+        assert_eq!(node["cluster"]["r"].as_integer(), Some(1));
+        assert_eq!(node["anti_entropy"]["interval"].as_str(), Some("1s"));
+    }
+
+    #[test]
+    fn a_random_seed_is_drawn_and_kept() {
+        let a = load(&RunArgs::default()).unwrap().test.seed;
+        let b = load(&RunArgs::default()).unwrap().test.seed;
+        assert_ne!(a, b);
+        assert!(a < 1 << 53);
+    }
+
+    fn load_err(a: &RunArgs) -> String {
+        load(a).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_inputs_are_named() {
+        let mut a = RunArgs {
+            nodes: Some(2),
+            ..Default::default()
+        };
+        assert!(load_err(&a).contains("nodes (2) < rf (3)"));
+        a = RunArgs {
+            r: Some(4),
+            ..Default::default()
+        };
+        assert!(load_err(&a).contains("r (4)"));
+        a = RunArgs {
+            w: Some(5),
+            ..Default::default()
+        };
+        assert!(load_err(&a).contains("w (5)"));
+        a = RunArgs {
+            nemesis: Some("partition,meteor".into()),
+            ..Default::default()
+        };
+        assert!(load_err(&a).contains("unknown nemesis \"meteor\""));
+        a = RunArgs {
+            workload: Some("queue".into()),
+            ..Default::default()
+        };
+        assert!(load_err(&a).contains("queue"));
+        a = RunArgs {
+            conflict: Some("crdt".into()),
+            ..Default::default()
+        };
+        assert!(load_err(&a).contains("crdt"));
+        a = RunArgs {
+            config: Some("/nonexistent/test.toml".into()),
+            ..Default::default()
+        };
+        assert!(load_err(&a).contains("cannot read config file /nonexistent/test.toml"));
+    }
+
+    #[test]
+    fn invalid_files_are_named() {
+        let f = file("[test\nnodes = ");
+        assert!(load_err(&args_with(&f)).contains("is not valid TOML"));
+        let f = file("[test]\nnodez = 3\n");
+        assert!(load_err(&args_with(&f)).contains("nodez"));
+        let f = file("[test]\nnodes = \"five\"\n");
+        assert!(load_err(&args_with(&f)).contains("config:"));
+        let f = file("[nemesis]\nfaults = [\"crash\", \"flood\"]\n");
+        assert!(load_err(&args_with(&f)).contains("\"flood\""));
+    }
+}

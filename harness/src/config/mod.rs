@@ -1,0 +1,318 @@
+//! A test's effective configuration: the `--config` TOML file, overridden by
+//! flags, filled with defaults, validated.
+//!
+//! Merging happens on TOML tables ([`merge`]) before one strict
+//! deserialization, so a field has a single definition here and an unknown
+//! or ill-typed field is reported by name whichever way it came in. The
+//! `[node]` table is the node's own config, passed through verbatim except
+//! that the cluster settings the harness must agree with (`rf`, `r`, `w`,
+//! `conflict`) are written into its `[cluster]` table.
+
+pub mod duration;
+pub mod merge;
+
+pub use merge::load;
+
+use crate::nemesis::FaultKind;
+use duration::HumanDuration;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::path::PathBuf;
+
+/// A bad config or flag: one line naming the problem. Exit code 2.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// The whole effective test, as stored in the run directory (`config.toml`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestConfig {
+    #[serde(default)]
+    pub test: TestSection,
+    #[serde(default)]
+    pub workload: WorkloadSection,
+    #[serde(default)]
+    pub nemesis: NemesisSection,
+    #[serde(default)]
+    pub checks: ChecksSection,
+    #[serde(default)]
+    pub deploy: DeploySection,
+    /// The node's config file, verbatim (plus the cluster settings above).
+    #[serde(default)]
+    pub node: toml::Table,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestSection {
+    pub name: String,
+    pub nodes: u32,
+    pub rf: u32,
+    pub r: u32,
+    pub w: u32,
+    /// "lww" or "dvv"; decides the node's resolution and the checkers' rules.
+    pub conflict: String,
+    pub time_limit: HumanDuration,
+    pub concurrency: u32,
+    /// Total ops/s across all clients; `None` is as fast as the cluster goes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Always set after [`load`] (a random one is drawn and recorded).
+    pub seed: u64,
+    pub convergence_timeout: HumanDuration,
+    pub op_timeout: HumanDuration,
+    pub store: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub junit: Option<PathBuf>,
+}
+
+impl Default for TestSection {
+    fn default() -> Self {
+        TestSection {
+            name: "default".into(),
+            nodes: 5,
+            rf: 3,
+            r: 2,
+            w: 2,
+            conflict: "lww".into(),
+            time_limit: HumanDuration::from_secs(60),
+            concurrency: 10,
+            rate: None,
+            seed: 0,
+            convergence_timeout: HumanDuration::from_secs(20),
+            op_timeout: HumanDuration::from_secs(2),
+            store: PathBuf::from("store"),
+            junit: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkloadSection {
+    /// "register" or "causal".
+    pub kind: String,
+    pub keys: u64,
+    pub zipf: f64,
+    /// Share of ops on uniformly chosen keys (the cold tail).
+    pub uniform_share: f64,
+    /// e.g. "read=50,write=40,delete=10".
+    pub mix: String,
+}
+
+impl Default for WorkloadSection {
+    fn default() -> Self {
+        let w = workloads::WorkloadConfig::default();
+        WorkloadSection {
+            kind: w.kind.to_string(),
+            keys: w.keys,
+            zipf: w.zipf_exponent,
+            uniform_share: w.uniform_share,
+            mix: format!(
+                "read={},write={},delete={}",
+                w.mix.read, w.mix.write, w.mix.delete
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NemesisSection {
+    #[serde(deserialize_with = "fault_list")]
+    pub faults: Vec<FaultKind>,
+    pub interval: HumanDuration,
+    pub clock_skew: HumanDuration,
+    pub max_down: u32,
+    pub latency: HumanDuration,
+}
+
+impl Default for NemesisSection {
+    fn default() -> Self {
+        NemesisSection {
+            faults: vec![FaultKind::Partition, FaultKind::Crash],
+            interval: HumanDuration::from_secs(5),
+            clock_skew: HumanDuration::from_secs(5),
+            max_down: 1,
+            latency: HumanDuration::default(),
+        }
+    }
+}
+
+/// Accepts `"partition,crash"` or `["partition", "crash"]`.
+fn fault_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<FaultKind>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    let joined = match Raw::deserialize(d)? {
+        Raw::One(s) => s,
+        Raw::Many(v) if v.is_empty() => "none".into(),
+        Raw::Many(v) => v.join(","),
+    };
+    FaultKind::parse_list(&joined).map_err(serde::de::Error::custom)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChecksSection {
+    pub max_examples: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_read_threshold: Option<f64>,
+    pub sessions_fail: bool,
+}
+
+impl Default for ChecksSection {
+    fn default() -> Self {
+        ChecksSection {
+            max_examples: 10,
+            stale_read_threshold: None,
+            sessions_fail: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeploySection {
+    /// Only "local" so far.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_bin: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_port: Option<u16>,
+    pub leave_running: bool,
+}
+
+impl Default for DeploySection {
+    fn default() -> Self {
+        DeploySection {
+            kind: "local".into(),
+            node_bin: None,
+            base_port: None,
+            leave_running: false,
+        }
+    }
+}
+
+impl TestConfig {
+    /// The workload generator's config, checked.
+    pub fn workload_config(&self) -> Result<workloads::WorkloadConfig, ConfigError> {
+        let bad = |e: workloads::WorkloadError| ConfigError(format!("workload: {e}"));
+        let cfg = workloads::WorkloadConfig {
+            kind: self.workload.kind.parse().map_err(bad)?,
+            keys: self.workload.keys,
+            zipf_exponent: self.workload.zipf,
+            uniform_share: self.workload.uniform_share,
+            mix: self.workload.mix.parse().map_err(bad)?,
+            seed: self.test.seed,
+        };
+        cfg.validate().map_err(bad)?;
+        Ok(cfg)
+    }
+
+    /// The checkers' config.
+    pub fn check_config(&self) -> Result<checkers::CheckConfig, ConfigError> {
+        let conflict = match self.test.conflict.as_str() {
+            "lww" => checkers::Conflict::Lww,
+            "dvv" => checkers::Conflict::Dvv,
+            other => {
+                return Err(ConfigError(format!(
+                    "unknown conflict mode {other:?}; choose lww or dvv"
+                )));
+            }
+        };
+        Ok(checkers::CheckConfig {
+            conflict,
+            max_examples: self.checks.max_examples,
+            stale_read_threshold: self.checks.stale_read_threshold,
+            sessions_fail: self.checks.sessions_fail,
+        })
+    }
+
+    /// Every check that needs no I/O. Each error names the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let t = &self.test;
+        let err = |s: String| Err(ConfigError(s));
+        if t.nodes == 0 {
+            return err("nodes must be at least 1".into());
+        }
+        if t.rf == 0 {
+            return err("rf must be at least 1".into());
+        }
+        if t.nodes < t.rf {
+            return err(format!(
+                "nodes ({}) < rf ({}): every key needs rf distinct replicas; add nodes or lower --rf",
+                t.nodes, t.rf
+            ));
+        }
+        for (name, q) in [("r", t.r), ("w", t.w)] {
+            if q == 0 || q > t.rf {
+                return err(format!(
+                    "{name} ({q}) must be between 1 and rf ({}); a quorum cannot exceed the replicas of a key",
+                    t.rf
+                ));
+            }
+        }
+        if t.concurrency == 0 {
+            return err("concurrency must be at least 1".into());
+        }
+        if t.time_limit.get().is_zero() {
+            return err("time_limit must be more than 0s".into());
+        }
+        if t.op_timeout.get().is_zero() {
+            return err("op_timeout must be more than 0s".into());
+        }
+        if let Some(rate) = t.rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
+            return err(format!("rate ({rate}) must be a positive number of ops/s"));
+        }
+        if t.name.is_empty() || t.name.contains('/') || t.name.starts_with('.') {
+            return err(format!(
+                "test name {:?} must be non-empty, without '/', not starting with '.'",
+                t.name
+            ));
+        }
+        self.check_config()?;
+        self.workload_config()?;
+        let n = &self.nemesis;
+        let downs = [FaultKind::Crash, FaultKind::Pause, FaultKind::Wipe];
+        if n.faults.iter().any(|f| downs.contains(f)) && (n.max_down == 0 || n.max_down > t.nodes) {
+            return err(format!(
+                "max_down ({}) must be between 1 and nodes ({}) when crash, pause or wipe is on",
+                n.max_down, t.nodes
+            ));
+        }
+        if !n.faults.is_empty() && n.interval.get().is_zero() {
+            return err("nemesis interval must be more than 0s".into());
+        }
+        match self.deploy.kind.as_str() {
+            "local" => Ok(()),
+            "ssh" | "docker" => err(format!(
+                "deploy backend {:?} is not implemented yet; use --deploy local",
+                self.deploy.kind
+            )),
+            other => err(format!("unknown deploy backend {other:?}; choose local")),
+        }
+    }
+
+    /// The config file the nodes get: `[node]` with the harness's cluster
+    /// settings written into `[cluster]`.
+    pub fn node_config(&self) -> toml::Table {
+        let mut node = self.node.clone();
+        let cluster = node
+            .entry("cluster")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !cluster.is_table() {
+            *cluster = toml::Value::Table(toml::Table::new());
+        }
+        if let toml::Value::Table(c) = cluster {
+            c.insert("rf".into(), i64::from(self.test.rf).into());
+            c.insert("r".into(), i64::from(self.test.r).into());
+            c.insert("w".into(), i64::from(self.test.w).into());
+            c.insert("conflict".into(), self.test.conflict.clone().into());
+        }
+        node
+    }
+}

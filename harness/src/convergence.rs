@@ -1,0 +1,205 @@
+//! The convergence wait: after the final heal, with clients stopped, poll
+//! every node's `/admin/dump` until the replicas agree or the timeout
+//! passes, then save the final state (docs/history.md, final-state.jsonl).
+//!
+//! No client reads happen in this phase, so read repair cannot mask a
+//! broken anti-entropy: only background repair can make replicas agree.
+//! The dump is replica-local and never triggers repair itself.
+
+use crate::cluster::Cluster;
+use crate::node_id::NodeId;
+use checkers::history::{FinalLine, FinalSummary, ReplicaEntry, write_line};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How often the dumps are polled.
+const POLL_EVERY: Duration = Duration::from_millis(250);
+
+/// Every replica's entries from one round of dumps.
+pub type Snapshot = BTreeMap<NodeId, Vec<ReplicaEntry>>;
+
+/// Parses one node's dump lines into entries.
+fn entries(node: &NodeId, dump: Vec<serde_json::Value>) -> Result<Vec<ReplicaEntry>, String> {
+    dump.into_iter()
+        .map(|line| {
+            let key = line["key"]
+                .as_str()
+                .ok_or_else(|| format!("{node}'s dump has a line without a key"))?;
+            let values = line["values"]
+                .as_array()
+                .map(|vs| {
+                    vs.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok(ReplicaEntry {
+                node: node.to_string(),
+                key: key.to_string(),
+                values,
+                tombstone: line["tombstone"].as_bool().unwrap_or(false),
+                version: line.get("version").cloned().unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Whether replicas agree: for every key, every node holding it live holds
+/// the same sibling set, no node holds a tombstone or nothing where another
+/// holds a value unless the value holders number at least `rf` (nodes that
+/// are not replicas of a key hold nothing of it, and the harness does not
+/// know the ring), and tombstones count as absent.
+pub fn agree(snapshot: &Snapshot, rf: usize) -> bool {
+    let mut live: BTreeMap<&str, Vec<Vec<&str>>> = BTreeMap::new();
+    let mut dead: BTreeMap<&str, usize> = BTreeMap::new();
+    for entries in snapshot.values() {
+        for e in entries {
+            if e.tombstone || e.values.is_empty() {
+                *dead.entry(&e.key).or_default() += 1;
+            } else {
+                let mut vs: Vec<&str> = e.values.iter().map(String::as_str).collect();
+                vs.sort_unstable();
+                live.entry(&e.key).or_default().push(vs);
+            }
+        }
+    }
+    let needed = rf.min(snapshot.len());
+    live.iter().all(|(key, copies)| {
+        copies.windows(2).all(|w| w[0] == w[1]) && copies.len() >= needed && !dead.contains_key(key)
+    })
+}
+
+/// One round of dumps; `None` if any node did not answer.
+async fn snapshot(cluster: &Cluster) -> Option<Snapshot> {
+    let mut out = Snapshot::new();
+    for (node, client) in &cluster.admin {
+        let dump = client.dump().await.ok()?;
+        out.insert(node.clone(), entries(node, dump).ok()?);
+    }
+    Some(out)
+}
+
+/// How the wait ended.
+pub struct Convergence {
+    pub summary: FinalSummary,
+    pub snapshot: Snapshot,
+}
+
+/// Polls until agreement or `timeout`. `healed_at` and the returned times
+/// are on the history's clock (`now` gives it).
+pub async fn wait(
+    cluster: &Cluster,
+    rf: usize,
+    timeout: Duration,
+    healed_at: u64,
+    now: impl Fn() -> u64,
+) -> Convergence {
+    let deadline = Instant::now() + timeout;
+    let mut last = Snapshot::new();
+    let mut converged_at = None;
+    loop {
+        if let Some(s) = snapshot(cluster).await {
+            let done = agree(&s, rf);
+            last = s;
+            if done {
+                converged_at = Some(now());
+                break;
+            }
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    Convergence {
+        summary: FinalSummary {
+            nodes: cluster.nodes().iter().map(ToString::to_string).collect(),
+            converged: converged_at.is_some(),
+            healed_at,
+            converged_at,
+        },
+        snapshot: last,
+    }
+}
+
+/// Writes final-state.jsonl: the summary, then every entry by key and node.
+pub fn save(path: &Path, c: &Convergence) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    write_line(&mut out, &FinalLine::Summary(c.summary.clone()))?;
+    let mut all: Vec<&ReplicaEntry> = c.snapshot.values().flatten().collect();
+    all.sort_by(|a, b| (&a.key, &a.node).cmp(&(&b.key, &b.node)));
+    for e in all {
+        write_line(&mut out, &FinalLine::Entry(e.clone()))?;
+    }
+    out.flush()?;
+    out.get_ref().sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(node: &str, key: &str, values: &[&str], tombstone: bool) -> ReplicaEntry {
+        ReplicaEntry {
+            node: node.into(),
+            key: key.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+            tombstone,
+            version: serde_json::Value::Null,
+        }
+    }
+
+    fn snap(entries: Vec<ReplicaEntry>) -> Snapshot {
+        let mut s = Snapshot::new();
+        for n in NodeId::cluster(3) {
+            s.insert(n, Vec::new());
+        }
+        for e in entries {
+            s.entry(NodeId(e.node.clone())).or_default().push(e);
+        }
+        s
+    }
+
+    #[test]
+    fn equal_copies_on_rf_replicas_agree_in_any_sibling_order() {
+        let s = snap(vec![
+            entry("n1", "k", &["a", "b"], false),
+            entry("n2", "k", &["b", "a"], false),
+            entry("n3", "k", &["a", "b"], false),
+        ]);
+        assert!(agree(&s, 3));
+    }
+
+    #[test]
+    fn differing_values_or_too_few_copies_disagree() {
+        let s = snap(vec![
+            entry("n1", "k", &["a"], false),
+            entry("n2", "k", &["b"], false),
+        ]);
+        assert!(!agree(&s, 2));
+        let s = snap(vec![
+            entry("n1", "k", &["a"], false),
+            entry("n2", "k", &["a"], false),
+        ]);
+        assert!(!agree(&s, 3));
+        assert!(agree(&s, 2));
+    }
+
+    #[test]
+    fn tombstones_count_as_absent() {
+        let s = snap(vec![
+            entry("n1", "k", &[], true),
+            entry("n2", "k", &[], true),
+        ]);
+        assert!(agree(&s, 3));
+        let s = snap(vec![
+            entry("n1", "k", &["a"], false),
+            entry("n2", "k", &["a"], false),
+            entry("n3", "k", &[], true),
+        ]);
+        assert!(!agree(&s, 2));
+    }
+}

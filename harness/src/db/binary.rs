@@ -1,0 +1,116 @@
+//! Finds the `converge-node` binary to deploy.
+//!
+//! Order: `--node-bin PATH`; else `converge-node` next to the running
+//! `converge` executable (where cargo puts both); else, when run inside the
+//! converge workspace, `cargo build -p converge-node` in the same profile and
+//! target dir as this harness. Anything else is a one-line error (exit 2).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Why no node binary could be found.
+#[derive(Debug, thiserror::Error)]
+pub enum BinaryError {
+    #[error(
+        "node binary {0} does not exist or is not executable; pass a built converge-node with --node-bin"
+    )]
+    NotExecutable(PathBuf),
+    #[error(
+        "cannot find converge-node next to {0} and not inside the converge workspace; build it or pass --node-bin PATH"
+    )]
+    NotFound(PathBuf),
+    #[error(
+        "building converge-node with cargo failed ({0}); fix the build or pass --node-bin PATH"
+    )]
+    BuildFailed(String),
+}
+
+/// Resolves the node binary as described in the module docs.
+pub fn resolve(explicit: Option<&Path>) -> Result<PathBuf, BinaryError> {
+    if let Some(path) = explicit {
+        return if is_executable(path) {
+            Ok(path.to_path_buf())
+        } else {
+            Err(BinaryError::NotExecutable(path.to_path_buf()))
+        };
+    }
+    let exe =
+        std::env::current_exe().map_err(|_| BinaryError::NotFound(PathBuf::from("converge")))?;
+    let sibling = exe.with_file_name("converge-node");
+    if is_executable(&sibling) {
+        return Ok(sibling);
+    }
+    let workspace = std::env::current_dir()
+        .ok()
+        .and_then(|d| find_workspace(&d))
+        .ok_or_else(|| BinaryError::NotFound(exe.clone()))?;
+    build_in_workspace(&workspace, &exe)?;
+    if is_executable(&sibling) {
+        Ok(sibling)
+    } else {
+        Err(BinaryError::NotFound(exe))
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The nearest ancestor holding the converge workspace (its Cargo.toml and
+/// the node crate).
+fn find_workspace(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|d| d.join("Cargo.toml").is_file() && d.join("nodes/Cargo.toml").is_file())
+        .map(Path::to_path_buf)
+}
+
+/// Builds the node into the directory this harness runs from: the target dir
+/// is the executable's grandparent and the profile its parent's name.
+fn build_in_workspace(workspace: &Path, exe: &Path) -> Result<(), BinaryError> {
+    let profile_dir = exe
+        .parent()
+        .ok_or_else(|| BinaryError::NotFound(exe.into()))?;
+    let target_dir = profile_dir
+        .parent()
+        .ok_or_else(|| BinaryError::NotFound(exe.into()))?;
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(other) => other,
+        None => return Err(BinaryError::NotFound(exe.into())),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("converge: building converge-node (profile {profile})...");
+    let status = Command::new(cargo)
+        .current_dir(workspace)
+        .args(["build", "-p", "converge-node", "--profile", profile])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| BinaryError::BuildFailed(e.to_string()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BinaryError::BuildFailed(status.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_missing_binary_is_named_in_the_error() {
+        let e = resolve(Some(Path::new("/nonexistent/converge-node"))).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/converge-node"));
+    }
+
+    #[test]
+    fn workspace_is_found_from_a_subdirectory() {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let ws = find_workspace(here).unwrap();
+        assert!(ws.join("nodes/Cargo.toml").is_file());
+    }
+}

@@ -1,0 +1,47 @@
+//! converge, the harness: starts a cluster, runs a seeded workload against it
+//! while injecting faults, records a history, waits for convergence and runs
+//! the checkers.
+//!
+//! The `converge` binary is argument parsing plus calls into this library.
+//! Map of modules (Jepsen's seams, one trait each where backends differ):
+//! - [`app`]: the commands as the binary runs them; exit codes.
+//! - [`cli`], [`config`]: flags and the TOML test file, merged and validated.
+//! - [`node_id`]: the `NodeId` type.
+//! - [`db`]: node lifecycle ([`db::Db`]; local processes: [`db::LocalDb`]).
+//! - [`net`]: network faults ([`net::Net`]; partitions as [`net::Grudge`]s
+//!   from pure shape functions; local backend: [`net::ProxyMesh`]).
+//! - [`clock`]: clock faults ([`clock::Clock`] via `/admin/clock`).
+//! - [`nemesis`]: the seeded fault schedule and its executor.
+//! - [`cluster`], [`deploy`]: one deployed cluster's seams; local deployment.
+//! - [`client`]: HTTP ops against one node, classified ok/fail/info;
+//!   [`clients`]: the client processes that drive the workload.
+//! - [`history_writer`]: the append-only, regularly flushed history.
+//! - [`store`]: run directories and `store/latest`.
+//! - [`convergence`]: the post-heal wait for replicas to agree; final state.
+//! - [`metrics`]: per-second node metrics sampling.
+//! - [`teardown`]: the guard that heals and stops everything on every exit.
+//! - [`run`], [`check`]: the `run` and `check` commands;
+//!   [`results_file`]: results.json.
+//! - [`output`]: progress line, per-checker table, JUnit XML.
+
+pub mod app;
+pub mod check;
+pub mod cli;
+pub mod client;
+pub mod clients;
+pub mod clock;
+pub mod cluster;
+pub mod config;
+pub mod convergence;
+pub mod db;
+pub mod deploy;
+pub mod history_writer;
+pub mod metrics;
+pub mod nemesis;
+pub mod net;
+pub mod node_id;
+pub mod output;
+pub mod results_file;
+pub mod run;
+pub mod store;
+pub mod teardown;

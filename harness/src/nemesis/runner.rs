@@ -1,0 +1,236 @@
+//! Executes a fault schedule against a [`Cluster`] and records every fault's
+//! start and stop in the history.
+//!
+//! The nemesis only knows the seams (`Db`, `Net`, `Clock`), never the backend.
+//! Blocking backend calls run on tokio's blocking pool so a slow one (a
+//! clock reset against a paused node) cannot stall the clients.
+
+use super::schedule::{FaultAction, PlannedFault};
+use crate::cluster::Cluster;
+use crate::history_writer::HistoryWriter;
+use crate::node_id::NodeId;
+use checkers::history::{Event, EventType, Function, Process};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// How long a restarted node may take to answer `/health`.
+const RESTART_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The fault in effect, if any, and its helper task (the clock strobe).
+struct Active {
+    fault: PlannedFault,
+    strobe: Option<JoinHandle<()>>,
+}
+
+pub struct Nemesis {
+    cluster: Arc<Cluster>,
+    history: Arc<HistoryWriter>,
+    /// A std Mutex: only swapped in and out, never held across an await.
+    active: Mutex<Option<Active>>,
+    /// Problems met while injecting or lifting faults (shown at the end).
+    problems: Mutex<Vec<String>>,
+}
+
+impl Nemesis {
+    pub fn new(cluster: Arc<Cluster>, history: Arc<HistoryWriter>) -> Arc<Nemesis> {
+        Arc::new(Nemesis {
+            cluster,
+            history,
+            active: Mutex::new(None),
+            problems: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The active fault's kind, for the progress line.
+    pub fn active_summary(&self) -> String {
+        match &*self.active.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(a) => a.fault.action.kind().to_string(),
+            None => "none".into(),
+        }
+    }
+
+    pub fn problems(&self) -> Vec<String> {
+        self.problems
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn problem(&self, p: String) {
+        tracing::warn!("{p}");
+        self.problems
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(p);
+    }
+
+    /// Runs the schedule; `test_start` is the history's time zero.
+    pub async fn run(self: Arc<Self>, plan: Vec<PlannedFault>, test_start: Instant) {
+        for fault in plan {
+            tokio::time::sleep_until(test_start + fault.start).await;
+            self.start_fault(fault.clone()).await;
+            tokio::time::sleep_until(test_start + fault.stop).await;
+            self.stop_active().await;
+        }
+    }
+
+    fn record(&self, f: Function, action: &FaultAction, error: Option<String>) {
+        self.history.record(Event {
+            index: 0,
+            process: Process::Nemesis,
+            kind: EventType::Info,
+            f,
+            time: self.history.now(),
+            key: None,
+            value: None,
+            values: None,
+            observed: None,
+            node: None,
+            error,
+            fault: Some(action.kind().to_string()),
+            detail: Some(action.detail()),
+        });
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Cluster) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
+        let cluster = Arc::clone(&self.cluster);
+        tokio::task::spawn_blocking(move || f(&cluster))
+            .await
+            .map_err(|e| format!("nemesis task failed: {e}"))?
+    }
+
+    async fn start_fault(&self, fault: PlannedFault) {
+        let action = fault.action.clone();
+        let mut strobe = None;
+        let result = match &action {
+            FaultAction::Partition { grudge, .. } => {
+                let g = grudge.clone();
+                self.blocking(move |c| c.net.apply(&g).map_err(|e| e.to_string()))
+                    .await
+            }
+            FaultAction::ClockBump { offsets_ms } => {
+                let offsets = offsets_ms.clone();
+                self.blocking(move |c| {
+                    for (node, off) in &offsets {
+                        c.clock.set_offset(node, *off).map_err(|e| e.to_string())?;
+                    }
+                    Ok(())
+                })
+                .await
+            }
+            FaultAction::ClockStrobe {
+                nodes,
+                offsets_ms,
+                period,
+            } => {
+                strobe = Some(self.spawn_strobe(nodes.clone(), *offsets_ms, *period));
+                Ok(())
+            }
+            FaultAction::Crash { nodes } => self.each(nodes, |c, n| c.db.kill(n)).await,
+            FaultAction::Pause { nodes } => self.each(nodes, |c, n| c.db.pause(n)).await,
+            FaultAction::Wipe { node } => {
+                let nodes = vec![node.clone()];
+                self.each(&nodes, |c, n| c.db.kill(n).and_then(|()| c.db.wipe(n)))
+                    .await
+            }
+        };
+        if let Err(e) = &result {
+            self.problem(format!("starting {} fault: {e}", action.kind()));
+        }
+        self.record(Function::Start, &action, result.err());
+        *self.active.lock().unwrap_or_else(|p| p.into_inner()) = Some(Active { fault, strobe });
+    }
+
+    async fn each(
+        &self,
+        nodes: &[NodeId],
+        f: fn(&Cluster, &NodeId) -> Result<(), crate::db::DbError>,
+    ) -> Result<(), String> {
+        let nodes = nodes.to_vec();
+        self.blocking(move |c| {
+            for n in &nodes {
+                f(c, n).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    fn spawn_strobe(
+        &self,
+        nodes: Vec<NodeId>,
+        offsets: (i64, i64),
+        period: Duration,
+    ) -> JoinHandle<()> {
+        let cluster = Arc::clone(&self.cluster);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            let mut flip = false;
+            loop {
+                tick.tick().await;
+                let offset = if flip { offsets.1 } else { offsets.0 };
+                flip = !flip;
+                let c = Arc::clone(&cluster);
+                let nodes = nodes.clone();
+                // Errors (a node mid-restart) just skip one flip.
+                let _ = tokio::task::spawn_blocking(move || {
+                    for n in &nodes {
+                        let _ = c.clock.set_offset(n, offset);
+                    }
+                })
+                .await;
+            }
+        })
+    }
+
+    /// Lifts the active fault, if any, and records its stop.
+    pub async fn stop_active(&self) {
+        let Some(active) = self.active.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return;
+        };
+        if let Some(t) = &active.strobe {
+            t.abort();
+        }
+        let action = active.fault.action;
+        let result = match &action {
+            FaultAction::Partition { .. } => {
+                self.blocking(|c| c.net.heal().map_err(|e| e.to_string()))
+                    .await
+            }
+            FaultAction::ClockBump { offsets_ms } => {
+                let nodes: Vec<NodeId> = offsets_ms.keys().cloned().collect();
+                self.reset_clocks(nodes).await
+            }
+            FaultAction::ClockStrobe { nodes, .. } => self.reset_clocks(nodes.clone()).await,
+            FaultAction::Pause { nodes } => self.each(nodes, |c, n| c.db.resume(n)).await,
+            FaultAction::Crash { nodes } => self.restart(nodes).await,
+            FaultAction::Wipe { node } => self.restart(std::slice::from_ref(node)).await,
+        };
+        if let Err(e) = &result {
+            self.problem(format!("stopping {} fault: {e}", action.kind()));
+        }
+        self.record(Function::Stop, &action, result.err());
+    }
+
+    async fn reset_clocks(&self, nodes: Vec<NodeId>) -> Result<(), String> {
+        self.blocking(move |c| {
+            for n in &nodes {
+                c.clock.set_offset(n, 0).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn restart(&self, nodes: &[NodeId]) -> Result<(), String> {
+        for n in nodes {
+            self.cluster.start(n, RESTART_TIMEOUT).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,270 @@
+//! The fault schedule: a pure function from the seed to a list of timed
+//! faults, so the same seed injects the same faults at the same offsets.
+//!
+//! One fault is active at a time: after a warm-up of one interval, a fault
+//! starts, lasts one interval, and the cluster then gets one quiet interval
+//! before the next. Which fault, which nodes, which shape and which offsets
+//! are drawn from a SplitMix64 stream seeded from the run's seed. SplitMix64
+//! is written out here rather than taken from `rand` so a schedule stays
+//! reproducible across dependency upgrades: a stored seed must replay the
+//! same faults in every future version.
+
+use super::FaultKind;
+use crate::net::{Grudge, PartitionShape};
+use crate::node_id::NodeId;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A tiny, fixed PRNG (Steele, Lea & Flood's SplitMix64).
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n` > 0; the modulo bias is negligible for the
+    /// small `n` used here).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+
+    /// Uniform in `-bound..=bound`.
+    pub fn signed(&mut self, bound: i64) -> i64 {
+        let span = bound.unsigned_abs() * 2 + 1;
+        (self.next_u64() % span) as i64 - bound.abs()
+    }
+
+    /// Fisher–Yates shuffle.
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i + 1));
+        }
+    }
+}
+
+/// What one fault does when it starts; its stop undoes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum FaultAction {
+    Partition {
+        shape: PartitionShape,
+        grudge: Grudge,
+    },
+    /// Each listed node's clock jumps by its offset.
+    ClockBump {
+        offsets_ms: BTreeMap<NodeId, i64>,
+    },
+    /// Each listed node flips between two offsets every `period`.
+    ClockStrobe {
+        nodes: Vec<NodeId>,
+        offsets_ms: (i64, i64),
+        #[serde(serialize_with = "millis")]
+        period: Duration,
+    },
+    Crash {
+        nodes: Vec<NodeId>,
+    },
+    Pause {
+        nodes: Vec<NodeId>,
+    },
+    Wipe {
+        node: NodeId,
+    },
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+impl FaultAction {
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            FaultAction::Partition { .. } => FaultKind::Partition,
+            FaultAction::ClockBump { .. } | FaultAction::ClockStrobe { .. } => FaultKind::Clock,
+            FaultAction::Crash { .. } => FaultKind::Crash,
+            FaultAction::Pause { .. } => FaultKind::Pause,
+            FaultAction::Wipe { .. } => FaultKind::Wipe,
+        }
+    }
+
+    /// The history's `detail` for this fault.
+    pub fn detail(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// One fault and when it starts and stops (offsets from the test start).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedFault {
+    pub start: Duration,
+    pub stop: Duration,
+    pub action: FaultAction,
+}
+
+/// The inputs of [`plan`].
+#[derive(Debug, Clone)]
+pub struct ScheduleParams {
+    pub faults: Vec<FaultKind>,
+    pub nodes: Vec<NodeId>,
+    pub time_limit: Duration,
+    pub interval: Duration,
+    pub clock_skew: Duration,
+    pub max_down: usize,
+}
+
+/// Mixed into the seed so the fault stream is independent of the op streams.
+const NEMESIS_STREAM: u64 = 0x6e65_6d65_7369_7300; // "nemesis\0"
+
+/// Every fault of a run, in start order.
+pub fn plan(seed: u64, p: &ScheduleParams) -> Vec<PlannedFault> {
+    let mut out = Vec::new();
+    if p.faults.is_empty() || p.nodes.is_empty() || p.interval.is_zero() {
+        return out;
+    }
+    let mut rng = SplitMix64::new(seed ^ NEMESIS_STREAM);
+    let mut start = p.interval;
+    while start < p.time_limit {
+        let stop = (start + p.interval).min(p.time_limit);
+        let kind = p.faults[rng.below(p.faults.len())];
+        out.push(PlannedFault {
+            start,
+            stop,
+            action: draw(kind, &mut rng, p),
+        });
+        start = stop + p.interval;
+    }
+    out
+}
+
+fn draw(kind: FaultKind, rng: &mut SplitMix64, p: &ScheduleParams) -> FaultAction {
+    let mut nodes = p.nodes.clone();
+    rng.shuffle(&mut nodes);
+    let some = |rng: &mut SplitMix64, nodes: &[NodeId]| {
+        let k = 1 + rng.below(p.max_down.clamp(1, nodes.len()));
+        nodes[..k].to_vec()
+    };
+    let skew = i64::try_from(p.clock_skew.as_millis()).unwrap_or(i64::MAX / 4);
+    match kind {
+        FaultKind::Partition => {
+            let shape = PartitionShape::ALL[rng.below(PartitionShape::ALL.len())];
+            FaultAction::Partition {
+                shape,
+                grudge: shape.grudge(&nodes),
+            }
+        }
+        FaultKind::Clock if rng.below(2) == 0 => FaultAction::ClockBump {
+            offsets_ms: nodes
+                .iter()
+                .map(|n| (n.clone(), rng.signed(skew)))
+                .collect(),
+        },
+        FaultKind::Clock => FaultAction::ClockStrobe {
+            nodes: nodes[..1 + rng.below(nodes.len())].to_vec(),
+            offsets_ms: (rng.signed(skew), rng.signed(skew)),
+            period: Duration::from_millis(100),
+        },
+        FaultKind::Crash => FaultAction::Crash {
+            nodes: some(rng, &nodes),
+        },
+        FaultKind::Pause => FaultAction::Pause {
+            nodes: some(rng, &nodes),
+        },
+        FaultKind::Wipe => FaultAction::Wipe {
+            node: nodes[0].clone(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(faults: Vec<FaultKind>) -> ScheduleParams {
+        ScheduleParams {
+            faults,
+            nodes: NodeId::cluster(5),
+            time_limit: Duration::from_secs(60),
+            interval: Duration::from_secs(5),
+            clock_skew: Duration::from_secs(3),
+            max_down: 2,
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_schedule_and_another_seed_another() {
+        let p = params(FaultKind::ALL.to_vec());
+        assert_eq!(plan(42, &p), plan(42, &p));
+        assert_ne!(plan(42, &p), plan(43, &p));
+    }
+
+    #[test]
+    fn faults_alternate_with_quiet_intervals_inside_the_time_limit() {
+        let p = params(vec![FaultKind::Partition]);
+        let faults = plan(1, &p);
+        assert_eq!(faults.len(), 6); // 5-10, 15-20, ..., 55-60
+        for w in faults.windows(2) {
+            assert_eq!(w[1].start - w[0].stop, p.interval);
+        }
+        assert!(
+            faults
+                .iter()
+                .all(|f| f.stop <= p.time_limit && f.start < f.stop)
+        );
+    }
+
+    #[test]
+    fn never_more_than_max_down_nodes_down_and_offsets_within_the_skew() {
+        let p = params(FaultKind::ALL.to_vec());
+        for seed in 0..50 {
+            for f in plan(seed, &p) {
+                match f.action {
+                    FaultAction::Crash { nodes } | FaultAction::Pause { nodes } => {
+                        assert!((1..=p.max_down).contains(&nodes.len()));
+                    }
+                    FaultAction::ClockBump { offsets_ms } => {
+                        assert!(offsets_ms.values().all(|o| o.abs() <= 3000));
+                    }
+                    FaultAction::ClockStrobe {
+                        offsets_ms: (a, b), ..
+                    } => {
+                        assert!(a.abs() <= 3000 && b.abs() <= 3000);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_enabled_kind_and_shape_shows_up_over_many_seeds() {
+        let p = params(FaultKind::ALL.to_vec());
+        let all: Vec<_> = (0..20).flat_map(|s| plan(s, &p)).collect();
+        for kind in FaultKind::ALL {
+            assert!(
+                all.iter().any(|f| f.action.kind() == kind),
+                "{kind} never drawn"
+            );
+        }
+        for shape in PartitionShape::ALL {
+            assert!(all.iter().any(
+                |f| matches!(f.action, FaultAction::Partition { shape: s, .. } if s == shape)
+            ));
+        }
+    }
+
+    #[test]
+    fn no_faults_enabled_means_an_empty_schedule() {
+        assert!(plan(1, &params(vec![])).is_empty());
+    }
+}

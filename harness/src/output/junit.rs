@@ -1,0 +1,127 @@
+//! JUnit XML (`--junit FILE`): one test case per checker, so CI systems that
+//! run nightly chaos show each checker's verdict. An invalid checker is a
+//! `<failure>` listing its anomalies; an undecided one is an `<error>`.
+
+use checkers::{Results, Validity};
+use std::fmt::Write;
+
+/// Escapes text for XML attributes and content.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The report for one run of test `name`, which took `seconds`.
+pub fn render(name: &str, results: &Results, seconds: f64) -> String {
+    let failures = results
+        .checks
+        .iter()
+        .filter(|c| c.valid == Validity::False)
+        .count();
+    let errors = results
+        .checks
+        .iter()
+        .filter(|c| c.valid == Validity::Unknown)
+        .count();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuite name=\"converge.{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{seconds:.3}\">",
+        esc(name),
+        results.checks.len()
+    );
+    for c in &results.checks {
+        let _ = write!(
+            x,
+            "  <testcase classname=\"converge.{}\" name=\"{}\">",
+            esc(name),
+            esc(&c.checker)
+        );
+        let body: String = c
+            .anomalies
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} {}: {}\n",
+                    a.kind,
+                    a.key.as_deref().unwrap_or("-"),
+                    a.explanation
+                )
+            })
+            .collect();
+        match c.valid {
+            Validity::True => {}
+            Validity::False => {
+                let _ = write!(
+                    x,
+                    "\n    <failure message=\"{} anomalies\">{}</failure>\n  ",
+                    c.anomalies.len(),
+                    esc(&body)
+                );
+            }
+            Validity::Unknown => {
+                let _ = write!(
+                    x,
+                    "\n    <error message=\"unknown verdict\">{}</error>\n  ",
+                    esc(&body)
+                );
+            }
+        }
+        x.push_str("</testcase>\n");
+    }
+    x.push_str("</testsuite>\n");
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checkers::{Anomaly, CheckResult};
+
+    fn check(name: &str, valid: Validity, anomalies: usize) -> CheckResult {
+        CheckResult {
+            checker: name.into(),
+            valid,
+            counts: Default::default(),
+            anomalies: (0..anomalies)
+                .map(|_| Anomaly {
+                    kind: "lost-write".into(),
+                    key: Some("k<1>".into()),
+                    explanation: "acked & gone".into(),
+                    ops: vec![],
+                })
+                .collect(),
+            details: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn failures_and_errors_are_counted_and_escaped() {
+        let r = Results {
+            valid: Validity::False,
+            checks: vec![
+                check("convergence", Validity::True, 0),
+                check("lost-updates", Validity::False, 2),
+                check("perf", Validity::Unknown, 0),
+            ],
+        };
+        let x = render("nightly", &r, 1.5);
+        assert!(x.contains("tests=\"3\" failures=\"1\" errors=\"1\""));
+        assert!(
+            x.contains("<failure message=\"2 anomalies\">lost-write k&lt;1&gt;: acked &amp; gone")
+        );
+        assert!(x.contains("name=\"perf\">\n    <error"));
+        assert_eq!(x.matches("<testcase").count(), 3);
+    }
+}
