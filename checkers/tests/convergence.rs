@@ -1,0 +1,57 @@
+//! Convergence: replicas must agree after the final heal.
+mod support;
+use checkers::{Validity, check_all};
+use support::*;
+
+#[test]
+fn divergent_key_is_flagged_with_each_replicas_view_and_the_writes() {
+    let mut h = H::new();
+    h.write(1, "k", "1-0", 0, 10, End::Ok);
+    let fin = final_state(
+        true,
+        &[("n1", "k", &["1-0"]), ("n2", "k", &[]), ("n3", "j", &[])],
+    );
+    let r = check_all(&h.build(), &fin, &lww());
+    let c = r.check("convergence").unwrap();
+    assert_eq!(c.valid, Validity::False);
+    assert_eq!(c.counts["divergent-key"], 1);
+    let a = &c.anomalies[0];
+    assert!(
+        a.explanation.contains("n1: [\"1-0\"]") && a.explanation.contains("n2: absent"),
+        "{}",
+        a.explanation
+    );
+    assert_eq!(a.ops.len(), 2);
+}
+
+#[test]
+fn tombstones_missing_entries_and_sibling_order_all_agree() {
+    let fin = final_state(
+        true,
+        &[
+            ("n1", "k", &["a", "b"]),
+            ("n2", "k", &["b", "a"]),
+            ("n3", "k", &["a", "b"]),
+            ("n1", "gone", &[]),
+        ],
+    );
+    let r = check_all(&[], &fin, &dvv());
+    let c = r.check("convergence").unwrap();
+    assert_eq!(c.valid, Validity::True, "{:?}", c.anomalies);
+    assert_eq!(c.details["time_to_converge_ns"], 500_000);
+}
+
+#[test]
+fn summary_that_did_not_converge_fails_and_no_summary_is_unknown() {
+    let r = check_all(
+        &[],
+        &final_state(false, &[("n1", "k", &["a"]), ("n2", "k", &["a"])]),
+        &lww(),
+    );
+    assert_eq!(valid(&r, "convergence"), Validity::False);
+    assert_eq!(count(&r, "convergence", "summary-not-converged"), 1);
+    assert_eq!(
+        valid(&check_all(&[], &[], &lww()), "convergence"),
+        Validity::Unknown
+    );
+}
