@@ -315,73 +315,100 @@ fn clock_offsets(inp: &ChartInputs) -> ChartView {
     ChartView::from_chart("clock", "Clock offset per node", caption, c, NO_METRICS)
 }
 
-/// Finds staleness figures in any checker's details: an array under a key
-/// mentioning "visibility" or "stale", whose items are `[ms, share]` pairs
-/// or objects with a time field and a share field.
-pub fn staleness_points(details: &[&Value]) -> Vec<(f64, f64)> {
+/// Finds staleness figures (t-visibility) in the checkers' details: every
+/// array under a key mentioning "visibility", whose items are `[ms, share]`
+/// pairs or objects with a time field and a share field (the staleness
+/// checker writes `{"from_ms", "to_ms", "reads", "fresh", "fresh_share"}`
+/// under `all.t_visibility` and `outside_faults.t_visibility`). Returns one
+/// series per array, named by the path to it; shares are in percent.
+pub fn staleness_series(details: &[&Value]) -> Vec<(String, Vec<(f64, f64)>)> {
+    fn field(obj: &serde_json::Map<String, Value>, preferred: &[&str]) -> Option<f64> {
+        preferred
+            .iter()
+            .find_map(|n| obj.get(*n).and_then(Value::as_f64))
+    }
     fn item_point(v: &Value) -> Option<(f64, f64)> {
         if let Some([a, b]) = v.as_array().map(Vec::as_slice) {
             return Some((a.as_f64()?, b.as_f64()?));
         }
         let obj = v.as_object()?;
-        let find = |names: &[&str]| {
-            obj.iter()
-                .find(|(k, _)| names.iter().any(|n| k.contains(n)))
-                .and_then(|(_, v)| v.as_f64())
-        };
-        let t = find(&["ms", "after", "since", "lag", "time", "t"])?;
-        let share = find(&["fresh", "share", "fraction", "prob"])?;
+        // A bucket is plotted at its upper bound; the open last one at its lower.
+        let t = field(obj, &["to_ms", "after_ms", "ms", "t_ms", "from_ms"])?;
+        let share = field(obj, &["fresh_share", "share", "fraction", "fresh_fraction"])?;
         Some((t, share))
     }
-    fn walk(v: &Value, out: &mut Vec<(f64, f64)>) {
+    fn walk(path: &str, v: &Value, out: &mut Vec<(String, Vec<(f64, f64)>)>) {
         match v {
             Value::Object(map) => {
                 for (k, child) in map {
-                    let k = k.to_ascii_lowercase();
-                    if (k.contains("visibility") || k.contains("stale"))
-                        && out.is_empty()
+                    if k.to_ascii_lowercase().contains("visibility")
                         && let Some(items) = child.as_array()
                     {
-                        out.extend(items.iter().filter_map(item_point));
+                        let points: Vec<(f64, f64)> = items.iter().filter_map(item_point).collect();
+                        if !points.is_empty() {
+                            let name = if path.is_empty() {
+                                "reads".to_string()
+                            } else {
+                                path.replace('_', " ")
+                            };
+                            out.push((name, points));
+                        }
+                    } else {
+                        let sub = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        walk(&sub, child, out);
                     }
-                    walk(child, out);
                 }
             }
-            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            Value::Array(items) => items.iter().for_each(|i| walk(path, i, out)),
             _ => {}
         }
     }
     let mut out = Vec::new();
     for d in details {
-        walk(d, &mut out);
+        walk("", d, &mut out);
     }
-    // Shares may be fractions or percents; chart them as percents.
-    let as_percent = out.iter().all(|p| p.1 <= 1.0);
-    out.iter_mut().for_each(|p| {
-        if as_percent {
-            p.1 *= 100.0;
+    for (_, points) in &mut out {
+        // Shares may be fractions or percents; chart them as percents.
+        if points.iter().all(|p| p.1 <= 1.0) {
+            points.iter_mut().for_each(|p| p.1 *= 100.0);
         }
-    });
-    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
     out
 }
 
 fn staleness(inp: &ChartInputs) -> ChartView {
-    let points = staleness_points(&inp.details);
-    let max_x = points.last().map(|p| p.0).unwrap_or(1.0);
-    let mut c = Chart::new("Staleness", "% of reads fresh", (0.0, max_x.max(1.0)));
-    c.x_label = "ms since the newer write completed".into();
+    let series = staleness_series(&inp.details);
+    let max_x = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|p| p.0))
+        .fold(1.0f64, f64::max);
+    let mut c = Chart::new("Staleness", "% of reads fresh", (0.0, max_x));
+    c.x_label = "ms since the newer write completed (log scale)".into();
+    c.x_scale = Some(Scale::log_from(
+        series.iter().flat_map(|(_, p)| p.iter().map(|p| p.0)),
+    ));
     c.y_scale = Some(Scale::Linear {
         min: 0.0,
         max: 100.0,
     });
-    c.series
-        .push(Series::new("fresh reads", Style::Line, points).colour("#6a4c93"));
+    for (name, points) in series {
+        // A log axis cannot place 0 ms; such a bucket sits at the left edge.
+        c.series.push(Series::new(
+            format!("fresh reads ({name})"),
+            Style::Line,
+            points,
+        ));
+    }
     ChartView::from_chart(
         "staleness",
         "Staleness",
-        "Share of reads that saw the newest completed write, by how long (ms) before the read that write had completed. \
-         The x axis here is milliseconds since the newer write completed, not test time."
+        "Share of reads that returned the newest value, by how long before the read the newer write had completed: \
+         how soon a write becomes visible to every reader (t-visibility)."
             .to_string(),
         c,
         "No checker reported staleness figures (t-visibility) in results.json.",

@@ -217,35 +217,62 @@ fn describe_kind(kind: &str, n: usize) -> String {
             many.to_string()
         }
     };
-    let phrase = if k.contains("lost") {
-        s(
+    // The checkers crate's kinds first (checkers/src/*.rs), then by word.
+    let phrase = match k.as_str() {
+        "lww-siblings" => s(
+            "key held several values under lww, which must keep one",
+            "keys held several values under lww, which must keep one",
+        ),
+        "superseded-value-survived" => s(
+            "value survived although a later causal write superseded it",
+            "values survived although later causal writes superseded them",
+        ),
+        "phantom-final-value" => s(
+            "replica holds a value that was never written",
+            "replica values were never written",
+        ),
+        "failed-write-read" => s(
+            "read returned a value whose write had failed",
+            "reads returned values whose writes had failed",
+        ),
+        "failed-write-in-final" => s(
+            "value whose write had failed is in the final state",
+            "values whose writes had failed are in the final state",
+        ),
+        "future-read" => s(
+            "read returned a value before its write was invoked",
+            "reads returned values before their writes were invoked",
+        ),
+        "read-your-writes" => s(
+            "read missed its own process's earlier write",
+            "reads missed their own process's earlier writes",
+        ),
+        "monotonic-reads" => s(
+            "read went back to an older value than one already seen",
+            "reads went back to older values than ones already seen",
+        ),
+        _ if k.contains("lost") => s(
             "acknowledged write was lost",
             "acknowledged writes were lost",
-        )
-    } else if k.contains("resurrect") {
-        s(
+        ),
+        _ if k.contains("resurrect") => s(
             "deleted key came back (resurrection)",
             "deleted keys came back (resurrections)",
-        )
-    } else if k.contains("diverg") || k.contains("converg") {
-        s(
+        ),
+        _ if k.contains("diverg") || k.contains("converg") => s(
             "key still differs between replicas after the final heal",
             "keys still differ between replicas after the final heal",
-        )
-    } else if k.contains("stale") {
-        s("read returned a stale value", "reads returned stale values")
-    } else if k.contains("sibling") {
-        s(
+        ),
+        _ if k.contains("stale") => s("read returned a stale value", "reads returned stale values"),
+        _ if k.contains("sibling") => s(
             "read returned unexpected siblings",
             "reads returned unexpected siblings",
-        )
-    } else if k.contains("phantom") || k.contains("unknown") || k.contains("never") {
-        s(
+        ),
+        _ if k.contains("phantom") || k.contains("never") => s(
             "read returned a value that was never written",
             "reads returned values that were never written",
-        )
-    } else {
-        format!("{kind} {}", s("anomaly", "anomalies"))
+        ),
+        _ => format!("{kind} {}", s("anomaly", "anomalies")),
     };
     format!("{n} {phrase}.")
 }
@@ -301,7 +328,16 @@ fn fault_correlation(
         }
     };
     let blame = (*n * 2 > located).then(|| fault.to_string());
-    (Some(sentence), blame)
+    (Some(sentence_case(&sentence)), blame)
+}
+
+/// Upper-cases the first letter and ends with a full stop.
+fn sentence_case(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), c.as_str()),
+        None => String::new(),
+    }
 }
 
 fn fault_phrase(fault: &str, offset_ms: Option<f64>) -> String {
@@ -361,9 +397,15 @@ fn likely_cause(kind: &str, fault: Option<&str>, facts: &ConfigFacts) -> Option<
     if k.contains("diverg") || k.contains("converg") {
         return divergence_cause(facts);
     }
-    if k.contains("stale") {
+    if k == "lww-siblings" {
+        return Some("the node returned siblings although conflict = \"lww\" must resolve every conflict to one value.".into());
+    }
+    if k == "failed-write-read" || k == "failed-write-in-final" {
+        return Some("an op recorded as failed had taken effect: only requests surely never applied may be recorded as fail, others as info.".into());
+    }
+    if k.contains("stale") || k == "read-your-writes" || k == "monotonic-reads" {
         return quorum_cause(facts).or_else(|| {
-            Some("reads reached replicas that had not yet received the newer write (read and write quorums may overlap on a replica that was down or cut off).".into())
+            Some("reads were answered by replicas that had not yet received the newer write, which a fault kept from them until hinted handoff or repair delivered it.".into())
         });
     }
     None

@@ -41,7 +41,15 @@ fn a_run_with_every_anomaly_kind_renders_every_section() {
     );
     assert!(html.contains("lww"), "cause mentions the conflict mode");
     assert!(
-        html.contains("2 deleted keys came back"),
+        html.contains("The example shown happened during clock skew of up to 4.0 s."),
+        "lost writes correlated with the clock fault"
+    );
+    assert!(
+        html.contains("lww resolves conflicts by timestamp"),
+        "lost writes blamed on lww under clock skew"
+    );
+    assert!(
+        html.contains("1 deleted key came back"),
         "resurrection finding"
     );
     assert!(
@@ -53,6 +61,7 @@ fn a_run_with_every_anomaly_kind_renders_every_section() {
         "lost-updates",
         "resurrection",
         "convergence",
+        "phantoms",
         "sessions",
         "staleness",
         "perf",

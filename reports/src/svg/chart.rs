@@ -66,6 +66,8 @@ pub struct Chart {
     pub y_label: String,
     pub x_label: String,
     pub x_range: (f64, f64),
+    /// `None`: linear over `x_range`.
+    pub x_scale: Option<Scale>,
     /// `None`: linear from 0 to the data's maximum.
     pub y_scale: Option<Scale>,
     pub series: Vec<Series>,
@@ -81,6 +83,7 @@ impl Chart {
             y_label: y_label.into(),
             x_label: "seconds since test start".into(),
             x_range: if hi > lo { (lo, hi) } else { (lo, lo + 1.0) },
+            x_scale: None,
             y_scale: None,
             series: Vec::new(),
             bands: Vec::new(),
@@ -102,10 +105,10 @@ impl Chart {
                     .flat_map(|s| s.points.iter().map(|p| p.1)),
             )
         });
-        let x = Scale::Linear {
+        let x = self.x_scale.unwrap_or(Scale::Linear {
             min: self.x_range.0,
             max: self.x_range.1,
-        };
+        });
         let legend = self.legend_layout();
         // The legend wraps onto more rows as needed; the plot keeps its height.
         let rows = legend.last().map_or(1, |item| item.row + 1);
