@@ -24,8 +24,20 @@ pub fn check(cx: &Context) -> Outcome {
         );
     };
     let t = cx.table;
+    let rf = fv.summary.rf.map(|r| r as usize);
     for (&k, views) in &fv.per_node {
-        if views.windows(2).all(|w| w[0] == w[1]) {
+        let agree = match rf {
+            // Only a key's rf replicas hold it: the holders must agree and
+            // number at least rf (a replica with a tombstone or nothing, while
+            // others hold values, is behind).
+            Some(rf) => {
+                let live: Vec<_> = views.iter().filter(|v| !v.is_empty()).collect();
+                live.windows(2).all(|w| w[0] == w[1])
+                    && (live.is_empty() || live.len() >= rf.min(views.len()))
+            }
+            None => views.windows(2).all(|w| w[0] == w[1]),
+        };
+        if agree {
             continue;
         }
         fd.anomaly("divergent-key", Some(k), || {

@@ -127,6 +127,11 @@ pub struct FinalSummary {
     /// When agreement was first observed (ns since test start), if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub converged_at: Option<u64>,
+    /// Replicas per key (the cluster's rf), when the writer knew it. With more
+    /// nodes than rf, a node holding nothing of a key is simply not one of its
+    /// replicas, so only the nodes holding it must agree, and at least rf must.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rf: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -192,6 +192,7 @@ pub fn final_state(converged: bool, entries: &[(&str, &str, &[&str])]) -> Vec<Fi
         converged,
         healed_at: 1_000_000,
         converged_at: converged.then_some(1_500_000),
+        rf: None,
     })];
     for (node, key, vals) in entries {
         out.push(FinalLine::Entry(ReplicaEntry {
