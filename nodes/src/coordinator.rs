@@ -1,0 +1,247 @@
+//! The coordinator: turns one client request into replica requests and
+//! decides when it has enough answers.
+//!
+//! Any node coordinates any key. It sends to every replica in the key's
+//! preference list at once (itself included, through the same
+//! [`LocalReplica`] a peer would reach) and answers as soon as R (or W)
+//! replicas have answered, or with [`Unavailable`] once that can no longer
+//! happen or `request_timeout` has passed. Replica requests run in their own
+//! tasks, so a write still reaches slow replicas after the client has its
+//! answer, and a 503'd write may well have been applied somewhere: clients
+//! must treat it as indeterminate.
+
+use crate::clock::NodeClock;
+use crate::peer::{PeerClient, PeerRequest, PeerResponse};
+use crate::replica::LocalReplica;
+use crate::ring::Ring;
+use crate::types::{ConflictMode, Key, NodeId};
+use crate::version::context::ClientContext;
+use crate::version::{CausalContext, LwwRecord, Record};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, timeout_at};
+
+/// Fewer replicas than required answered in time (a 503).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unavailable: {acked} of {required} required replicas answered")]
+pub struct Unavailable {
+    pub required: usize,
+    pub acked: usize,
+}
+
+/// Coordinates client requests for this node.
+pub struct Coordinator {
+    pub me: NodeId,
+    pub ring: Ring,
+    pub local: LocalReplica,
+    pub peers: HashMap<NodeId, Arc<PeerClient>>,
+    pub mode: ConflictMode,
+    pub request_timeout: Duration,
+    pub clock: Arc<NodeClock>,
+}
+
+impl Coordinator {
+    /// Reads `key` from R replicas; `None` if no replica has it.
+    pub async fn read(
+        self: &Arc<Self>,
+        key: &Key,
+        r: usize,
+    ) -> Result<Option<Record>, Unavailable> {
+        let deadline = Instant::now() + self.request_timeout;
+        let replicas = self.ring.preference_list(key);
+        let mut answers = self.fan_out(&replicas, PeerRequest::Read { key: key.clone() }, deadline);
+        let mut merged: Option<Record> = None;
+        let mut acked = 0;
+        while acked < r {
+            match answers.next(deadline).await {
+                Some(PeerResponse::Read(record)) => {
+                    acked += 1;
+                    if let Some(record) = record {
+                        merged = Some(Record::merge_into(merged.as_ref(), &record));
+                    }
+                }
+                Some(_) => {}
+                None => return Err(Unavailable { required: r, acked }),
+            }
+        }
+        Ok(merged)
+    }
+
+    /// Writes `value` (`None` deletes) to W replicas; returns the context
+    /// the client should use to supersede this write.
+    pub async fn write(
+        self: &Arc<Self>,
+        key: &Key,
+        value: Option<String>,
+        context: ClientContext,
+        w: usize,
+    ) -> Result<ClientContext, Unavailable> {
+        let deadline = Instant::now() + self.request_timeout;
+        let replicas = self.ring.preference_list(key);
+        let (record, returned, minter) = match context {
+            ClientContext::Lww(_) => {
+                let timestamp = self.clock.now();
+                let record = Record::Lww(LwwRecord {
+                    timestamp,
+                    coordinator: self.me.clone(),
+                    value,
+                });
+                (record, ClientContext::Lww(Some(timestamp)), None)
+            }
+            ClientContext::Dvv(seen) => {
+                let (record, returned, minter) =
+                    self.mint(key, &replicas, seen, value, deadline, w).await?;
+                (record, ClientContext::Dvv(returned), Some(minter))
+            }
+        };
+        let targets: Vec<NodeId> = replicas
+            .into_iter()
+            .filter(|n| Some(n) != minter.as_ref())
+            .collect();
+        let mut acked = usize::from(minter.is_some());
+        if acked >= w {
+            // Still replicate to the others; just don't wait for them.
+            drop(self.fan_out(
+                &targets,
+                PeerRequest::Merge {
+                    key: key.clone(),
+                    record,
+                },
+                deadline,
+            ));
+            return Ok(returned);
+        }
+        let mut answers = self.fan_out(
+            &targets,
+            PeerRequest::Merge {
+                key: key.clone(),
+                record,
+            },
+            deadline,
+        );
+        while acked < w {
+            match answers.next(deadline).await {
+                Some(PeerResponse::Merged) => acked += 1,
+                Some(_) => {}
+                None => return Err(Unavailable { required: w, acked }),
+            }
+        }
+        Ok(returned)
+    }
+
+    /// DVV: has one replica of `key` mint the write's dot from its local
+    /// state; this node if it is a replica, else the first replica in
+    /// preference order that answers.
+    async fn mint(
+        &self,
+        key: &Key,
+        replicas: &[NodeId],
+        seen: CausalContext,
+        value: Option<String>,
+        deadline: Instant,
+        w: usize,
+    ) -> Result<(Record, CausalContext, NodeId), Unavailable> {
+        let written_ms = self.clock.wall_ms();
+        let mut order: Vec<&NodeId> = replicas.iter().filter(|n| **n == self.me).collect();
+        order.extend(replicas.iter().filter(|n| **n != self.me));
+        for node in order {
+            let request = PeerRequest::Mint {
+                key: key.clone(),
+                context: seen.clone(),
+                value: value.clone(),
+                written_ms,
+            };
+            if let Some(PeerResponse::Minted { record, context }) =
+                self.call(node, request, deadline).await
+            {
+                return Ok((record, context, node.clone()));
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        Err(Unavailable {
+            required: w,
+            acked: 0,
+        })
+    }
+
+    /// Sends `request` to every node in `targets`, each in its own task.
+    fn fan_out(
+        self: &Arc<Self>,
+        targets: &[NodeId],
+        request: PeerRequest,
+        deadline: Instant,
+    ) -> Answers {
+        let (tx, rx) = mpsc::channel(targets.len().max(1));
+        for node in targets {
+            let this = self.clone();
+            let node = node.clone();
+            let request = request.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let answer = this.call(&node, request, deadline).await;
+                let _ = tx.send(answer).await;
+            });
+        }
+        Answers {
+            rx,
+            outstanding: targets.len(),
+        }
+    }
+
+    /// One replica request; `None` if it failed or timed out.
+    async fn call(
+        &self,
+        node: &NodeId,
+        request: PeerRequest,
+        deadline: Instant,
+    ) -> Option<PeerResponse> {
+        let response = if *node == self.me {
+            timeout_at(deadline, self.local.handle(request)).await.ok()
+        } else {
+            let peer = self.peers.get(node)?;
+            match peer.call(request, deadline).await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::debug!(error = %e, "replica request failed");
+                    None
+                }
+            }
+        };
+        match response {
+            Some(PeerResponse::Failed(reason)) => {
+                tracing::debug!(%node, %reason, "replica could not serve request");
+                None
+            }
+            other => other,
+        }
+    }
+}
+
+/// Answers of a fan-out, as they arrive.
+struct Answers {
+    rx: mpsc::Receiver<Option<PeerResponse>>,
+    outstanding: usize,
+}
+
+impl Answers {
+    /// The next successful answer; `None` once every replica has failed or
+    /// answered, or at the deadline.
+    async fn next(&mut self, deadline: Instant) -> Option<PeerResponse> {
+        while self.outstanding > 0 {
+            match timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(answer)) => {
+                    self.outstanding -= 1;
+                    if answer.is_some() {
+                        return answer;
+                    }
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,70 @@
+//! Admin endpoints: health, replica-local dump, clock skew, metrics.
+//!
+//! None of these contact peers: the dump in particular reads only local
+//! storage and never repairs, so the harness can compare replicas as they
+//! really are.
+
+use super::{AppState, error};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+pub async fn health(State(app): State<AppState>) -> Response {
+    axum::Json(serde_json::json!({ "id": app.id.as_str(), "status": "ok" })).into_response()
+}
+
+/// NDJSON, one line per stored key, tombstones included.
+pub async fn dump(State(app): State<AppState>) -> Response {
+    let store = app.store.clone();
+    let built = tokio::task::spawn_blocking(move || {
+        let mut out = String::new();
+        store
+            .scan(|key, record| {
+                let line = serde_json::json!({
+                    "key": key.as_str(),
+                    "values": record.values(),
+                    "tombstone": record.state() == crate::version::RecordState::Tombstone,
+                    "version": record.version_json(),
+                });
+                out.push_str(&line.to_string());
+                out.push('\n');
+            })
+            .map(|()| out)
+    })
+    .await;
+    match built {
+        Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+pub async fn get_clock(State(app): State<AppState>) -> Response {
+    axum::Json(serde_json::json!({ "offset_ms": app.clock.offset_ms() })).into_response()
+}
+
+#[derive(Deserialize)]
+struct ClockBody {
+    offset_ms: i64,
+}
+
+pub async fn put_clock(State(app): State<AppState>, body: Bytes) -> Response {
+    match serde_json::from_slice::<ClockBody>(&body) {
+        Ok(ClockBody { offset_ms }) => {
+            app.clock.set_offset_ms(offset_ms);
+            tracing::info!(offset_ms, "clock offset set");
+            axum::Json(serde_json::json!({ "offset_ms": offset_ms })).into_response()
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, format!("bad JSON: {e}")),
+    }
+}
+
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(app.clock.offset_ms()),
+    )
+        .into_response()
+}

@@ -1,0 +1,33 @@
+//! `converge-node`: the reference Dynamo-style replica that converge tests.
+//!
+//! Map of the crate (data flows top to bottom):
+//! - [`cli`], [`config`], [`duration`]: flags and the TOML config.
+//! - [`node`]: wiring and shutdown.
+//! - [`http`]: the client/admin API of docs/node-api.md.
+//! - [`coordinator`]: quorum reads and writes over a key's replicas.
+//! - [`ring`]: consistent-hash placement (preference lists, token ranges).
+//! - [`peer`]: internode protocol, multiplexed connections, handshake.
+//! - [`replica`]: what this node does as a replica of a key.
+//! - [`version`]: stored records, LWW and DVV merge, client contexts.
+//! - [`clock`]: skewable wall clock and hybrid logical clock.
+//! - [`storage`]: redb store with a group-committing writer thread.
+//! - [`gc`]: tombstone compaction after `gc_grace`.
+//! - [`merkle`]: Merkle-tree anti-entropy sessions (pure, storage-agnostic).
+//! - [`metrics`]: Prometheus text exposition.
+//! - [`types`]: `NodeId`, `Key`, `ConflictMode`.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod coordinator;
+pub mod duration;
+pub mod gc;
+pub mod http;
+pub mod metrics;
+pub mod node;
+pub mod peer;
+pub mod replica;
+pub mod ring;
+pub mod storage;
+pub mod types;
+pub mod version;

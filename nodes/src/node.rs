@@ -1,0 +1,146 @@
+//! Wiring: opens storage, binds both listeners, connects the parts, and runs
+//! until shutdown is requested; then stops accepting, finishes in-flight
+//! requests, and makes storage durable before returning.
+
+use crate::cli::Cli;
+use crate::clock::NodeClock;
+use crate::config::Config;
+use crate::coordinator::Coordinator;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::peer::{ClusterSettings, PeerClient};
+use crate::replica::LocalReplica;
+use crate::ring::Ring;
+use crate::storage::{StorageError, Store};
+use crate::types::NodeId;
+use crate::{gc, peer};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// A failure that stops the node (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("cannot open storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("cannot bind {what} address {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Runs the node until `shutdown` resolves.
+pub async fn run(
+    cli: Cli,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    for table in config.unimplemented_tables() {
+        tracing::warn!(
+            table,
+            "config table [{table}] is not implemented in this build; its settings are ignored"
+        );
+    }
+    let metrics = Arc::new(Metrics::new());
+    let clock = Arc::new(NodeClock::new());
+    let cluster = &config.cluster;
+    let store = Store::open(
+        &cli.data_dir,
+        cluster.conflict,
+        config.storage.fsync,
+        std::time::Duration::from_millis(config.storage.fsync_interval_ms),
+        metrics.clone(),
+    )?;
+
+    let mut members: Vec<NodeId> = cli.peers.iter().map(|p| p.id.clone()).collect();
+    members.push(cli.id.clone());
+    members.sort();
+    let ring = Ring::new(&members, cluster.vnodes, cluster.rf);
+    let settings = Arc::new(ClusterSettings {
+        rf: cluster.rf,
+        conflict: cluster.conflict,
+        vnodes: cluster.vnodes,
+        members,
+    });
+    let local = LocalReplica {
+        id: cli.id.clone(),
+        store: store.clone(),
+        clock: clock.clone(),
+    };
+
+    let peer_listener = tokio::net::TcpListener::bind(cli.peer_listen)
+        .await
+        .map_err(|source| NodeError::Bind {
+            what: "peer",
+            addr: cli.peer_listen,
+            source,
+        })?;
+    let http_listener = tokio::net::TcpListener::bind(cli.listen)
+        .await
+        .map_err(|source| NodeError::Bind {
+            what: "client",
+            addr: cli.listen,
+            source,
+        })?;
+
+    let peers: HashMap<NodeId, Arc<PeerClient>> = cli
+        .peers
+        .iter()
+        .map(|p| {
+            let client = PeerClient::new(
+                cli.id.clone(),
+                p.id.clone(),
+                p.addr.clone(),
+                (*settings).clone(),
+                clock.clone(),
+                cluster.request_timeout,
+            );
+            (p.id.clone(), Arc::new(client))
+        })
+        .collect();
+    let coordinator = Arc::new(Coordinator {
+        me: cli.id.clone(),
+        ring,
+        local: local.clone(),
+        peers,
+        mode: cluster.conflict,
+        request_timeout: cluster.request_timeout,
+        clock: clock.clone(),
+    });
+
+    let peer_server = tokio::spawn(peer::server::serve(peer_listener, local, settings));
+    let compactor = tokio::spawn(gc::run(
+        store.clone(),
+        clock.clone(),
+        config.tombstones.gc_grace,
+    ));
+
+    let state = AppState {
+        id: cli.id.clone(),
+        coordinator,
+        store: store.clone(),
+        clock,
+        metrics,
+        mode: cluster.conflict,
+        rf: cluster.rf,
+        default_r: cluster.r,
+        default_w: cluster.w,
+    };
+    tracing::info!(id = %cli.id, listen = %cli.listen, peer_listen = %cli.peer_listen, "node ready");
+    let served = axum::serve(http_listener, http::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+
+    peer_server.abort();
+    compactor.abort();
+    if let Err(e) = store.shutdown().await {
+        tracing::error!(error = %e, "final storage sync failed");
+    }
+    tracing::info!("node stopped");
+    served.map_err(NodeError::Serve)
+}

@@ -1,0 +1,55 @@
+//! The replica role: what this node does with a request for a key it stores,
+//! whether the request came from a peer or from itself as coordinator.
+//!
+//! Keeping both paths on one type means the local replica is treated exactly
+//! like a remote one (it counts as one ack, it can fail the same way).
+
+use crate::clock::NodeClock;
+use crate::peer::{PeerRequest, PeerResponse};
+use crate::storage::Store;
+use crate::types::NodeId;
+use std::sync::Arc;
+
+/// This node as a replica.
+#[derive(Clone)]
+pub struct LocalReplica {
+    pub id: NodeId,
+    pub store: Store,
+    pub clock: Arc<NodeClock>,
+}
+
+impl LocalReplica {
+    /// Serves one request against local storage.
+    pub async fn handle(&self, request: PeerRequest) -> PeerResponse {
+        match request {
+            PeerRequest::Read { key } => match self.store.read(&key) {
+                Ok(record) => PeerResponse::Read(record),
+                Err(e) => self.failed("read", e),
+            },
+            PeerRequest::Merge { key, record } => match self.store.merge(key, record).await {
+                Ok(_) => PeerResponse::Merged,
+                Err(e) => self.failed("merge", e),
+            },
+            PeerRequest::Mint {
+                key,
+                context,
+                value,
+                written_ms,
+            } => {
+                match self
+                    .store
+                    .mint(key, context, self.id.clone(), value, written_ms)
+                    .await
+                {
+                    Ok((record, context)) => PeerResponse::Minted { record, context },
+                    Err(e) => self.failed("mint", e),
+                }
+            }
+        }
+    }
+
+    fn failed(&self, what: &str, e: crate::storage::StorageError) -> PeerResponse {
+        tracing::error!(error = %e, "replica {what} failed");
+        PeerResponse::Failed(e.to_string())
+    }
+}

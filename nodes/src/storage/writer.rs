@@ -1,0 +1,379 @@
+//! The single storage writer: group commit.
+//!
+//! One OS thread drains the queue of pending mutations and applies a whole
+//! batch in one write transaction, so under `fsync = "always"` N concurrent
+//! writers share one fsync instead of paying N. Replies are sent only after
+//! the commit returns, so an acknowledgement under `always` means the write
+//! is on disk.
+//!
+//! Under `interval` batches commit with `Durability::None` (visible to
+//! readers at once, not yet on disk) and the writer issues a durable commit
+//! at most `fsync_interval` after the first non-durable one. Under `never`
+//! the same happens every [`NEVER_CHECKPOINT`]: redb keeps non-durable
+//! commits' bookkeeping in memory until a durable commit, so some checkpoint
+//! is needed to bound memory.
+
+use super::{RECORDS, StorageError, WriteOp, engine};
+use crate::config::FsyncPolicy;
+use crate::metrics::Metrics;
+use crate::version::{DvvRecord, Record, RecordState};
+use redb::{Database, Durability, ReadableTable, Table};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+/// Largest batch committed in one transaction.
+const MAX_BATCH: usize = 4096;
+/// Checkpoint period under `fsync = "never"`.
+const NEVER_CHECKPOINT: Duration = Duration::from_secs(10);
+/// How long the writer sleeps when nothing is pending.
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
+
+/// Starts the writer thread; returns the queue that feeds it.
+pub(super) fn spawn(
+    db: Arc<Database>,
+    fsync: FsyncPolicy,
+    fsync_interval: Duration,
+    metrics: Arc<Metrics>,
+) -> Result<mpsc::Sender<WriteOp>, StorageError> {
+    let (tx, rx) = mpsc::channel();
+    let writer = Writer {
+        db: Some(db),
+        fsync,
+        fsync_interval,
+        metrics,
+        unsynced_since: None,
+    };
+    std::thread::Builder::new()
+        .name("storage-writer".into())
+        .spawn(move || writer.run(rx))
+        .map_err(|e| engine(format!("spawn writer thread: {e}")))?;
+    Ok(tx)
+}
+
+struct Writer {
+    /// `None` once shut down (dropped before replying so the file is closed).
+    db: Option<Arc<Database>>,
+    fsync: FsyncPolicy,
+    fsync_interval: Duration,
+    metrics: Arc<Metrics>,
+    /// When the oldest commit not yet made durable happened.
+    unsynced_since: Option<Instant>,
+}
+
+/// A reply to send once the batch's commit has returned.
+enum Reply {
+    Merge(
+        tokio::sync::oneshot::Sender<Result<Record, StorageError>>,
+        Record,
+    ),
+    Mint(
+        tokio::sync::oneshot::Sender<Result<(Record, crate::version::CausalContext), StorageError>>,
+        (Record, crate::version::CausalContext),
+    ),
+    Purge(
+        tokio::sync::oneshot::Sender<Result<bool, StorageError>>,
+        bool,
+    ),
+    Failed(WriteOp, StorageError),
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<WriteOp>) {
+        loop {
+            let wait = match (self.fsync, self.unsynced_since) {
+                (FsyncPolicy::Interval, Some(t)) => self.fsync_interval.saturating_sub(t.elapsed()),
+                (FsyncPolicy::Never, Some(t)) => NEVER_CHECKPOINT.saturating_sub(t.elapsed()),
+                _ => IDLE_WAIT,
+            };
+            let first = match rx.recv_timeout(wait) {
+                Ok(op) => op,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.checkpoint_logged();
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.checkpoint_logged();
+                    return;
+                }
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            let shutdown = batch
+                .iter()
+                .position(|op| matches!(op, WriteOp::Shutdown { .. }));
+            let rest = shutdown.map(|i| batch.split_off(i));
+            self.apply(batch);
+            if let Some(rest) = rest {
+                let result = self.checkpoint();
+                self.db = None;
+                for op in rest {
+                    match op {
+                        WriteOp::Shutdown { reply } => {
+                            let _ = reply.send(result.clone());
+                        }
+                        other => fail(other, StorageError::WriterGone),
+                    }
+                }
+                return;
+            }
+        }
+    }
+
+    /// Applies and commits one batch, then answers every op in it.
+    fn apply(&mut self, batch: Vec<WriteOp>) {
+        if batch.is_empty() {
+            return;
+        }
+        let Some(db) = self.db.clone() else {
+            batch
+                .into_iter()
+                .for_each(|op| fail(op, StorageError::WriterGone));
+            return;
+        };
+        let durability = match self.fsync {
+            FsyncPolicy::Always => Durability::Immediate,
+            FsyncPolicy::Interval | FsyncPolicy::Never => Durability::None,
+        };
+        let mut gauge_delta = GaugeDelta::default();
+        let result = (|| -> Result<Vec<Reply>, StorageError> {
+            let mut txn = db.begin_write().map_err(engine)?;
+            txn.set_durability(durability).map_err(engine)?;
+            let mut replies = Vec::with_capacity(batch.len());
+            {
+                let mut table = txn.open_table(RECORDS).map_err(engine)?;
+                for op in batch {
+                    replies.push(apply_one(&mut table, op, &mut gauge_delta));
+                }
+            }
+            txn.commit().map_err(engine)?;
+            Ok(replies)
+        })();
+        match result {
+            Ok(replies) => {
+                gauge_delta.publish(&self.metrics);
+                if matches!(durability, Durability::None) {
+                    self.unsynced_since.get_or_insert_with(Instant::now);
+                }
+                for reply in replies {
+                    reply.send();
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storage commit failed; batch not applied");
+                // The ops were consumed building replies that never got sent;
+                // their reply channels drop, which callers see as WriterGone.
+            }
+        }
+    }
+
+    /// Makes all earlier non-durable commits durable (an empty durable
+    /// commit does that in redb).
+    fn checkpoint(&mut self) -> Result<(), StorageError> {
+        let Some(db) = self.db.as_ref() else {
+            return Ok(());
+        };
+        if self.unsynced_since.is_none() {
+            return Ok(());
+        }
+        let mut txn = db.begin_write().map_err(engine)?;
+        txn.set_durability(Durability::Immediate).map_err(engine)?;
+        txn.commit().map_err(engine)?;
+        self.unsynced_since = None;
+        Ok(())
+    }
+
+    fn checkpoint_logged(&mut self) {
+        if let Err(e) = self.checkpoint() {
+            tracing::error!(error = %e, "storage checkpoint failed");
+        }
+    }
+}
+
+/// Live-key and tombstone gauge changes of one batch.
+#[derive(Default)]
+struct GaugeDelta {
+    live: i64,
+    tombstones: i64,
+    purged: u64,
+}
+
+impl GaugeDelta {
+    fn transition(&mut self, before: Option<RecordState>, after: Option<RecordState>) {
+        for (state, sign) in [(before, -1), (after, 1)] {
+            match state {
+                Some(RecordState::Live) => self.live += sign,
+                Some(RecordState::Tombstone) => self.tombstones += sign,
+                None => {}
+            }
+        }
+    }
+
+    fn publish(&self, metrics: &Metrics) {
+        metrics.keys_live.fetch_add(self.live, Ordering::Relaxed);
+        metrics
+            .tombstones_live
+            .fetch_add(self.tombstones, Ordering::Relaxed);
+        metrics
+            .tombstones_purged
+            .fetch_add(self.purged, Ordering::Relaxed);
+    }
+}
+
+fn read_stored(table: &Table<&str, &[u8]>, key: &str) -> Result<Option<Record>, StorageError> {
+    let Some(guard) = table.get(key).map_err(engine)? else {
+        return Ok(None);
+    };
+    Record::from_bytes(guard.value())
+        .map(Some)
+        .map_err(|e| StorageError::Corrupt {
+            key: key.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+fn write_stored(
+    table: &mut Table<&str, &[u8]>,
+    key: &str,
+    record: &Record,
+) -> Result<(), StorageError> {
+    let bytes = record.to_bytes().map_err(engine)?;
+    table.insert(key, bytes.as_slice()).map_err(engine)?;
+    Ok(())
+}
+
+/// Applies one op inside the batch transaction. A failure of one op (e.g. a
+/// corrupt record) fails that op only.
+fn apply_one(table: &mut Table<&str, &[u8]>, op: WriteOp, delta: &mut GaugeDelta) -> Reply {
+    match op {
+        WriteOp::Merge { key, record, reply } => {
+            let result = (|| {
+                let stored = read_stored(table, key.as_str())?;
+                let merged = Record::merge_into(stored.as_ref(), &record);
+                if stored.as_ref() != Some(&merged) {
+                    write_stored(table, key.as_str(), &merged)?;
+                    delta.transition(stored.map(|r| r.state()), Some(merged.state()));
+                }
+                Ok(merged)
+            })();
+            match result {
+                Ok(merged) => Reply::Merge(reply, merged),
+                Err(e) => Reply::Failed(WriteOp::Merge { key, record, reply }, e),
+            }
+        }
+        WriteOp::Mint {
+            key,
+            client_context,
+            node,
+            value,
+            written_ms,
+            reply,
+        } => {
+            let result = (|| {
+                let stored = read_stored(table, key.as_str())?;
+                let local = match &stored {
+                    Some(Record::Dvv(r)) => Some(r),
+                    Some(Record::Lww(_)) => {
+                        return Err(StorageError::Corrupt {
+                            key: key.as_str().to_owned(),
+                            reason: "LWW record in a DVV store".into(),
+                        });
+                    }
+                    None => None,
+                };
+                let (minted, returned) =
+                    DvvRecord::mint(local, &client_context, &node, value.clone(), written_ms);
+                let minted = Record::Dvv(minted);
+                write_stored(table, key.as_str(), &minted)?;
+                delta.transition(stored.map(|r| r.state()), Some(minted.state()));
+                Ok((minted, returned))
+            })();
+            match result {
+                Ok(out) => Reply::Mint(reply, out),
+                Err(e) => Reply::Failed(
+                    WriteOp::Mint {
+                        key,
+                        client_context,
+                        node,
+                        value,
+                        written_ms,
+                        reply,
+                    },
+                    e,
+                ),
+            }
+        }
+        WriteOp::Purge {
+            key,
+            expected,
+            reply,
+        } => {
+            let result = (|| {
+                let stored = read_stored(table, key.as_str())?;
+                if stored.as_ref() != Some(&expected) {
+                    return Ok(false);
+                }
+                table.remove(key.as_str()).map_err(engine)?;
+                delta.transition(Some(expected.state()), None);
+                if expected.state() == RecordState::Tombstone {
+                    delta.purged += 1;
+                }
+                Ok(true)
+            })();
+            match result {
+                Ok(removed) => Reply::Purge(reply, removed),
+                Err(e) => Reply::Failed(
+                    WriteOp::Purge {
+                        key,
+                        expected,
+                        reply,
+                    },
+                    e,
+                ),
+            }
+        }
+        WriteOp::Shutdown { reply } => {
+            Reply::Failed(WriteOp::Shutdown { reply }, StorageError::WriterGone)
+        }
+    }
+}
+
+impl Reply {
+    fn send(self) {
+        // A dropped receiver means the requester gave up (timeout); fine.
+        match self {
+            Reply::Merge(tx, record) => {
+                let _ = tx.send(Ok(record));
+            }
+            Reply::Mint(tx, out) => {
+                let _ = tx.send(Ok(out));
+            }
+            Reply::Purge(tx, removed) => {
+                let _ = tx.send(Ok(removed));
+            }
+            Reply::Failed(op, e) => fail(op, e),
+        }
+    }
+}
+
+fn fail(op: WriteOp, e: StorageError) {
+    match op {
+        WriteOp::Merge { reply, .. } => {
+            let _ = reply.send(Err(e));
+        }
+        WriteOp::Mint { reply, .. } => {
+            let _ = reply.send(Err(e));
+        }
+        WriteOp::Purge { reply, .. } => {
+            let _ = reply.send(Err(e));
+        }
+        WriteOp::Shutdown { reply } => {
+            let _ = reply.send(Err(e));
+        }
+    }
+}
