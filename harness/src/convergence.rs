@@ -120,6 +120,7 @@ pub async fn wait(
             converged: converged_at.is_some(),
             healed_at,
             converged_at,
+            rf: Some(rf as u32),
         },
         snapshot: last,
     }
