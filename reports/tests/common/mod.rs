@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
