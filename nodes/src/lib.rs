@@ -23,6 +23,7 @@ pub mod coordinator;
 pub mod duration;
 pub mod gc;
 pub mod http;
+pub mod merkle;
 pub mod metrics;
 pub mod node;
 pub mod peer;
