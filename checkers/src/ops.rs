@@ -16,8 +16,8 @@
 //! effect, so it explains nothing.
 
 use crate::history::{Event, EventType, Function};
-use crate::intern::Interner;
-use std::collections::HashMap;
+use crate::intern::{KeyInterner, ValueInterner};
+use hashbrown::HashMap;
 
 /// Index of an op in [`OpTable::ops`].
 pub type OpId = u32;
@@ -129,12 +129,12 @@ pub struct FaultWindow {
 }
 
 /// Every op of a history, paired and interned, indexed by key.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct OpTable {
     pub ops: Vec<OpRecord>,
     pool: Vec<ValueId>,
-    pub keys: Interner,
-    pub values: Interner,
+    pub keys: KeyInterner,
+    pub values: ValueInterner,
     /// The write that wrote each value ([`NONE`]: never written).
     writer: Vec<OpId>,
     /// Ops grouped by key: `by_key[key_start[k]..key_start[k+1]]`, each group in
@@ -154,6 +154,27 @@ pub struct OpTable {
     pub last_time: u64,
     /// How many event lines were read.
     pub lines: u32,
+}
+
+impl Default for OpTable {
+    fn default() -> Self {
+        OpTable {
+            ops: Vec::new(),
+            pool: Vec::new(),
+            keys: KeyInterner::keys(),
+            values: ValueInterner::values(),
+            writer: Vec::new(),
+            key_start: Vec::new(),
+            by_key: Vec::new(),
+            nemesis: Vec::new(),
+            windows: Vec::new(),
+            unmatched_completions: 0,
+            duplicate_values: 0,
+            malformed_lines: 0,
+            last_time: 0,
+            lines: 0,
+        }
+    }
 }
 
 impl OpTable {
@@ -389,7 +410,11 @@ impl OpTableBuilder {
     }
 }
 
-fn push_vals(pool: &mut Vec<ValueId>, values: &mut Interner, vals: Option<&[&str]>) -> (u32, u32) {
+fn push_vals(
+    pool: &mut Vec<ValueId>,
+    values: &mut ValueInterner,
+    vals: Option<&[&str]>,
+) -> (u32, u32) {
     let start = pool.len() as u32;
     for v in vals.unwrap_or(&[]) {
         pool.push(values.intern(v));

@@ -135,9 +135,22 @@ pub fn read_op_table(r: impl BufRead) -> Result<OpTable, HistoryError> {
             line: file_line,
             source,
         };
-        match serde_json::from_slice::<Line>(text) {
+        // Validating UTF-8 once per line is cheaper than serde_json
+        // validating each borrowed string separately.
+        let Ok(text) = std::str::from_utf8(text) else {
+            if unterminated {
+                // Torn mid-character: a torn last line.
+                return Ok(false);
+            }
+            return Err(HistoryError::Parse {
+                what: "history",
+                line: file_line,
+                source: serde::de::Error::custom("line is not valid UTF-8"),
+            });
+        };
+        match serde_json::from_str::<Line>(text) {
             Ok(l) if l.process.0 == Process::Nemesis => {
-                let e: Event = serde_json::from_slice(text).map_err(parse_err)?;
+                let e: Event = serde_json::from_str(text).map_err(parse_err)?;
                 b.push_nemesis(e);
             }
             Ok(l) => b.push(&EventRef {
@@ -150,7 +163,7 @@ pub fn read_op_table(r: impl BufRead) -> Result<OpTable, HistoryError> {
                 values: strs(&l.values),
                 observed: strs(&l.observed),
             }),
-            Err(_) if unterminated && !text.ends_with(b"}") => return Ok(false),
+            Err(_) if unterminated && !text.ends_with('}') => return Ok(false),
             Err(source) => return Err(parse_err(source)),
         }
         Ok(true)
