@@ -5,7 +5,7 @@
 //! by process: a process has at most one op in flight (docs/history.md).
 
 use checkers::history::{Event, EventType, Function, Process};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// How an operation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,59 +83,11 @@ pub struct OpTable {
 }
 
 impl OpTable {
+    /// The table of a history held in memory, every op with its strings.
     pub fn build(history: &[Event]) -> OpTable {
-        let mut ops: Vec<Op> = Vec::new();
-        let mut by_event = Vec::with_capacity(history.len());
-        let mut in_flight: HashMap<u32, usize> = HashMap::new();
-        for e in history {
-            let Process::Client(p) = e.process else {
-                continue;
-            };
-            match e.kind {
-                EventType::Invoke => {
-                    let pos = ops.len();
-                    ops.push(Op {
-                        process: p,
-                        f: e.f,
-                        key: e.key.clone(),
-                        node: e.node.clone(),
-                        value: e.value.clone(),
-                        values: None,
-                        error: None,
-                        outcome: Outcome::Pending,
-                        invoke_time: e.time,
-                        complete_time: None,
-                        invoke_index: e.index,
-                        complete_index: None,
-                    });
-                    in_flight.insert(p, pos);
-                    by_event.push((e.index, pos));
-                }
-                kind => {
-                    let Some(pos) = in_flight.remove(&p) else {
-                        continue;
-                    };
-                    let op = &mut ops[pos];
-                    op.outcome = match kind {
-                        EventType::Ok => Outcome::Ok,
-                        EventType::Fail => Outcome::Fail,
-                        _ => Outcome::Info,
-                    };
-                    op.complete_time = Some(e.time);
-                    op.complete_index = Some(e.index);
-                    op.values = e.values.clone();
-                    op.error = e.error.clone();
-                    if op.node.is_none() {
-                        op.node = e.node.clone();
-                    }
-                    by_event.push((e.index, pos));
-                }
-            }
-        }
-        // Indexes are increasing in a well-formed file; sort anyway so a
-        // shuffled one still looks up correctly.
-        by_event.sort_unstable_by_key(|&(i, _)| i);
-        OpTable { ops, by_event }
+        let mut b = OpTableBuilder::new(None);
+        history.iter().for_each(|e| b.push(e));
+        b.finish()
     }
 
     /// The op an event (invoke or completion) with this history index belongs to.
@@ -144,6 +96,96 @@ impl OpTable {
             .binary_search_by_key(&index, |&(i, _)| i)
             .ok()
             .map(|at| &self.ops[self.by_event[at].1])
+    }
+}
+
+/// Builds an [`OpTable`] one event at a time, so a history is streamed
+/// from disk instead of held in memory (a million-op history is ~2 million
+/// events).
+///
+/// Charts need only times, functions and outcomes; keys, values, nodes and
+/// errors are shown only for the ops that anomalies cite. Given the set of
+/// cited history indexes, the builder keeps strings for those ops alone,
+/// which keeps a report's memory at tens of bytes per op.
+#[derive(Debug)]
+pub struct OpTableBuilder {
+    table: OpTable,
+    in_flight: HashMap<u32, usize>,
+    /// `None`: keep every op's strings.
+    cited: Option<HashSet<u64>>,
+}
+
+impl OpTableBuilder {
+    pub fn new(cited: Option<HashSet<u64>>) -> OpTableBuilder {
+        OpTableBuilder {
+            table: OpTable::default(),
+            in_flight: HashMap::new(),
+            cited,
+        }
+    }
+
+    fn keeps(&self, index: u64) -> bool {
+        self.cited.as_ref().is_none_or(|c| c.contains(&index))
+    }
+
+    /// Adds one history event; nemesis events are ignored.
+    pub fn push(&mut self, e: &Event) {
+        let Process::Client(p) = e.process else {
+            return;
+        };
+        match e.kind {
+            EventType::Invoke => {
+                let keep = self.keeps(e.index);
+                let pos = self.table.ops.len();
+                self.table.ops.push(Op {
+                    process: p,
+                    f: e.f,
+                    key: e.key.clone().filter(|_| keep),
+                    node: e.node.clone().filter(|_| keep),
+                    value: e.value.clone().filter(|_| keep),
+                    values: None,
+                    error: None,
+                    outcome: Outcome::Pending,
+                    invoke_time: e.time,
+                    complete_time: None,
+                    invoke_index: e.index,
+                    complete_index: None,
+                });
+                self.in_flight.insert(p, pos);
+                self.table.by_event.push((e.index, pos));
+            }
+            kind => {
+                let Some(pos) = self.in_flight.remove(&p) else {
+                    return;
+                };
+                let keep = self.keeps(e.index) || self.keeps(self.table.ops[pos].invoke_index);
+                let op = &mut self.table.ops[pos];
+                op.outcome = match kind {
+                    EventType::Ok => Outcome::Ok,
+                    EventType::Fail => Outcome::Fail,
+                    _ => Outcome::Info,
+                };
+                op.complete_time = Some(e.time);
+                op.complete_index = Some(e.index);
+                if keep {
+                    // A completion repeats its invocation's key, value and
+                    // node, so it alone is enough when only it was cited.
+                    op.values = e.values.clone();
+                    op.error = e.error.clone();
+                    op.key = op.key.take().or_else(|| e.key.clone());
+                    op.value = op.value.take().or_else(|| e.value.clone());
+                    op.node = op.node.take().or_else(|| e.node.clone());
+                }
+                self.table.by_event.push((e.index, pos));
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> OpTable {
+        // Indexes are increasing in a well-formed file; sort anyway so a
+        // shuffled one still looks up correctly.
+        self.table.by_event.sort_unstable_by_key(|&(i, _)| i);
+        self.table
     }
 }
 
@@ -171,5 +213,24 @@ mod tests {
         assert_eq!(table.ops[2].outcome, Outcome::Pending);
         assert_eq!(table.op_of_event(3).unwrap().process, 2);
         assert!(table.op_of_event(99).is_none());
+    }
+
+    #[test]
+    fn only_cited_ops_keep_their_strings_and_a_cited_completion_suffices() {
+        let text = r#"{"index":0,"process":1,"type":"invoke","f":"write","time":10,"key":"a","value":"1-0","node":"n1"}
+{"index":1,"process":1,"type":"ok","f":"write","time":20,"key":"a","value":"1-0","node":"n1"}
+{"index":2,"process":1,"type":"invoke","f":"read","time":30,"key":"b","node":"n1"}
+{"index":3,"process":1,"type":"ok","f":"read","time":40,"key":"b","values":["x"],"node":"n1"}
+"#;
+        let mut b = OpTableBuilder::new(Some(HashSet::from([3])));
+        read_history(text.as_bytes())
+            .unwrap()
+            .iter()
+            .for_each(|e| b.push(e));
+        let table = b.finish();
+        assert_eq!(table.ops[0].key, None);
+        assert_eq!(table.ops[0].complete_time, Some(20));
+        assert_eq!(table.ops[1].key.as_deref(), Some("b"));
+        assert_eq!(table.ops[1].values.as_deref(), Some(&["x".to_string()][..]));
     }
 }

@@ -121,9 +121,8 @@ fn build_view(mut data: RunData) -> ReportView {
         FinalLine::Entry(_) => None,
     });
     let run_end_s = run_end_s(&data, final_summary.as_ref());
-    let faults = fault_windows(&data.history, run_end_s);
-    let history = std::mem::take(&mut data.history);
-    let table = OpTable::build(&history);
+    let faults = fault_windows(&data.nemesis, run_end_s);
+    let table = std::mem::take(&mut data.ops);
     let results = data.results.as_ref();
     let run = results.map(|r| &r.run);
     let config = run
@@ -213,7 +212,7 @@ fn build_view(mut data: RunData) -> ReportView {
 
 /// The last instant anything happened, in seconds.
 fn run_end_s(data: &RunData, summary: Option<&FinalSummary>) -> f64 {
-    let last_event = data.history.iter().map(|e| e.time).max().unwrap_or(0);
+    let last_event = data.last_event_time;
     let last_metric = data.metrics.iter().map(|m| m.time).max().unwrap_or(0);
     let fin = summary
         .map(|s| s.converged_at.unwrap_or(s.healed_at).max(s.healed_at))

@@ -7,9 +7,11 @@
 //! depends on that file.
 
 use crate::metrics::MetricSample;
+use crate::ops::{OpTable, OpTableBuilder};
 use crate::results::ResultsFile;
-use checkers::history::{Event, FinalLine};
+use checkers::history::{Event, FinalLine, Process};
 use serde::de::DeserializeOwned;
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -25,7 +27,12 @@ pub const REPORT_FILE: &str = "report.html";
 #[derive(Debug, Default)]
 pub struct RunData {
     pub dir: PathBuf,
-    pub history: Vec<Event>,
+    /// The client ops of history.jsonl (streamed; see [`OpTableBuilder`]).
+    pub ops: OpTable,
+    /// The nemesis events of history.jsonl.
+    pub nemesis: Vec<Event>,
+    /// The latest event time in the history (ns), 0 when empty.
+    pub last_event_time: u64,
     pub final_state: Vec<FinalLine>,
     pub metrics: Vec<MetricSample>,
     pub results: Option<ResultsFile>,
@@ -48,17 +55,37 @@ impl RunData {
     /// Reads every file of `dir`; never fails (see the module comment).
     pub fn load(dir: &Path) -> RunData {
         let mut notes = LoadNotes::default();
-        let (history, n) = read_jsonl_lenient::<Event>(&dir.join(HISTORY_FILE));
+        let (results, n) = read_results(&dir.join(RESULTS_FILE));
+        notes.results = n;
+        // Results first: the ops that anomalies cite are the only ones whose
+        // keys and values the report shows, so only they keep their strings.
+        let cited: HashSet<u64> = results
+            .iter()
+            .flat_map(|r| &r.checks)
+            .flat_map(|c| &c.anomalies)
+            .flat_map(|a| a.ops.iter().map(|e| e.index))
+            .collect();
+        let mut builder = OpTableBuilder::new(Some(cited));
+        let mut nemesis = Vec::new();
+        let mut last_event_time = 0;
+        let (_, n) = for_each_jsonl::<Event>(&dir.join(HISTORY_FILE), |e| {
+            last_event_time = last_event_time.max(e.time);
+            if e.process == Process::Nemesis {
+                nemesis.push(e);
+            } else {
+                builder.push(&e);
+            }
+        });
         notes.history = n;
         let (final_state, n) = read_jsonl_lenient::<FinalLine>(&dir.join(FINAL_STATE_FILE));
         notes.final_state = n;
         let (metrics, n) = read_jsonl_lenient::<MetricSample>(&dir.join(METRICS_FILE));
         notes.metrics = n;
-        let (results, n) = read_results(&dir.join(RESULTS_FILE));
-        notes.results = n;
         RunData {
             dir: dir.to_path_buf(),
-            history,
+            ops: builder.finish(),
+            nemesis,
+            last_event_time,
             final_state,
             metrics,
             results,
@@ -68,55 +95,68 @@ impl RunData {
     }
 }
 
-/// Reads a JSON-lines file line by line, skipping lines that do not parse
-/// (counted in the note) rather than giving up on the whole file: one torn or
-/// foreign line must not hide a million good ones.
+/// Reads a whole JSON-lines file leniently (see [`for_each_jsonl`]).
 pub fn read_jsonl_lenient<T: DeserializeOwned>(path: &Path) -> (Vec<T>, Option<String>) {
+    let mut out = Vec::new();
+    let (_, note) = for_each_jsonl(path, |v| out.push(v));
+    (out, note)
+}
+
+/// Streams a JSON-lines file line by line into `each`, skipping lines that
+/// do not parse (counted in the note) rather than giving up on the whole
+/// file: one torn or foreign line must not hide a million good ones.
+/// Returns the number of values read and the note, if any.
+pub fn for_each_jsonl<T: DeserializeOwned>(
+    path: &Path,
+    mut each: impl FnMut(T),
+) -> (usize, Option<String>) {
     let name = display_name(path);
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return (
-                Vec::new(),
+                0,
                 Some(format!("{name} is missing from the run directory.")),
             );
         }
-        Err(e) => {
-            return (
-                Vec::new(),
-                Some(format!("{name} could not be opened: {e}.")),
-            );
-        }
+        Err(e) => return (0, Some(format!("{name} could not be opened: {e}."))),
     };
-    let mut out = Vec::new();
-    let mut bad_lines = 0usize;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut line = String::new();
+    let (mut read, mut line_no, mut bad_lines) = (0usize, 0usize, 0usize);
     let mut first_bad: Option<(usize, String)> = None;
-    for (n, line) in BufReader::with_capacity(1 << 20, file).lines().enumerate() {
-        let line = match line {
-            Ok(l) => l,
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
             Err(e) => {
-                let note = format!("{name}: reading stopped at line {}: {e}.", n + 1);
-                return (out, Some(note));
+                let note = format!("{name}: reading stopped at line {}: {e}.", line_no + 1);
+                return (read, Some(note));
             }
-        };
+        }
+        line_no += 1;
         if line.trim().is_empty() {
             continue;
         }
         match serde_json::from_str(&line) {
-            Ok(v) => out.push(v),
+            Ok(v) => {
+                each(v);
+                read += 1;
+            }
             Err(e) => {
                 bad_lines += 1;
-                first_bad.get_or_insert((n + 1, e.to_string()));
+                first_bad.get_or_insert((line_no, e.to_string()));
             }
         }
     }
     let note = first_bad.map(|(line, err)| {
         format!("{name}: {bad_lines} unreadable line(s) skipped (first at line {line}: {err}).")
     });
-    if out.is_empty() && note.is_none() {
-        return (out, Some(format!("{name} is empty.")));
+    if read == 0 && note.is_none() {
+        return (0, Some(format!("{name} is empty.")));
     }
-    (out, note)
+    (read, note)
 }
 
 fn read_results(path: &Path) -> (Option<ResultsFile>, Option<String>) {
