@@ -9,6 +9,7 @@
 //! [`MAX_BACKOFF`]) so a partitioned peer costs a fast local failure rather
 //! than a fresh hung socket per request.
 
+use super::outbox::write_batched;
 use super::protocol::{ClusterSettings, Frame, PeerRequest, PeerResponse, codec};
 use crate::clock::NodeClock;
 use crate::types::NodeId;
@@ -233,28 +234,14 @@ impl PeerClient {
             }
             _ => return Err(unreachable("bad handshake reply".into())),
         }
-        let (mut sink, mut stream) = framed.split();
+        let (sink, mut stream) = framed.split();
         let pending: Arc<Pending> = Arc::new(Mutex::new(HashMap::new()));
         let alive = Arc::new(AtomicBool::new(true));
-        let (outgoing, mut queue) = mpsc::unbounded_channel::<Bytes>();
+        let (outgoing, queue) = mpsc::unbounded_channel::<Bytes>();
 
         let writer_alive = alive.clone();
         let writer = tokio::spawn(async move {
-            // Feed everything queued, then flush once: many small requests
-            // share one syscall under load.
-            while let Some(first) = queue.recv().await {
-                if sink.feed(first).await.is_err() {
-                    break;
-                }
-                while let Ok(more) = queue.try_recv() {
-                    if sink.feed(more).await.is_err() {
-                        break;
-                    }
-                }
-                if sink.flush().await.is_err() {
-                    break;
-                }
-            }
+            write_batched(sink, queue).await;
             writer_alive.store(false, Ordering::Release);
         });
 

@@ -10,6 +10,7 @@
 //! local [`crate::replica::LocalReplica`].
 
 pub mod client;
+mod outbox;
 pub mod protocol;
 pub mod server;
 

@@ -6,6 +6,7 @@
 //! abandoned server halves (which the harness's proxy keeps open) would pile
 //! up. A healthy dialler simply redials after an idle close.
 
+use super::outbox::write_batched;
 use super::protocol::{ClusterSettings, Frame, codec};
 use crate::replica::LocalReplica;
 use bytes::Bytes;
@@ -91,23 +92,9 @@ async fn serve_connection(
         .await
         .map_err(|e| e.to_string())?;
 
-    let (mut sink, mut stream) = framed.split();
-    let (responses, mut queue) = mpsc::unbounded_channel::<Bytes>();
-    let writer = tokio::spawn(async move {
-        while let Some(first) = queue.recv().await {
-            if sink.feed(first).await.is_err() {
-                return;
-            }
-            while let Ok(more) = queue.try_recv() {
-                if sink.feed(more).await.is_err() {
-                    return;
-                }
-            }
-            if sink.flush().await.is_err() {
-                return;
-            }
-        }
-    });
+    let (sink, mut stream) = framed.split();
+    let (responses, queue) = mpsc::unbounded_channel::<Bytes>();
+    let writer = tokio::spawn(write_batched(sink, queue));
     let result = loop {
         let next = match timeout(IDLE_TIMEOUT, stream.next()).await {
             Err(_) => break Err("idle".to_string()),
