@@ -169,8 +169,15 @@ fn run_row(store: &Path, run: &Path, reports_on_demand: bool) -> RunRow {
         test: field(&["test", "test_name", "name"]).unwrap_or(test_dir),
         sort_key: format!("{timestamp}\u{0}{started}"),
         started,
-        duration: field(&["duration", "duration_s", "elapsed"]).unwrap_or_else(|| "—".into()),
-        ops: field(&["ops", "op_count", "total_ops", "ops_total"])
+        duration: results
+            .as_ref()
+            .and_then(run_duration)
+            .unwrap_or_else(|| "—".into()),
+        ops: results
+            .as_ref()
+            .and_then(|r| r.run_field(&["ops", "op_count", "total_ops", "ops_total"]))
+            .and_then(sum_of)
+            .map(count)
             .or_else(|| count_history_ops(run))
             .unwrap_or_else(|| "—".into()),
         lost: figure("lost"),
@@ -179,6 +186,30 @@ fn run_row(store: &Path, run: &Path, reports_on_demand: bool) -> RunRow {
         report,
         links,
     }
+}
+
+/// A number, or the sum of an object's numbers (the harness writes op
+/// counts as `{"ok": n, "info": n, "fail": n}`).
+fn sum_of(v: &serde_json::Value) -> Option<f64> {
+    match v {
+        serde_json::Value::Object(map) => {
+            Some(map.values().filter_map(serde_json::Value::as_f64).sum())
+        }
+        other => other.as_f64(),
+    }
+}
+
+/// "63.2 s" from a `duration` field or the sum of the phase `timings`.
+fn run_duration(r: &ResultsFile) -> Option<String> {
+    if let Some(d) = r.run_field(&["duration", "duration_s", "elapsed"]) {
+        return Some(match d.as_f64() {
+            Some(secs) => format!("{secs:.1} s"),
+            None => value_text(d),
+        });
+    }
+    r.run_field(&["timings"])
+        .and_then(sum_of)
+        .map(|secs| format!("{secs:.1} s"))
 }
 
 /// Ops in a small history: its invocations, counted without parsing JSON.

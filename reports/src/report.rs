@@ -34,6 +34,8 @@ struct ReportView {
     summary: Summary,
     facts: Vec<Row>,
     reproduce: Option<String>,
+    /// Faults that could not be injected or lifted, teardown problems.
+    problems: Vec<String>,
     config_tables: Vec<ConfigTable>,
     faults: Vec<FaultRow>,
     checks: Vec<CheckSection>,
@@ -175,6 +177,11 @@ fn build_view(mut data: RunData) -> ReportView {
         reproduce: results
             .and_then(|r| r.run_field(&["reproduce", "reproduce_command", "command"]))
             .map(value_text),
+        problems: run
+            .and_then(|r| r.get("problems"))
+            .and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().map(value_text).collect())
+            .unwrap_or_default(),
         config_tables: config_tables(&config),
         faults: faults
             .iter()
@@ -237,15 +244,23 @@ fn run_facts(
     let mut rows = Vec::new();
     if let Some(serde_json::Value::Object(map)) = run {
         for (k, v) in map {
-            if k == "config"
-                || k.starts_with("reproduce")
-                || k == "command"
-                || v.is_object()
-                || v.is_array()
-            {
+            // Shown elsewhere: the config tables, the reproduce box, the problems list.
+            if k == "config" || k.starts_with("reproduce") || k == "command" || k == "problems" {
                 continue;
             }
-            rows.push(Row::new(k.replace('_', " "), value_text(v)));
+            match v {
+                // e.g. timings {setup_s, workload_s, ...} and ops {ok, info, fail}.
+                serde_json::Value::Object(_) => {
+                    for r in flatten(v, 20) {
+                        rows.push(Row::new(
+                            format!("{} {}", k, r.name).replace('_', " "),
+                            r.value,
+                        ));
+                    }
+                }
+                serde_json::Value::Array(_) => {}
+                _ => rows.push(Row::new(k.replace('_', " "), value_text(v))),
+            }
         }
     }
     rows.push(Row::new(

@@ -60,11 +60,7 @@ impl ConfigFacts {
             ("read_repair", "read repair"),
             ("hints", "hints"),
         ] {
-            if find_key(node, table)
-                .and_then(|t| t.get("enabled"))
-                .and_then(Value::as_bool)
-                == Some(false)
-            {
+            if find_key(node, table).is_some_and(is_switched_off) {
                 repairs_off.push(label);
             }
         }
@@ -81,6 +77,16 @@ impl ConfigFacts {
             repairs_off,
         }
     }
+}
+
+/// Whether a repair table says it is off: `enabled = false`, or a `mode`
+/// of "off", "none" or "disabled" (the repair config's spelling may vary).
+fn is_switched_off(table: &Value) -> bool {
+    table.get("enabled").and_then(Value::as_bool) == Some(false)
+        || table
+            .get("mode")
+            .and_then(Value::as_str)
+            .is_some_and(|m| matches!(m, "off" | "none" | "disabled"))
 }
 
 /// The first value under `name` anywhere in `v` (depth-first, object order).

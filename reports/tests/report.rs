@@ -113,6 +113,9 @@ fn a_run_with_every_anomaly_kind_renders_every_section() {
     // The test section: reproduce command and the node's repair config.
     assert!(html.contains("converge run --config run.toml --seed 1234"));
     assert!(html.contains("anti_entropy.enabled"));
+    // Harness problems are shown next to the verdict; run metadata in the facts.
+    assert!(html.contains("could not resume n2 after pause"));
+    assert!(html.contains("timings workload s"));
     // Links to the raw files and node logs.
     for href in [
         "history.jsonl",
@@ -236,6 +239,11 @@ fn the_index_lists_runs_newest_first_with_key_figures() {
         "lost updates figure"
     );
     assert!(html.contains("0.80 s"), "convergence time");
+    assert!(html.contains("62.9 s"), "duration from the phase timings");
+    assert!(
+        html.contains("<td class=\"num\">500</td>"),
+        "ops from the harness's op counts"
+    );
     assert!(html.contains("2 run(s)"));
 }
 

@@ -423,15 +423,18 @@ fn write_results(dir: &Path, spec: &Spec, node: &dyn Fn(u64) -> String, key_pref
     let results = serde_json::json!({
         "valid": false,
         "checks": checks,
+        // The harness's RunMeta (harness/src/results_file.rs).
         "run": {
-            "test": name,
+            "name": name,
             "seed": 1234,
+            "checked_by": "converge run",
             "started_at": spec.started_at,
-            "duration": "60s",
-            "ops": spec.ops,
+            "timings": {"setup_s": 1.5, "workload_s": 60.0, "heal_s": 0.2, "convergence_s": 0.8, "check_s": 0.4},
+            "ops": {"ok": spec.ops - spec.ops / 50, "info": spec.ops / 100, "fail": spec.ops / 100},
+            "problems": [format!("could not resume n2 after pause: connection refused{}", if spec.hostile { HOSTILE } else { "" })],
             "reproduce": format!("converge run --config run.toml --seed 1234 --nemesis partition,clock {}", if spec.hostile { HOSTILE } else { "" }),
             "config": {
-                "test": {"name": name, "time_limit": "60s", "nodes": spec.nodes},
+                "test": {"name": name, "time_limit": "60s", "nodes": spec.nodes, "rf": 3, "r": 2, "w": 2, "conflict": "lww"},
                 "workload": {"kind": "register", "keys": 1000, "mix": "read=50,write=40,delete=10"},
                 "nemesis": {"faults": ["partition", "clock", "crash", "pause", "wipe"], "clock_skew": "4s"},
                 "checks": {"conflict": "lww"},
