@@ -63,12 +63,15 @@ fn encode_key(key: &str) -> String {
     out
 }
 
+/// The prefix of a `fail` error meaning the connection was never made.
+pub const REFUSED: &str = "connect:";
+
 fn classify_error<T>(e: &reqwest::Error) -> Outcome<T> {
     if e.is_timeout() {
         Outcome::Info("timeout".into())
     } else if e.is_connect() {
         // Nothing was sent: the op cannot have taken effect.
-        Outcome::Fail(format!("connect: {}", root_cause(e)))
+        Outcome::Fail(format!("{REFUSED} {}", root_cause(e)))
     } else {
         Outcome::Info(format!("request: {}", root_cause(e)))
     }

@@ -12,6 +12,7 @@ use crate::history_writer::HistoryWriter;
 use checkers::history::{Event, EventType, Function, Process};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::time::Instant;
 use workloads::{Op, OpKind, OpStream, RateLimiter};
 
@@ -47,6 +48,17 @@ impl SharedRate {
     }
 }
 
+/// How long a process waits after its node refused a connection.
+const REFUSED_BACKOFF: Duration = Duration::from_millis(50);
+
+/// What [`ClientProcess::perform`] tells the loop.
+#[derive(Debug, PartialEq, Eq)]
+enum Completion {
+    Done,
+    /// The node refused the connection: it is down.
+    Refused,
+}
+
 /// One client process's loop.
 pub struct ClientProcess {
     pub process: u32,
@@ -73,7 +85,12 @@ impl ClientProcess {
                 tokio::time::sleep_until(due).await;
             }
             let Some(op) = self.ops.next() else { break };
-            self.perform(op).await;
+            if self.perform(op).await == Completion::Refused {
+                // The node is down: its refusals are instant, and a tight loop
+                // would fill the history with them and starve the other
+                // processes of CPU. Jepsen's clients likewise pause on refusal.
+                tokio::time::sleep(REFUSED_BACKOFF).await;
+            }
         }
     }
 
@@ -99,7 +116,7 @@ impl ClientProcess {
         }
     }
 
-    async fn perform(&self, op: Op) {
+    async fn perform(&self, op: Op) -> Completion {
         self.history.record(self.event(EventType::Invoke, &op));
         let (outcome, values, observed) = match op.kind {
             OpKind::Read => match self.client.read(&op.key).await {
@@ -112,9 +129,13 @@ impl ClientProcess {
         let mut done = self.event(EventType::Ok, &op);
         done.values = values;
         done.observed = observed;
+        let mut completion = Completion::Done;
         let counter = match outcome {
             Outcome::Ok(()) => &self.stats.ok,
             Outcome::Fail(e) => {
+                if e.contains(crate::client::REFUSED) {
+                    completion = Completion::Refused;
+                }
                 done.kind = EventType::Fail;
                 done.error = Some(e);
                 &self.stats.fail
@@ -127,6 +148,7 @@ impl ClientProcess {
         };
         self.history.record(done);
         counter.fetch_add(1, Ordering::Relaxed);
+        completion
     }
 
     /// A write or delete; causal ops first read the key for its context.

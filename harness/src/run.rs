@@ -136,7 +136,7 @@ pub async fn run(cfg: TestConfig, dir_slot: RunDirSlot) -> Result<RunOutcome, Ru
 
     // Heal everything, then wait for agreement with no client reads.
     let heal_started = Instant::now();
-    nemesis.stop_active().await;
+    nemesis.stop_all().await;
     let mut problems = nemesis.problems();
     problems.extend(final_heal(&cluster).await);
     let healed_at = history.now();

@@ -85,7 +85,15 @@ fn build_in_workspace(workspace: &Path, exe: &Path) -> Result<(), BinaryError> {
     eprintln!("converge: building converge-node (profile {profile})...");
     let status = Command::new(cargo)
         .current_dir(workspace)
-        .args(["build", "-p", "converge-node", "--profile", profile])
+        .args([
+            "build",
+            "-p",
+            "converge-node",
+            "--bin",
+            "converge-node",
+            "--profile",
+            profile,
+        ])
         .env("CARGO_TARGET_DIR", target_dir)
         .stdin(Stdio::null())
         .status()

@@ -10,6 +10,7 @@ use crate::cluster::Cluster;
 use crate::history_writer::HistoryWriter;
 use crate::node_id::NodeId;
 use checkers::history::{Event, EventType, Function, Process};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -18,17 +19,26 @@ use tokio::time::Instant;
 /// How long a restarted node may take to answer `/health`.
 const RESTART_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The fault in effect, if any, and its helper task (the clock strobe).
+/// A fault in effect and its helper task (the clock strobe).
 struct Active {
     fault: PlannedFault,
     strobe: Option<JoinHandle<()>>,
 }
 
+/// One step of the schedule: fault `usize` starts or stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    // Stops sort first, so a fault ending when another starts is lifted first.
+    Stop(usize),
+    Start(usize),
+}
+
 pub struct Nemesis {
     cluster: Arc<Cluster>,
     history: Arc<HistoryWriter>,
-    /// A std Mutex: only swapped in and out, never held across an await.
-    active: Mutex<Option<Active>>,
+    /// Faults in effect by schedule position. A std Mutex: only inserted
+    /// into and taken from, never held across an await.
+    active: Mutex<BTreeMap<usize, Active>>,
     /// Problems met while injecting or lifting faults (shown at the end).
     problems: Mutex<Vec<String>>,
 }
@@ -38,16 +48,26 @@ impl Nemesis {
         Arc::new(Nemesis {
             cluster,
             history,
-            active: Mutex::new(None),
+            active: Mutex::new(BTreeMap::new()),
             problems: Mutex::new(Vec::new()),
         })
     }
 
-    /// The active fault's kind, for the progress line.
+    fn active(&self) -> std::sync::MutexGuard<'_, BTreeMap<usize, Active>> {
+        self.active.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The kinds of the faults in effect, for the progress line.
     pub fn active_summary(&self) -> String {
-        match &*self.active.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(a) => a.fault.action.kind().to_string(),
-            None => "none".into(),
+        let kinds: Vec<String> = self
+            .active()
+            .values()
+            .map(|a| a.fault.action.kind().to_string())
+            .collect();
+        if kinds.is_empty() {
+            "none".into()
+        } else {
+            kinds.join("+")
         }
     }
 
@@ -68,11 +88,18 @@ impl Nemesis {
 
     /// Runs the schedule; `test_start` is the history's time zero.
     pub async fn run(self: Arc<Self>, plan: Vec<PlannedFault>, test_start: Instant) {
-        for fault in plan {
-            tokio::time::sleep_until(test_start + fault.start).await;
-            self.start_fault(fault.clone()).await;
-            tokio::time::sleep_until(test_start + fault.stop).await;
-            self.stop_active().await;
+        let mut steps: Vec<(Duration, Step)> = Vec::new();
+        for (i, f) in plan.iter().enumerate() {
+            steps.push((f.start, Step::Start(i)));
+            steps.push((f.stop, Step::Stop(i)));
+        }
+        steps.sort();
+        for (at, step) in steps {
+            tokio::time::sleep_until(test_start + at).await;
+            match step {
+                Step::Start(i) => self.start_fault(i, plan[i].clone()).await,
+                Step::Stop(i) => self.stop_fault(i).await,
+            }
         }
     }
 
@@ -104,7 +131,7 @@ impl Nemesis {
             .map_err(|e| format!("nemesis task failed: {e}"))?
     }
 
-    async fn start_fault(&self, fault: PlannedFault) {
+    async fn start_fault(&self, id: usize, fault: PlannedFault) {
         let action = fault.action.clone();
         let mut strobe = None;
         let result = match &action {
@@ -143,7 +170,7 @@ impl Nemesis {
             self.problem(format!("starting {} fault: {e}", action.kind()));
         }
         self.record(Function::Start, &action, result.err());
-        *self.active.lock().unwrap_or_else(|p| p.into_inner()) = Some(Active { fault, strobe });
+        self.active().insert(id, Active { fault, strobe });
     }
 
     async fn each(
@@ -188,9 +215,17 @@ impl Nemesis {
         })
     }
 
-    /// Lifts the active fault, if any, and records its stop.
-    pub async fn stop_active(&self) {
-        let Some(active) = self.active.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+    /// Lifts every fault in effect and records their stops.
+    pub async fn stop_all(&self) {
+        let ids: Vec<usize> = self.active().keys().copied().collect();
+        for id in ids {
+            self.stop_fault(id).await;
+        }
+    }
+
+    /// Lifts fault `id`, if in effect, and records its stop.
+    async fn stop_fault(&self, id: usize) {
+        let Some(active) = self.active().remove(&id) else {
             return;
         };
         if let Some(t) = &active.strobe {
@@ -232,5 +267,17 @@ impl Nemesis {
             self.cluster.start(n, RESTART_TIMEOUT).await?;
         }
         Ok(())
+    }
+}
+
+impl Drop for Nemesis {
+    /// A strobe must not outlive the nemesis (it would skew clocks after
+    /// teardown reset them).
+    fn drop(&mut self) {
+        for a in self.active().values() {
+            if let Some(t) = &a.strobe {
+                t.abort();
+            }
+        }
     }
 }

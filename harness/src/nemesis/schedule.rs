@@ -1,13 +1,19 @@
 //! The fault schedule: a pure function from the seed to a list of timed
 //! faults, so the same seed injects the same faults at the same offsets.
 //!
-//! One fault is active at a time: after a warm-up of one interval, a fault
-//! starts, lasts one interval, and the cluster then gets one quiet interval
-//! before the next. Which fault, which nodes, which shape and which offsets
-//! are drawn from a SplitMix64 stream seeded from the run's seed. SplitMix64
-//! is written out here rather than taken from `rand` so a schedule stays
-//! reproducible across dependency upgrades: a stored seed must replay the
-//! same faults in every future version.
+//! Every enabled fault family has its own cycle, as Jepsen's composed nemeses
+//! do: a fault of that kind lasts one interval, then the cluster gets one
+//! quiet interval of it. The families' cycles are staggered by a fraction of an
+//! interval, so faults of different kinds overlap part of the time (a clock
+//! skew during a partition is what defeats hybrid logical clocks). Crash,
+//! pause and wipe form one family with one cycle (each occurrence draws one
+//! of them), so at most `max_down` nodes are down at once.
+//!
+//! Which nodes, which shape and which offsets are drawn from a SplitMix64
+//! stream seeded from the run's seed. SplitMix64 is written out here rather
+//! than taken from `rand` so a schedule stays reproducible across dependency
+//! upgrades: a stored seed must replay the same faults in every future
+//! version.
 
 use super::FaultKind;
 use crate::net::{Grudge, PartitionShape};
@@ -98,6 +104,15 @@ impl FaultAction {
         }
     }
 
+    /// The nodes this fault takes down (crash, pause, wipe).
+    pub fn downed_nodes(&self) -> Vec<NodeId> {
+        match self {
+            FaultAction::Crash { nodes } | FaultAction::Pause { nodes } => nodes.clone(),
+            FaultAction::Wipe { node } => vec![node.clone()],
+            _ => Vec::new(),
+        }
+    }
+
     /// The history's `detail` for this fault.
     pub fn detail(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
@@ -126,23 +141,51 @@ pub struct ScheduleParams {
 /// Mixed into the seed so the fault stream is independent of the op streams.
 const NEMESIS_STREAM: u64 = 0x6e65_6d65_7369_7300; // "nemesis\0"
 
+/// Faults that take nodes down share one cycle, so `max_down` bounds the
+/// nodes down at once and every enabled down kind gets its turns.
+const DOWN_KINDS: [FaultKind; 3] = [FaultKind::Crash, FaultKind::Pause, FaultKind::Wipe];
+
 /// Every fault of a run, in start order.
 pub fn plan(seed: u64, p: &ScheduleParams) -> Vec<PlannedFault> {
-    let mut out = Vec::new();
+    let mut out: Vec<PlannedFault> = Vec::new();
     if p.faults.is_empty() || p.nodes.is_empty() || p.interval.is_zero() {
         return out;
     }
     let mut rng = SplitMix64::new(seed ^ NEMESIS_STREAM);
-    let mut start = p.interval;
-    while start < p.time_limit {
-        let stop = (start + p.interval).min(p.time_limit);
-        let kind = p.faults[rng.below(p.faults.len())];
+    // One cycle per family: partition, clock, and all down kinds together.
+    let mut families: Vec<Vec<FaultKind>> = Vec::new();
+    for kind in [FaultKind::Partition, FaultKind::Clock] {
+        if p.faults.contains(&kind) {
+            families.push(vec![kind]);
+        }
+    }
+    let downs: Vec<FaultKind> = DOWN_KINDS
+        .into_iter()
+        .filter(|k| p.faults.contains(k))
+        .collect();
+    if !downs.is_empty() {
+        families.push(downs);
+    }
+    // Every occurrence's window, family by family, staggered, then in time order.
+    let count = families.len() as u32;
+    let mut windows: Vec<(Duration, Duration, usize)> = Vec::new();
+    for i in 0..families.len() {
+        let mut start = p.interval + p.interval * i as u32 / count;
+        while start < p.time_limit {
+            let stop = (start + p.interval).min(p.time_limit);
+            windows.push((start, stop, i));
+            start = stop + p.interval;
+        }
+    }
+    windows.sort();
+    for (start, stop, family) in windows {
+        let kinds = &families[family];
+        let kind = kinds[rng.below(kinds.len())];
         out.push(PlannedFault {
             start,
             stop,
             action: draw(kind, &mut rng, p),
         });
-        start = stop + p.interval;
     }
     out
 }
@@ -221,6 +264,31 @@ mod tests {
                 .iter()
                 .all(|f| f.stop <= p.time_limit && f.start < f.stop)
         );
+    }
+
+    #[test]
+    fn different_families_overlap_but_a_family_never_overlaps_itself() {
+        let p = params(vec![
+            FaultKind::Partition,
+            FaultKind::Clock,
+            FaultKind::Crash,
+            FaultKind::Pause,
+        ]);
+        let faults = plan(3, &p);
+        let family = |f: &PlannedFault| match f.action.kind() {
+            FaultKind::Crash | FaultKind::Pause | FaultKind::Wipe => "down",
+            k => k.name(),
+        };
+        let mut mixed = 0;
+        for (i, a) in faults.iter().enumerate() {
+            for b in &faults[i + 1..] {
+                if a.start < b.stop && b.start < a.stop {
+                    assert_ne!(family(a), family(b), "{a:?} overlaps {b:?}");
+                    mixed += 1;
+                }
+            }
+        }
+        assert!(mixed > 0, "faults of different families should overlap");
     }
 
     #[test]

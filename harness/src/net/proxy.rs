@@ -1,11 +1,15 @@
 //! One directed link's TCP proxy: node `a` dials `b` through it.
 //!
-//! A cut link *stops forwarding* rather than closing anything: connections
-//! already open stall with their bytes held back, new connections are
-//! accepted but not connected onward, exactly as a dropped-packet partition
-//! looks to the node (timeouts, never resets). Healing forwards what was held
-//! back, as TCP retransmission would after a real partition heals. Optional
-//! latency delays every chunk by a fixed amount from the moment it was read.
+//! A cut link behaves like a dropped-packet partition that lasts longer
+//! than TCP's patience. While cut, nothing is forwarded and nothing is reset:
+//! bytes sent into the link and new connections simply hang, so the node
+//! sees timeouts, never errors. When the link heals, every connection that
+//! tried to carry bytes during the cut (and every connection opened during
+//! it) is closed and those bytes are dropped, as when TCP gives up
+//! retransmitting: messages sent into a partition are lost, and the nodes
+//! must reconnect and repair. Connections that stayed idle through the cut
+//! carry on. Optional latency delays every chunk by a fixed amount from the
+//! moment it was read.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -94,9 +98,11 @@ async fn serve_connection(
     upstream: SocketAddr,
     mut state: watch::Receiver<LinkState>,
 ) {
-    // A cut link does not even connect onward: the dialler's request waits,
-    // like a SYN dropped in a real partition.
-    if !wait_open(&mut state).await {
+    // A connection opened into a partition never reaches the peer: it hangs
+    // while the link is cut, and is closed when it heals (its SYN "timed
+    // out"); the dialler reconnects.
+    if state.borrow().cut {
+        let _ = wait_open(&mut state).await;
         return;
     }
     let Ok(outbound) = TcpStream::connect(upstream).await else {
@@ -107,16 +113,44 @@ async fn serve_connection(
     let (out_read, out_write) = outbound.into_split();
     let forward = pump(in_read, out_write, state.clone());
     let backward = pump(out_read, in_write, state);
-    tokio::join!(forward, backward);
+    tokio::pin!(forward, backward);
+    // A lost message ends the whole connection (both directions, both
+    // sockets dropped); a clean EOF lets the other direction finish.
+    tokio::select! {
+        end = &mut forward => if end == PumpEnd::Eof { backward.await; },
+        end = &mut backward => if end == PumpEnd::Eof { forward.await; },
+    }
+}
+
+/// Why one direction stopped.
+#[derive(Debug, PartialEq, Eq)]
+enum PumpEnd {
+    /// The sender closed its side (or the socket failed).
+    Eof,
+    /// Bytes were lost in a partition: the connection must be torn down.
+    Lost,
+}
+
+/// Aborts the reader task when the pump ends or is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Copies one direction: a reader task timestamps chunks, this task delays
 /// and forwards them while the link is open. Reader and writer are separate
 /// so latency delays each chunk from when it arrived, not from when the
 /// previous one left.
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, state: watch::Receiver<LinkState>) {
+async fn pump(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    state: watch::Receiver<LinkState>,
+) -> PumpEnd {
     let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(CHANNEL_CHUNKS);
-    let reader = tokio::spawn(async move {
+    let _reader = AbortOnDrop(tokio::spawn(async move {
         let mut buf = vec![0u8; CHUNK_BYTES];
         loop {
             match from.read(&mut buf).await {
@@ -128,26 +162,25 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, state: watch::Rec
                 }
             }
         }
-    });
+    }));
     let mut state = state;
     while let Some((read_at, chunk)) = rx.recv().await {
-        if !wait_open(&mut state).await {
-            break;
-        }
         let latency = state.borrow().latency;
         if !latency.is_zero() {
             tokio::time::sleep_until(read_at + latency).await;
-            // The link may have been cut while this chunk was delayed.
-            if !wait_open(&mut state).await {
-                break;
-            }
+        }
+        if state.borrow().cut {
+            // This chunk went into the partition: hang until the heal, then
+            // drop the connection with the chunk.
+            let _ = wait_open(&mut state).await;
+            return PumpEnd::Lost;
         }
         if to.write_all(&chunk).await.is_err() {
-            break;
+            return PumpEnd::Eof;
         }
     }
-    reader.abort();
     let _ = to.shutdown().await;
+    PumpEnd::Eof
 }
 
 #[cfg(test)]
@@ -185,15 +218,26 @@ mod tests {
         assert_eq!(round_trip(&mut s, b"hello").await, b"hello");
     }
 
+    const CUT: LinkState = LinkState {
+        cut: true,
+        latency: Duration::ZERO,
+    };
+
+    /// Reads until EOF or error; the bytes that arrived before it.
+    async fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
+        let mut got = Vec::new();
+        let _ = timeout(Duration::from_secs(5), s.read_to_end(&mut got))
+            .await
+            .expect("connection was not closed");
+        got
+    }
+
     #[tokio::test]
-    async fn cut_link_hangs_without_reset_and_heal_delivers_held_bytes() {
+    async fn bytes_sent_into_a_cut_link_hang_then_are_lost_and_the_connection_closes_at_heal() {
         let proxy = LinkProxy::start(echo_server().await).await.unwrap();
         let mut s = TcpStream::connect(proxy.local_addr()).await.unwrap();
         assert_eq!(round_trip(&mut s, b"before").await, b"before");
-        proxy.set(LinkState {
-            cut: true,
-            ..Default::default()
-        });
+        proxy.set(CUT);
         s.write_all(b"during").await.unwrap();
         let mut buf = [0u8; 6];
         // No bytes and no EOF/reset while cut: the read just waits.
@@ -203,20 +247,19 @@ mod tests {
                 .is_err()
         );
         proxy.set(LinkState::default());
-        timeout(Duration::from_secs(5), s.read_exact(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(&buf, b"during");
+        assert!(
+            read_to_close(&mut s).await.is_empty(),
+            "the message must be lost"
+        );
+        // The dialler reconnects and the link works again.
+        let mut s = TcpStream::connect(proxy.local_addr()).await.unwrap();
+        assert_eq!(round_trip(&mut s, b"after").await, b"after");
     }
 
     #[tokio::test]
-    async fn new_connections_on_a_cut_link_wait_for_the_heal() {
+    async fn connections_opened_into_a_cut_link_hang_then_close_at_heal() {
         let proxy = LinkProxy::start(echo_server().await).await.unwrap();
-        proxy.set(LinkState {
-            cut: true,
-            ..Default::default()
-        });
+        proxy.set(CUT);
         let mut s = TcpStream::connect(proxy.local_addr()).await.unwrap();
         s.write_all(b"x").await.unwrap();
         let mut buf = [0u8; 1];
@@ -226,11 +269,18 @@ mod tests {
                 .is_err()
         );
         proxy.set(LinkState::default());
-        timeout(Duration::from_secs(5), s.read_exact(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(&buf, b"x");
+        assert!(read_to_close(&mut s).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn idle_connections_survive_a_cut_and_heal() {
+        let proxy = LinkProxy::start(echo_server().await).await.unwrap();
+        let mut s = TcpStream::connect(proxy.local_addr()).await.unwrap();
+        assert_eq!(round_trip(&mut s, b"1").await, b"1");
+        proxy.set(CUT);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        proxy.set(LinkState::default());
+        assert_eq!(round_trip(&mut s, b"2").await, b"2");
     }
 
     #[tokio::test]
