@@ -144,6 +144,9 @@ pub struct OpTable {
     /// Nemesis events with their line numbers, kept whole (there are few).
     pub nemesis: Vec<(u32, Event)>,
     pub windows: Vec<FaultWindow>,
+    /// The union of the fault windows as sorted, disjoint `[start, stop]`
+    /// spans, so a per-read overlap test is a binary search.
+    fault_spans: Vec<(u64, u64)>,
     /// Completions with no outstanding invoke on their process.
     pub unmatched_completions: u64,
     /// Writes whose value an earlier write already wrote.
@@ -168,6 +171,7 @@ impl Default for OpTable {
             by_key: Vec::new(),
             nemesis: Vec::new(),
             windows: Vec::new(),
+            fault_spans: Vec::new(),
             unmatched_completions: 0,
             duplicate_values: 0,
             malformed_lines: 0,
@@ -213,7 +217,10 @@ impl OpTable {
 
     /// Whether `[from, to]` overlaps any fault window.
     pub fn overlaps_fault(&self, from: u64, to: u64) -> bool {
-        self.windows.iter().any(|w| w.start <= to && from <= w.stop)
+        // `fault_spans` is sorted and disjoint: find the last span starting
+        // at or before `to` and see whether it reaches `from`.
+        let n = self.fault_spans.partition_point(|&(start, _)| start <= to);
+        n > 0 && self.fault_spans[n - 1].1 >= from
     }
 }
 
@@ -406,6 +413,14 @@ impl OpTableBuilder {
         }
         t.key_start = start;
         t.by_key = by_key;
+        let mut spans: Vec<(u64, u64)> = t.windows.iter().map(|w| (w.start, w.stop)).collect();
+        spans.sort_unstable();
+        for (start, stop) in spans {
+            match t.fault_spans.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(stop),
+                _ => t.fault_spans.push((start, stop)),
+            }
+        }
         t
     }
 }

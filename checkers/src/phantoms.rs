@@ -9,7 +9,7 @@
 
 use crate::context::Context;
 use crate::findings::{Findings, Outcome};
-use crate::ops::{KeyId, OpFn, Outcome as OpOutcome};
+use crate::ops::{KeyId, OpFn, OpId, Outcome as OpOutcome};
 use crate::result::Validity;
 use serde_json::json;
 
@@ -26,40 +26,50 @@ pub fn check(cx: &Context) -> Outcome {
     fd.declare(&KINDS);
     let t = cx.table;
     let mut reads = 0;
-    for k in 0..t.key_count() as KeyId {
-        for &id in t.ops_on(k) {
-            let r = t.op(id);
-            if r.f != OpFn::Read || !r.is_ok() {
-                continue;
-            }
-            reads += 1;
-            for &v in t.vals(r) {
-                let writer = t.writer(v).filter(|&w| t.op(w).key == k);
-                match writer {
-                    None => fd.anomaly("phantom-read", Some(k), || {
+    // Reads are judged one by one, so walk the op table in order (sequential
+    // memory) rather than key by key.
+    for (id, r) in t.ops.iter().enumerate() {
+        let id = id as OpId;
+        if r.f != OpFn::Read || !r.is_ok() {
+            continue;
+        }
+        let k = r.key;
+        reads += 1;
+        for &v in t.vals(r) {
+            let writer = t.writer(v).filter(|&w| t.op(w).key == k);
+            match writer {
+                None => fd.anomaly("phantom-read", Some(k), || {
+                    (
+                        format!(
+                            "read returned {:?}, which no write to this key ever wrote",
+                            cx.value_text(v)
+                        ),
+                        vec![id],
+                    )
+                }),
+                Some(w) if t.op(w).outcome == OpOutcome::Fail => {
+                    fd.anomaly("failed-write-read", Some(k), || {
                         (
-                            format!("read returned {:?}, which no write to this key ever wrote", cx.value_text(v)),
-                            vec![id],
+                            format!(
+                                "read returned {:?}, whose write failed (surely did not take effect)",
+                                cx.value_text(v)
+                            ),
+                            vec![w, id],
                         )
-                    }),
-                    Some(w) if t.op(w).outcome == OpOutcome::Fail => {
-                        fd.anomaly("failed-write-read", Some(k), || {
-                            (
-                                format!("read returned {:?}, whose write failed (surely did not take effect)", cx.value_text(v)),
-                                vec![w, id],
-                            )
-                        })
-                    }
-                    Some(w) if t.op(w).invoke_time > r.complete_time => {
-                        fd.anomaly("future-read", Some(k), || {
-                            (
-                                format!("read returned {:?} before its write was even invoked", cx.value_text(v)),
-                                vec![id, w],
-                            )
-                        })
-                    }
-                    Some(_) => {}
+                    })
                 }
+                Some(w) if t.op(w).invoke_time > r.complete_time => {
+                    fd.anomaly("future-read", Some(k), || {
+                        (
+                            format!(
+                                "read returned {:?} before its write was even invoked",
+                                cx.value_text(v)
+                            ),
+                            vec![id, w],
+                        )
+                    })
+                }
+                Some(_) => {}
             }
         }
     }

@@ -22,8 +22,9 @@ use crate::findings::{Findings, Outcome};
 use crate::ops::{KeyId, OpFn, OpId, OpRecord, ValueId};
 use crate::result::{Conflict, Validity};
 use crate::timeline::{KeyTimeline, delete_explains_absence};
+use hashbrown::HashMap;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Session {
