@@ -18,12 +18,10 @@ pub struct Config {
     pub cluster: ClusterConfig,
     pub storage: StorageConfig,
     pub tombstones: TombstoneConfig,
-    /// Reserved for the repair issue; accepted so configs stay forward
-    /// compatible, and a warning is logged if set (not implemented yet).
-    pub read_repair: toml::Table,
-    /// Reserved for the repair issue (see `read_repair`).
-    pub hints: toml::Table,
-    /// Reserved for the repair issue (see `read_repair`).
+    pub read_repair: ReadRepairConfig,
+    pub hints: HintsConfig,
+    /// Reserved for anti-entropy, not wired into the node yet: accepted so
+    /// configs stay forward compatible, and a warning is logged if set.
     pub anti_entropy: toml::Table,
 }
 
@@ -105,6 +103,74 @@ impl Default for TombstoneConfig {
     }
 }
 
+/// When a coordinator repairs stale replicas it read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadRepairMode {
+    /// Never.
+    Off,
+    /// The client's answer waits until the stale replicas that answered
+    /// have been repaired (Cassandra's BLOCKING).
+    Blocking,
+    /// Answer first, repair after.
+    Async,
+}
+
+impl ReadRepairMode {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            ReadRepairMode::Off => "off",
+            ReadRepairMode::Blocking => "blocking",
+            ReadRepairMode::Async => "async",
+        }
+    }
+}
+
+/// `[read_repair]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadRepairConfig {
+    pub mode: ReadRepairMode,
+    /// Share of reads that repair, in [0, 1] (probabilistic read repair).
+    pub chance: f64,
+}
+
+impl Default for ReadRepairConfig {
+    fn default() -> Self {
+        ReadRepairConfig {
+            mode: ReadRepairMode::Blocking,
+            chance: 1.0,
+        }
+    }
+}
+
+/// `[hints]`: hinted handoff.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HintsConfig {
+    pub enabled: bool,
+    /// No hints are stored for a replica down longer than this, and stored
+    /// hints older than this are dropped (Cassandra's max_hint_window).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub window: Duration,
+    /// Most hints kept per target replica; more are dropped (counted).
+    pub max_per_target: u64,
+    /// Replay speed per target, in hints per second.
+    pub replay_rate: u64,
+}
+
+impl Default for HintsConfig {
+    fn default() -> Self {
+        HintsConfig {
+            enabled: true,
+            window: Duration::from_secs(3 * 3600),
+            max_per_target: 100_000,
+            replay_rate: 1_000,
+        }
+    }
+}
+
 /// A config mistake, already phrased as the one line the user sees.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -157,6 +223,15 @@ impl Config {
         if c.request_timeout.is_zero() {
             return fail("config field cluster.request_timeout must be positive".into());
         }
+        let chance = self.read_repair.chance;
+        if !(0.0..=1.0).contains(&chance) {
+            return fail(format!(
+                "config field read_repair.chance = {chance} must be in [0, 1]"
+            ));
+        }
+        if self.hints.replay_rate == 0 {
+            return fail("config field hints.replay_rate must be at least 1".into());
+        }
         if self.storage.fsync_interval_ms == 0 {
             return fail("config field storage.fsync_interval_ms must be at least 1".into());
         }
@@ -166,17 +241,24 @@ impl Config {
     /// Names of reserved tables that were filled in but are not implemented
     /// in this build, so the binary can warn instead of silently ignoring.
     pub fn unimplemented_tables(&self) -> Vec<&'static str> {
-        let mut names = Vec::new();
-        for (name, table) in [
-            ("read_repair", &self.read_repair),
-            ("hints", &self.hints),
-            ("anti_entropy", &self.anti_entropy),
-        ] {
-            if !table.is_empty() {
-                names.push(name);
-            }
+        if self.anti_entropy.is_empty() {
+            Vec::new()
+        } else {
+            vec!["anti_entropy"]
         }
-        names
+    }
+
+    /// Operator warnings about settings that are legal but unsafe.
+    pub fn safety_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.hints.enabled && self.hints.window > self.tombstones.gc_grace {
+            warnings.push(format!(
+                "hints.window ({:?}) exceeds tombstones.gc_grace ({:?}): a hint replayed after its \
+                 key's tombstone was purged can resurrect deleted data",
+                self.hints.window, self.tombstones.gc_grace
+            ));
+        }
+        warnings
     }
 }
 
@@ -232,5 +314,31 @@ mod tests {
     fn reserved_repair_tables_parse() {
         let config = Config::parse("[anti_entropy]\nmode = \"merkle\"\n[hints]\n", 3).unwrap();
         assert_eq!(config.unimplemented_tables(), vec!["anti_entropy"]);
+    }
+
+    #[test]
+    fn repair_tables_parse_and_validate() {
+        let text = "[read_repair]\nmode = \"async\"\nchance = 0.5\n[hints]\nwindow = \"1m\"\nmax_per_target = 10\n";
+        let config = Config::parse(text, 3).unwrap();
+        assert_eq!(config.read_repair.mode, ReadRepairMode::Async);
+        assert_eq!(config.hints.window, Duration::from_secs(60));
+        assert!(
+            Config::parse("[read_repair]\nchance = 1.5\n", 3)
+                .unwrap_err()
+                .0
+                .contains("read_repair.chance")
+        );
+        assert!(
+            Config::parse("[read_repair]\nmode = \"sometimes\"\n", 3)
+                .unwrap_err()
+                .0
+                .contains("read_repair.mode")
+        );
+        let risky = Config::parse(
+            "[hints]\nwindow = \"2d\"\n[tombstones]\ngc_grace = \"1d\"\n",
+            3,
+        )
+        .unwrap();
+        assert_eq!(risky.safety_warnings().len(), 1);
     }
 }

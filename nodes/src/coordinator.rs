@@ -11,6 +11,9 @@
 //! must treat it as indeterminate.
 
 use crate::clock::NodeClock;
+use crate::config::{ReadRepairConfig, ReadRepairMode};
+use crate::hints::Hints;
+use crate::metrics::Metrics;
 use crate::peer::{PeerClient, PeerRequest, PeerResponse};
 use crate::replica::LocalReplica;
 use crate::ring::Ring;
@@ -40,6 +43,10 @@ pub struct Coordinator {
     pub mode: ConflictMode,
     pub request_timeout: Duration,
     pub clock: Arc<NodeClock>,
+    pub read_repair: ReadRepairConfig,
+    /// Hinted handoff for replicas that miss a write.
+    pub hints: Arc<Hints>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Coordinator {
@@ -53,20 +60,68 @@ impl Coordinator {
         let replicas = self.ring.preference_list(key);
         let mut answers = self.fan_out(&replicas, PeerRequest::Read { key: key.clone() }, deadline);
         let mut merged: Option<Record> = None;
-        let mut acked = 0;
-        while acked < r {
+        let mut replied: Vec<(NodeId, Option<Record>)> = Vec::with_capacity(replicas.len());
+        while replied.len() < r {
             match answers.next(deadline).await {
-                Some(PeerResponse::Read(record)) => {
-                    acked += 1;
-                    if let Some(record) = record {
-                        merged = Some(Record::merge_into(merged.as_ref(), &record));
+                Some((node, PeerResponse::Read(record))) => {
+                    if let Some(record) = &record {
+                        merged = Some(Record::merge_into(merged.as_ref(), record));
                     }
+                    replied.push((node, record));
                 }
                 Some(_) => {}
-                None => return Err(Unavailable { required: r, acked }),
+                None => {
+                    return Err(Unavailable {
+                        required: r,
+                        acked: replied.len(),
+                    });
+                }
             }
         }
+        // Answers that are already in count towards the repair too.
+        while let Some((node, PeerResponse::Read(record))) = answers.try_next() {
+            if let Some(record) = &record {
+                merged = Some(Record::merge_into(merged.as_ref(), record));
+            }
+            replied.push((node, record));
+        }
+        if let Some(merged) = &merged {
+            self.read_repair(key, merged, &replied, deadline).await;
+        }
         Ok(merged)
+    }
+
+    /// Writes `merged` back to every replica that replied with something
+    /// older (or nothing), per `[read_repair]`. The replica merges it, so a
+    /// repair can never replace a newer version or drop an unseen sibling.
+    async fn read_repair(
+        self: &Arc<Self>,
+        key: &Key,
+        merged: &Record,
+        replied: &[(NodeId, Option<Record>)],
+        deadline: Instant,
+    ) {
+        let mode = self.read_repair.mode;
+        if mode == ReadRepairMode::Off || !chance(self.read_repair.chance) {
+            return;
+        }
+        let stale: Vec<NodeId> = replied
+            .iter()
+            .filter(|(_, record)| record.as_ref() != Some(merged))
+            .map(|(node, _)| node.clone())
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        self.metrics.record_read_repair(mode, stale.len());
+        let request = PeerRequest::Merge {
+            key: key.clone(),
+            record: merged.clone(),
+        };
+        let mut answers = self.fan_out(&stale, request, deadline);
+        if mode == ReadRepairMode::Blocking {
+            while answers.next(deadline).await.is_some() {}
+        }
     }
 
     /// Writes `value` (`None` deletes) to W replicas; returns the context
@@ -101,29 +156,11 @@ impl Coordinator {
             .filter(|n| Some(n) != minter.as_ref())
             .collect();
         let mut acked = usize::from(minter.is_some());
-        if acked >= w {
-            // Still replicate to the others; just don't wait for them.
-            drop(self.fan_out(
-                &targets,
-                PeerRequest::Merge {
-                    key: key.clone(),
-                    record,
-                },
-                deadline,
-            ));
-            return Ok(returned);
-        }
-        let mut answers = self.fan_out(
-            &targets,
-            PeerRequest::Merge {
-                key: key.clone(),
-                record,
-            },
-            deadline,
-        );
+        // Replicas that miss this write get a hint (never counted towards W).
+        let mut answers = self.fan_out_hinted(&targets, key, record, deadline);
         while acked < w {
             match answers.next(deadline).await {
-                Some(PeerResponse::Merged) => acked += 1,
+                Some((_, PeerResponse::Merged)) => acked += 1,
                 Some(_) => {}
                 None => return Err(Unavailable { required: w, acked }),
             }
@@ -183,7 +220,47 @@ impl Coordinator {
             let tx = tx.clone();
             tokio::spawn(async move {
                 let answer = this.call(&node, request, deadline).await;
-                let _ = tx.send(answer).await;
+                let _ = tx.send((node, answer)).await;
+            });
+        }
+        Answers {
+            rx,
+            outstanding: targets.len(),
+        }
+    }
+
+    /// Like [`Self::fan_out`] for a write: a replica that does not
+    /// acknowledge by the deadline gets a hint, stored after the fact so the
+    /// client's answer never waits for it.
+    fn fan_out_hinted(
+        self: &Arc<Self>,
+        targets: &[NodeId],
+        key: &Key,
+        record: Record,
+        deadline: Instant,
+    ) -> Answers {
+        let (tx, rx) = mpsc::channel(targets.len().max(1));
+        for node in targets {
+            let this = self.clone();
+            let node = node.clone();
+            let key = key.clone();
+            let record = record.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let request = PeerRequest::Merge {
+                    key: key.clone(),
+                    record: record.clone(),
+                };
+                let answer = this.call(&node, request, deadline).await;
+                let acked = matches!(answer, Some(PeerResponse::Merged));
+                let _ = tx.send((node.clone(), answer)).await;
+                if node != this.me {
+                    if acked {
+                        this.hints.note_reachable(&node);
+                    } else {
+                        this.hints.store(&node, key, record).await;
+                    }
+                }
             });
         }
         Answers {
@@ -223,20 +300,20 @@ impl Coordinator {
 
 /// Answers of a fan-out, as they arrive.
 struct Answers {
-    rx: mpsc::Receiver<Option<PeerResponse>>,
+    rx: mpsc::Receiver<(NodeId, Option<PeerResponse>)>,
     outstanding: usize,
 }
 
 impl Answers {
     /// The next successful answer; `None` once every replica has failed or
     /// answered, or at the deadline.
-    async fn next(&mut self, deadline: Instant) -> Option<PeerResponse> {
+    async fn next(&mut self, deadline: Instant) -> Option<(NodeId, PeerResponse)> {
         while self.outstanding > 0 {
             match timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(answer)) => {
+                Ok(Some((node, answer))) => {
                     self.outstanding -= 1;
-                    if answer.is_some() {
-                        return answer;
+                    if let Some(answer) = answer {
+                        return Some((node, answer));
                     }
                 }
                 _ => return None,
@@ -244,4 +321,36 @@ impl Answers {
         }
         None
     }
+
+    /// A successful answer that has already arrived, without waiting.
+    fn try_next(&mut self) -> Option<(NodeId, PeerResponse)> {
+        while self.outstanding > 0 {
+            let Ok((node, answer)) = self.rx.try_recv() else {
+                return None;
+            };
+            self.outstanding -= 1;
+            if let Some(answer) = answer {
+                return Some((node, answer));
+            }
+        }
+        None
+    }
+}
+
+/// True with probability `p` (splitmix64 over a global counter: cheap, and
+/// good enough to spread probabilistic read repair over reads).
+fn chance(p: f64) -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0x853c_49e6_748f_ea9b);
+    if p >= 1.0 {
+        return true;
+    }
+    if p <= 0.0 {
+        return false;
+    }
+    let mut z = STATE.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    ((z >> 11) as f64 / (1u64 << 53) as f64) < p
 }

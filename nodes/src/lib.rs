@@ -4,7 +4,8 @@
 //! - [`cli`], [`config`], [`duration`]: flags and the TOML config.
 //! - [`node`]: wiring and shutdown.
 //! - [`http`]: the client/admin API of docs/node-api.md.
-//! - [`coordinator`]: quorum reads and writes over a key's replicas.
+//! - [`coordinator`]: quorum reads and writes over a key's replicas, read
+//!   repair.
 //! - [`ring`]: consistent-hash placement (preference lists, token ranges).
 //! - [`peer`]: internode protocol, multiplexed connections, handshake.
 //! - [`replica`]: what this node does as a replica of a key.
@@ -12,6 +13,7 @@
 //! - [`clock`]: skewable wall clock and hybrid logical clock.
 //! - [`storage`]: redb store with a group-committing writer thread.
 //! - [`gc`]: tombstone compaction after `gc_grace`.
+//! - [`hints`]: hinted handoff (store and replay missed writes).
 //! - [`merkle`]: Merkle-tree anti-entropy sessions (pure, storage-agnostic).
 //! - [`metrics`]: Prometheus text exposition.
 //! - [`types`]: `NodeId`, `Key`, `ConflictMode`.
@@ -22,6 +24,7 @@ pub mod config;
 pub mod coordinator;
 pub mod duration;
 pub mod gc;
+pub mod hints;
 pub mod http;
 pub mod merkle;
 pub mod metrics;

@@ -5,6 +5,8 @@
 //! uses. The metric set is small and fixed (docs/node-api.md), which is why a
 //! registry crate would buy little here.
 
+use crate::config::ReadRepairMode;
+use crate::types::NodeId;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -56,6 +58,29 @@ impl OpResult {
     }
 }
 
+/// Why a hint was dropped, the `reason` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HintDrop {
+    /// The target had been unreachable for longer than `hints.window`.
+    Window,
+    /// The target already had `hints.max_per_target` hints.
+    Full,
+    /// The hint was older than `hints.window` when its turn to replay came.
+    Expired,
+}
+
+impl HintDrop {
+    const ALL: [HintDrop; 3] = [HintDrop::Window, HintDrop::Full, HintDrop::Expired];
+
+    fn label(self) -> &'static str {
+        match self {
+            HintDrop::Window => "window",
+            HintDrop::Full => "full",
+            HintDrop::Expired => "expired",
+        }
+    }
+}
+
 /// Latency bucket upper bounds in seconds.
 const BUCKETS: [f64; 14] = [
     0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -96,6 +121,13 @@ pub struct Metrics {
     pub keys_live: AtomicI64,
     /// Tombstones removed by GC.
     pub tombstones_purged: AtomicU64,
+    /// Reads that repaired, by mode (0 blocking, 1 async).
+    read_repairs: [AtomicU64; 2],
+    /// Replicas written by read repair, by mode.
+    read_repair_replicas: [AtomicU64; 2],
+    hints_stored: AtomicU64,
+    hints_replayed: AtomicU64,
+    hints_dropped: [AtomicU64; 3],
 }
 
 impl Metrics {
@@ -114,17 +146,106 @@ impl Metrics {
         }
     }
 
+    /// One read that repaired `replicas` stale replicas.
+    pub fn record_read_repair(&self, mode: ReadRepairMode, replicas: usize) {
+        let slot = usize::from(mode == ReadRepairMode::Async);
+        self.read_repairs[slot].fetch_add(1, Ordering::Relaxed);
+        self.read_repair_replicas[slot].fetch_add(replicas as u64, Ordering::Relaxed);
+    }
+
+    pub fn record_hint_stored(&self) {
+        self.hints_stored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn record_hints_replayed(&self, n: u64) {
+        self.hints_replayed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn record_hint_dropped(&self, reason: HintDrop, n: u64) {
+        self.hints_dropped[reason as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Total ops recorded with this op and result (tests).
     pub fn op_count(&self, op: Op, result: OpResult) -> u64 {
         self.ops[op as usize][result as usize].load(Ordering::Relaxed)
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, clock_offset_ms: i64) -> String {
-        let mut out = String::with_capacity(4096);
+    /// `hint_backlog` is the per-target hint count (owned by `Hints`).
+    pub fn render(&self, clock_offset_ms: i64, hint_backlog: &[(NodeId, u64)]) -> String {
+        let mut out = String::with_capacity(8192);
         // Writing to a String cannot fail; the results are ignored.
         let _ = self.render_into(&mut out, clock_offset_ms);
+        let _ = self.render_repair(&mut out, hint_backlog);
         out
+    }
+
+    fn render_repair(&self, out: &mut String, hint_backlog: &[(NodeId, u64)]) -> std::fmt::Result {
+        let modes = [ReadRepairMode::Blocking, ReadRepairMode::Async];
+        writeln!(
+            out,
+            "# HELP converge_read_repairs_total Reads that repaired at least one stale replica."
+        )?;
+        writeln!(out, "# TYPE converge_read_repairs_total counter")?;
+        for (i, mode) in modes.iter().enumerate() {
+            let n = self.read_repairs[i].load(Ordering::Relaxed);
+            writeln!(
+                out,
+                "converge_read_repairs_total{{mode=\"{}\"}} {n}",
+                mode.label()
+            )?;
+        }
+        writeln!(
+            out,
+            "# HELP converge_read_repair_replicas_total Replicas written by read repair."
+        )?;
+        writeln!(out, "# TYPE converge_read_repair_replicas_total counter")?;
+        for (i, mode) in modes.iter().enumerate() {
+            let n = self.read_repair_replicas[i].load(Ordering::Relaxed);
+            writeln!(
+                out,
+                "converge_read_repair_replicas_total{{mode=\"{}\"}} {n}",
+                mode.label()
+            )?;
+        }
+        for (name, help, value) in [
+            (
+                "converge_hints_stored_total",
+                "Hints stored for replicas that missed a write.",
+                &self.hints_stored,
+            ),
+            (
+                "converge_hints_replayed_total",
+                "Hints delivered to their replica.",
+                &self.hints_replayed,
+            ),
+        ] {
+            writeln!(out, "# HELP {name} {help}")?;
+            writeln!(out, "# TYPE {name} counter")?;
+            writeln!(out, "{name} {}", value.load(Ordering::Relaxed))?;
+        }
+        writeln!(
+            out,
+            "# HELP converge_hints_dropped_total Hints not stored or not replayed, by reason."
+        )?;
+        writeln!(out, "# TYPE converge_hints_dropped_total counter")?;
+        for reason in HintDrop::ALL {
+            let n = self.hints_dropped[reason as usize].load(Ordering::Relaxed);
+            writeln!(
+                out,
+                "converge_hints_dropped_total{{reason=\"{}\"}} {n}",
+                reason.label()
+            )?;
+        }
+        writeln!(
+            out,
+            "# HELP converge_hints_backlog Hints waiting for replay, per target replica."
+        )?;
+        writeln!(out, "# TYPE converge_hints_backlog gauge")?;
+        for (target, n) in hint_backlog {
+            writeln!(out, "converge_hints_backlog{{target=\"{target}\"}} {n}")?;
+        }
+        Ok(())
     }
 
     fn render_into(&self, out: &mut String, clock_offset_ms: i64) -> std::fmt::Result {
@@ -230,7 +351,12 @@ mod tests {
         let m = Metrics::new();
         m.record_op(Op::Put, OpResult::Ok, Duration::from_micros(300));
         m.record_op(Op::Put, OpResult::Unavailable, Duration::from_secs(2));
-        let text = m.render(-5);
+        m.record_read_repair(ReadRepairMode::Async, 2);
+        m.record_hint_dropped(HintDrop::Full, 3);
+        let text = m.render(-5, &[(NodeId::new("n2"), 7)]);
+        assert!(text.contains("converge_read_repair_replicas_total{mode=\"async\"} 2"));
+        assert!(text.contains("converge_hints_dropped_total{reason=\"full\"} 3"));
+        assert!(text.contains("converge_hints_backlog{target=\"n2\"} 7"));
         assert!(text.contains("converge_ops_total{op=\"put\",result=\"ok\"} 1"));
         assert!(text.contains("converge_quorum_failures_total{op=\"put\"} 1"));
         assert!(text.contains("converge_op_latency_seconds_bucket{op=\"put\",le=\"0.0005\"} 1"));

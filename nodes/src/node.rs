@@ -6,6 +6,7 @@ use crate::cli::Cli;
 use crate::clock::NodeClock;
 use crate::config::Config;
 use crate::coordinator::Coordinator;
+use crate::hints::Hints;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::peer::{ClusterSettings, PeerClient};
@@ -103,6 +104,19 @@ pub async fn run(
             (p.id.clone(), Arc::new(client))
         })
         .collect();
+    let peer_ids: Vec<NodeId> = cli.peers.iter().map(|p| p.id.clone()).collect();
+    let hints = Arc::new(Hints::open(
+        config.hints.clone(),
+        store.clone(),
+        clock.clone(),
+        metrics.clone(),
+        &peer_ids,
+    )?);
+    let replayer = tokio::spawn(
+        hints
+            .clone()
+            .run_replay(peers.clone(), cluster.request_timeout),
+    );
     let coordinator = Arc::new(Coordinator {
         me: cli.id.clone(),
         ring,
@@ -111,6 +125,9 @@ pub async fn run(
         mode: cluster.conflict,
         request_timeout: cluster.request_timeout,
         clock: clock.clone(),
+        read_repair: config.read_repair.clone(),
+        hints,
+        metrics: metrics.clone(),
     });
 
     let peer_server = tokio::spawn(peer::server::serve(peer_listener, local, settings));
@@ -138,6 +155,7 @@ pub async fn run(
 
     peer_server.abort();
     compactor.abort();
+    replayer.abort();
     if let Err(e) = store.shutdown().await {
         tracing::error!(error = %e, "final storage sync failed");
     }

@@ -9,7 +9,7 @@ use support::{Cluster, eventually, values};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_json_4xx_and_never_a_dropped_connection() {
-    let cluster = Cluster::start(3, "[cluster]\nrequest_timeout = \"500ms\"\n").await;
+    let cluster = Cluster::start(3, "[cluster]\nrequest_timeout = \"2s\"\n").await;
     let c = &cluster.client;
     let url = |p: &str| cluster.url(0, p);
     let expect = |status: u16, what: &str, r: reqwest::Response| {
@@ -140,7 +140,7 @@ async fn bad_requests_get_json_4xx_and_never_a_dropped_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_clock_dump_health_and_tombstone_gc() {
-    let config = "[tombstones]\ngc_grace = \"1s\"\n[cluster]\nrequest_timeout = \"500ms\"\n";
+    let config = "[tombstones]\ngc_grace = \"1s\"\n[cluster]\nrequest_timeout = \"2s\"\n";
     let cluster = Cluster::start(3, config).await;
     let c = &cluster.client;
 

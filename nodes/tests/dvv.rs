@@ -5,7 +5,7 @@ mod support;
 
 use support::{Cluster, values};
 
-const CONFIG: &str = "[cluster]\nconflict = \"dvv\"\nrequest_timeout = \"500ms\"\n";
+const CONFIG: &str = "[cluster]\nconflict = \"dvv\"\nrequest_timeout = \"2s\"\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_are_siblings_until_a_context_resolves_them() {

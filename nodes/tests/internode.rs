@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 use support::{Cluster, eventually, values};
 
-const CONFIG: &str = "[cluster]\nrequest_timeout = \"300ms\"\n";
+const CONFIG: &str = "[cluster]\nrequest_timeout = \"1s\"\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hung_links_time_out_and_reconnect_after_heal() {
@@ -26,7 +26,7 @@ async fn hung_links_time_out_and_reconnect_after_heal() {
     let (status, _) = cluster.get(2, "k", "?r=2").await;
     assert_eq!(status, 503);
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(8),
         "requests must not hang on a silent link"
     );
 
@@ -45,7 +45,7 @@ async fn hung_links_time_out_and_reconnect_after_heal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peers_with_different_cluster_settings_refuse_each_other() {
-    let odd = "[cluster]\nrequest_timeout = \"300ms\"\nvnodes = 32\n".to_string();
+    let odd = "[cluster]\nrequest_timeout = \"1s\"\nvnodes = 32\n".to_string();
     let cluster = Cluster::start_with(vec![CONFIG.to_string(), CONFIG.to_string(), odd]).await;
 
     // n1 and n2 agree; n3 is refused, so W=3 can never be met.

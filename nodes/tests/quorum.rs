@@ -11,7 +11,7 @@ const CONFIG: &str = r#"
 rf = 3
 r = 2
 w = 2
-request_timeout = "500ms"
+request_timeout = "2s"
 [storage]
 fsync = "always"
 "#;

@@ -64,7 +64,8 @@ pub async fn put_clock(State(app): State<AppState>, body: Bytes) -> Response {
 pub async fn metrics(State(app): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(app.clock.offset_ms()),
+        app.metrics
+            .render(app.clock.offset_ms(), &app.coordinator.hints.backlog()),
     )
         .into_response()
 }

@@ -26,6 +26,8 @@ use tokio::sync::oneshot;
 
 pub(crate) const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
 pub(crate) const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+/// Hinted handoff queue: `target id, 0x00, big-endian sequence` → hint.
+pub(crate) const HINTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("hints");
 const META_CONFLICT_MODE: &str = "conflict_mode";
 
 /// A storage failure; the node answers the request as failed (the replica
@@ -48,6 +50,9 @@ pub enum StorageError {
 pub(crate) fn engine<E: std::fmt::Display>(e: E) -> StorageError {
     StorageError::Engine(e.to_string())
 }
+
+/// One stored hint as (id, encoded hint); [`crate::hints`] owns the format.
+pub type StoredHintBytes = (Vec<u8>, Vec<u8>);
 
 /// A mutation queued for the writer thread.
 pub(crate) enum WriteOp {
@@ -72,6 +77,17 @@ pub(crate) enum WriteOp {
         key: Key,
         expected: Record,
         reply: oneshot::Sender<Result<bool, StorageError>>,
+    },
+    /// Queue a hint (hinted handoff).
+    PutHint {
+        id: Vec<u8>,
+        hint: Vec<u8>,
+        reply: oneshot::Sender<Result<(), StorageError>>,
+    },
+    /// Remove replayed or expired hints.
+    DeleteHints {
+        ids: Vec<Vec<u8>>,
+        reply: oneshot::Sender<Result<(), StorageError>>,
     },
     /// Make everything durable, then stop.
     Shutdown {
@@ -103,6 +119,7 @@ impl Store {
         let txn = db.begin_write().map_err(engine)?;
         {
             txn.open_table(RECORDS).map_err(engine)?;
+            txn.open_table(HINTS).map_err(engine)?;
             let mut meta = txn.open_table(META).map_err(engine)?;
             let stored = meta
                 .get(META_CONFLICT_MODE)
@@ -203,6 +220,51 @@ impl Store {
             reply,
         })?;
         rx.await.map_err(|_| StorageError::WriterGone)?
+    }
+
+    /// Stores one hint under `id` (see [`crate::hints`] for the layout).
+    pub async fn put_hint(&self, id: Vec<u8>, hint: Vec<u8>) -> Result<(), StorageError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(WriteOp::PutHint { id, hint, reply })?;
+        rx.await.map_err(|_| StorageError::WriterGone)?
+    }
+
+    /// Removes hints by id.
+    pub async fn delete_hints(&self, ids: Vec<Vec<u8>>) -> Result<(), StorageError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(WriteOp::DeleteHints { ids, reply })?;
+        rx.await.map_err(|_| StorageError::WriterGone)?
+    }
+
+    /// Up to `limit` hints whose id starts with `prefix`, in id order.
+    pub fn hints_with_prefix(
+        &self,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<StoredHintBytes>, StorageError> {
+        let txn = self.db.begin_read().map_err(engine)?;
+        let table = txn.open_table(HINTS).map_err(engine)?;
+        let mut out = Vec::new();
+        for entry in table.range(prefix..).map_err(engine)? {
+            let (id, hint) = entry.map_err(engine)?;
+            if !id.value().starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push((id.value().to_vec(), hint.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Every hint id (startup backlog count).
+    pub fn hint_ids(&self) -> Result<Vec<Vec<u8>>, StorageError> {
+        let txn = self.db.begin_read().map_err(engine)?;
+        let table = txn.open_table(HINTS).map_err(engine)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(engine)? {
+            let (id, _) = entry.map_err(engine)?;
+            out.push(id.value().to_vec());
+        }
+        Ok(out)
     }
 
     /// Makes every commit durable and stops the writer (clean shutdown).

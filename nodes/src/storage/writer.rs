@@ -13,7 +13,7 @@
 //! commits' bookkeeping in memory until a durable commit, so some checkpoint
 //! is needed to bound memory.
 
-use super::{RECORDS, StorageError, WriteOp, engine};
+use super::{HINTS, RECORDS, StorageError, WriteOp, engine};
 use crate::config::FsyncPolicy;
 use crate::metrics::Metrics;
 use crate::version::{DvvRecord, Record, RecordState};
@@ -63,6 +63,7 @@ struct Writer {
 
 /// A reply to send once the batch's commit has returned.
 enum Reply {
+    Done(tokio::sync::oneshot::Sender<Result<(), StorageError>>),
     Merge(
         tokio::sync::oneshot::Sender<Result<Record, StorageError>>,
         Record,
@@ -147,8 +148,29 @@ impl Writer {
             let mut replies = Vec::with_capacity(batch.len());
             {
                 let mut table = txn.open_table(RECORDS).map_err(engine)?;
+                let mut hints = txn.open_table(HINTS).map_err(engine)?;
                 for op in batch {
-                    replies.push(apply_one(&mut table, op, &mut gauge_delta));
+                    let reply = match op {
+                        WriteOp::PutHint { id, hint, reply } => {
+                            match hints.insert(id.as_slice(), hint.as_slice()) {
+                                Ok(_) => Reply::Done(reply),
+                                Err(e) => {
+                                    Reply::Failed(WriteOp::PutHint { id, hint, reply }, engine(e))
+                                }
+                            }
+                        }
+                        WriteOp::DeleteHints { ids, reply } => {
+                            let removed: Result<(), StorageError> = ids.iter().try_for_each(|id| {
+                                hints.remove(id.as_slice()).map(|_| ()).map_err(engine)
+                            });
+                            match removed {
+                                Ok(()) => Reply::Done(reply),
+                                Err(e) => Reply::Failed(WriteOp::DeleteHints { ids, reply }, e),
+                            }
+                        }
+                        other => apply_one(&mut table, other, &mut gauge_delta),
+                    };
+                    replies.push(reply);
                 }
             }
             txn.commit().map_err(engine)?;
@@ -337,9 +359,9 @@ fn apply_one(table: &mut Table<&str, &[u8]>, op: WriteOp, delta: &mut GaugeDelta
                 ),
             }
         }
-        WriteOp::Shutdown { reply } => {
-            Reply::Failed(WriteOp::Shutdown { reply }, StorageError::WriterGone)
-        }
+        other @ (WriteOp::Shutdown { .. }
+        | WriteOp::PutHint { .. }
+        | WriteOp::DeleteHints { .. }) => Reply::Failed(other, StorageError::WriterGone),
     }
 }
 
@@ -355,6 +377,9 @@ impl Reply {
             }
             Reply::Purge(tx, removed) => {
                 let _ = tx.send(Ok(removed));
+            }
+            Reply::Done(tx) => {
+                let _ = tx.send(Ok(()));
             }
             Reply::Failed(op, e) => fail(op, e),
         }
@@ -372,7 +397,9 @@ fn fail(op: WriteOp, e: StorageError) {
         WriteOp::Purge { reply, .. } => {
             let _ = reply.send(Err(e));
         }
-        WriteOp::Shutdown { reply } => {
+        WriteOp::Shutdown { reply }
+        | WriteOp::PutHint { reply, .. }
+        | WriteOp::DeleteHints { reply, .. } => {
             let _ = reply.send(Err(e));
         }
     }
