@@ -33,22 +33,30 @@ impl ChartView {
         chart: Chart,
         missing: &str,
     ) -> Self {
-        if chart.has_data() {
-            ChartView {
-                id,
-                title,
-                caption,
-                svg: Some(chart.render()),
-                note: None,
-            }
-        } else {
-            ChartView {
+        if !chart.has_data() {
+            return ChartView {
                 id,
                 title,
                 caption,
                 svg: None,
                 note: Some(missing.to_string()),
-            }
+            };
+        }
+        // Series without data are left out of the chart and named here, so
+        // an absent metric reads as absent, not as a flat zero.
+        let absent: Vec<&str> = chart
+            .series
+            .iter()
+            .filter(|s| s.points.is_empty())
+            .map(|s| s.name.as_str())
+            .collect();
+        let note = (!absent.is_empty()).then(|| format!("No data for: {}.", absent.join(", ")));
+        ChartView {
+            id,
+            title,
+            caption,
+            svg: Some(chart.render()),
+            note,
         }
     }
 }
@@ -163,17 +171,20 @@ fn cluster(inp: &ChartInputs, f: FamilyMatcher, rate: bool) -> Vec<(f64, f64)> {
 }
 
 fn divergence_series(inp: &ChartInputs) -> Vec<Series> {
+    let mismatched = cluster(inp, families::MISMATCHED_RANGES, false);
+    let mismatched_rate = cluster(inp, families::MISMATCHED_RANGES_TOTAL, true);
+    let mismatched = if mismatched.is_empty() && !mismatched_rate.is_empty() {
+        Series::new("mismatched ranges/s", Style::Line, mismatched_rate)
+    } else {
+        Series::new("mismatched ranges", Style::Line, mismatched)
+    };
     vec![
         Series::new(
             "hint backlog",
             Style::Line,
             cluster(inp, families::HINT_BACKLOG, false),
         ),
-        Series::new(
-            "mismatched ranges",
-            Style::Line,
-            cluster(inp, families::MISMATCHED_RANGES, false),
-        ),
+        mismatched,
         Series::new(
             "keys repaired/s",
             Style::Line,

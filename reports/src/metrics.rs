@@ -22,11 +22,13 @@ pub struct MetricSample {
 }
 
 /// Which series to pick: every series whose base name (before `{`) contains
-/// all of `all` and at least one of `any` (when `any` is non-empty).
+/// all of `all`, at least one of `any` (when `any` is non-empty) and none of
+/// `none`.
 #[derive(Debug, Clone, Copy)]
 pub struct FamilyMatcher {
     pub all: &'static [&'static str],
     pub any: &'static [&'static str],
+    pub none: &'static [&'static str],
 }
 
 impl FamilyMatcher {
@@ -38,6 +40,7 @@ impl FamilyMatcher {
         }
         self.all.iter().all(|s| base.contains(s))
             && (self.any.is_empty() || self.any.iter().any(|s| base.contains(s)))
+            && !self.none.iter().any(|s| base.contains(s))
     }
 }
 
@@ -110,37 +113,52 @@ pub fn cluster_total(per_node: &NodeSeries) -> Vec<(f64, f64)> {
     by_second.into_iter().map(|(t, v)| (t as f64, v)).collect()
 }
 
-/// The metric families the report charts.
+/// The metric families the report charts. Gauges exclude `_total` series:
+/// a counter such as `converge_hints_stored_total` is not a backlog.
 pub mod families {
     use super::FamilyMatcher;
 
     pub const HINT_BACKLOG: FamilyMatcher = FamilyMatcher {
         all: &["hint"],
-        any: &["backlog", "pending", "queued", "stored"],
+        any: &["backlog", "pending", "queued"],
+        none: &["_total"],
     };
     pub const MISMATCHED_RANGES: FamilyMatcher = FamilyMatcher {
         all: &["mismatch"],
         any: &[],
+        none: &["_total"],
+    };
+    /// The counter form, charted as a rate when the node has no gauge.
+    pub const MISMATCHED_RANGES_TOTAL: FamilyMatcher = FamilyMatcher {
+        all: &["mismatch", "_total"],
+        any: &[],
+        none: &[],
     };
     pub const KEYS_REPAIRED: FamilyMatcher = FamilyMatcher {
         all: &["repaired"],
         any: &[],
+        none: &[],
     };
     pub const ANTI_ENTROPY_BYTES: FamilyMatcher = FamilyMatcher {
         all: &["anti_entropy", "bytes"],
         any: &[],
+        none: &[],
     };
+    /// Repairs, not the replicas each repair touched.
     pub const READ_REPAIRS: FamilyMatcher = FamilyMatcher {
         all: &["read_repair"],
         any: &[],
+        none: &["replicas"],
     };
     pub const HINTS_REPLAYED: FamilyMatcher = FamilyMatcher {
         all: &["hint"],
         any: &["replayed", "delivered", "handed"],
+        none: &[],
     };
     pub const CLOCK_OFFSET: FamilyMatcher = FamilyMatcher {
         all: &["clock_offset"],
         any: &[],
+        none: &[],
     };
 }
 
@@ -191,5 +209,7 @@ mod tests {
             vec![(1.0, 7.0)]
         );
         assert!(gauge_per_node(&s, families::MISMATCHED_RANGES).is_empty());
+        let counter_only = [sample(1, "n1", &[("converge_hints_stored_total", 9.0)])];
+        assert!(gauge_per_node(&counter_only, families::HINT_BACKLOG).is_empty());
     }
 }

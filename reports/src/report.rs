@@ -284,7 +284,9 @@ fn config_tables(config: &serde_json::Value) -> Vec<ConfigTable> {
         .into_iter()
         .map(|(name, v)| ConfigTable {
             name: name.clone(),
-            rows: if v.is_object() {
+            rows: if v.as_object().is_some_and(|m| m.is_empty()) {
+                vec![Row::new("(empty)", "every setting at its default")]
+            } else if v.is_object() {
                 flatten(v, 200)
             } else {
                 vec![Row::new(name.clone(), value_text(v))]

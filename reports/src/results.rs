@@ -131,11 +131,38 @@ impl ResultsFile {
     }
 }
 
-/// A JSON value as a short human string (strings without quotes).
+/// A JSON value as a short human string: strings without quotes, fractions
+/// to at most three decimals (timings arrive with nanosecond digits).
 pub fn value_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap_or(f64::NAN);
+            let s = format!("{x:.3}");
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_and_numbers_read_leniently() {
+        let r: ResultsFile = serde_json::from_str(
+            r#"{"valid": "unknown", "checks": [{"checker": "c", "valid": false,
+                "counts": {"n": 3, "odd": "x"}, "anomalies": [{"kind": "k", "ops": [{"bad": 1}]}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.valid, Verdict::Unknown);
+        assert_eq!(r.checks[0].valid, Verdict::Invalid);
+        assert_eq!(r.checks[0].counts.len(), 1);
+        assert!(r.checks[0].anomalies[0].ops.is_empty());
+        assert_eq!(value_text(&serde_json::json!(15.014224822)), "15.014");
+        assert_eq!(value_text(&serde_json::json!(2.0)), "2");
+        assert_eq!(value_text(&serde_json::json!(7)), "7");
     }
 }

@@ -146,13 +146,16 @@ impl Chart {
                 r##"" y2="{}" stroke="#333" stroke-dasharray="2 3"/><text x=""##,
                 top + frame.plot_h
             );
-            coord(&mut out, mx + 3.0);
+            // Near the right edge the label goes to the left of its line.
+            let right_side = mx < WIDTH - RIGHT - 80.0;
+            coord(&mut out, if right_side { mx + 3.0 } else { mx - 3.0 });
             // Successive markers are often close (heal, then converged):
             // stagger their labels so they never overprint.
             let _ = write!(
                 out,
-                r##"" y="{}" font-size="10" fill="#333">{}</text>"##,
+                r##"" y="{}" font-size="10" fill="#333" text-anchor="{}">{}</text>"##,
                 top + 10.0 + 12.0 * i as f64,
+                if right_side { "start" } else { "end" },
                 escape(&m.label)
             );
         }
@@ -240,6 +243,7 @@ impl Chart {
             .series
             .iter()
             .enumerate()
+            .filter(|(_, s)| !s.points.is_empty())
             .map(|(i, s)| {
                 (
                     s.name.clone(),
