@@ -183,8 +183,10 @@ fn display_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// Lists the files the report links to besides the standard ones, one level
-/// of subdirectories deep (node logs usually sit in `logs/` or per-node dirs).
+/// Lists the files the report links to besides the standard ones: every
+/// other top-level file (config.toml, node.toml, ...) and, up to three levels
+/// down, node logs (`*.log`, `stdout`, `stderr`, anything under `logs/`).
+/// `data` directories (node storage) are not walked.
 fn list_other_files(dir: &Path) -> Vec<String> {
     const STANDARD: [&str; 5] = [
         HISTORY_FILE,
@@ -193,31 +195,35 @@ fn list_other_files(dir: &Path) -> Vec<String> {
         RESULTS_FILE,
         REPORT_FILE,
     ];
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Ok(kind) = entry.file_type() else {
-            continue;
+    fn is_log(rel: &str, name: &str) -> bool {
+        name.ends_with(".log") || name == "stdout" || name == "stderr" || rel.starts_with("logs/")
+    }
+    fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
         };
-        if kind.is_file() && !STANDARD.contains(&name.as_str()) {
-            out.push(name);
-        } else if kind.is_dir() {
-            // Node data dirs hold storage files; only logs are worth linking.
-            let Ok(sub) = std::fs::read_dir(entry.path()) else {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let Ok(kind) = entry.file_type() else {
                 continue;
             };
-            for s in sub.flatten() {
-                let sub_name = s.file_name().to_string_lossy().into_owned();
-                let is_file = s.file_type().map(|t| t.is_file()).unwrap_or(false);
-                if is_file && (sub_name.ends_with(".log") || name == "logs") {
-                    out.push(format!("{name}/{sub_name}"));
+            if kind.is_file() {
+                let top_level_extra = depth == 0 && !STANDARD.contains(&name.as_str());
+                if top_level_extra || (depth > 0 && is_log(&rel, &name)) {
+                    out.push(rel);
                 }
+            } else if kind.is_dir() && depth < 3 && name != "data" {
+                walk(&entry.path(), &rel, depth + 1, out);
             }
         }
     }
+    let mut out = Vec::new();
+    walk(dir, "", 0, &mut out);
     out.sort();
     out
 }

@@ -123,9 +123,11 @@ fn a_run_with_every_anomaly_kind_renders_every_section() {
         "metrics.jsonl",
         "results.json",
         "logs/n1.log",
+        "nodes/n2/node.log",
     ] {
         assert!(html.contains(&format!("href=\"{href}\"")), "link {href}");
     }
+    assert!(!html.contains("000001.sst"), "node storage is not linked");
     // Self-contained: no external resources, no scripts.
     assert!(!html.contains("<script"));
     assert!(!html.contains("src=\"http"));
@@ -245,12 +247,4 @@ fn the_index_lists_runs_newest_first_with_key_figures() {
         "ops from the harness's op counts"
     );
     assert!(html.contains("2 run(s)"));
-}
-
-#[test]
-#[ignore = "writes a demo run for manual inspection"]
-fn write_demo_run() {
-    let dir = std::path::PathBuf::from(std::env::var("DEMO_DIR").unwrap());
-    write_run(&dir, &Spec::default());
-    render(&dir);
 }

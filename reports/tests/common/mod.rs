@@ -258,6 +258,10 @@ pub fn write_run(dir: &Path, spec: &Spec) -> u64 {
     write_results(dir, spec, &node, key_prefix);
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     std::fs::write(dir.join("logs").join("n1.log"), "node n1 started\n").unwrap();
+    // The harness's layout: nodes/<id>/node.log beside nodes/<id>/data/.
+    std::fs::create_dir_all(dir.join("nodes/n2/data")).unwrap();
+    std::fs::write(dir.join("nodes/n2/node.log"), "node n2 started\n").unwrap();
+    std::fs::write(dir.join("nodes/n2/data/000001.sst"), "storage").unwrap();
     if spec.hostile {
         // A file name with markup must be listed and linked escaped.
         std::fs::write(
