@@ -403,8 +403,15 @@ fn staleness(inp: &ChartInputs) -> ChartView {
     c.x_scale = Some(Scale::log_from(
         series.iter().flat_map(|(_, p)| p.iter().map(|p| p.0)),
     ));
+    // Fresh shares are usually high: start the axis a little below the
+    // lowest one so differences between buckets stay visible.
+    let lowest = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|p| p.1))
+        .fold(100.0f64, f64::min);
+    let floor = (((lowest - 5.0) / 10.0).floor() * 10.0).clamp(0.0, 90.0);
     c.y_scale = Some(Scale::Linear {
-        min: 0.0,
+        min: floor,
         max: 100.0,
     });
     for (name, points) in series {

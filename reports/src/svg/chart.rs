@@ -337,6 +337,23 @@ fn render_grid(
     out.push_str("</g>");
 }
 
+/// The x distance beyond which two successive points are not joined: three
+/// times the median spacing (sampling is regular, so this only breaks at
+/// real holes). Infinite for short series.
+fn gap_threshold(points: &[(f64, f64)]) -> f64 {
+    if points.len() < 4 {
+        return f64::INFINITY;
+    }
+    let mut dx: Vec<f64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    dx.sort_by(f64::total_cmp);
+    let median = dx[dx.len() / 2];
+    if median > 0.0 {
+        median * 3.0
+    } else {
+        f64::INFINITY
+    }
+}
+
 fn render_series(
     out: &mut String,
     s: &Series,
@@ -355,8 +372,14 @@ fn render_series(
     out.push_str(r#"<path d=""#);
     match s.style {
         Style::Line | Style::Dashed => {
-            for (i, &(x, y)) in s.points.iter().enumerate() {
-                out.push(if i == 0 { 'M' } else { 'L' });
+            // A missing sample (a crashed or paused node did not answer) is
+            // a gap in the line, not a straight interpolation across it.
+            let gap = gap_threshold(&s.points);
+            let mut prev_x: Option<f64> = None;
+            for &(x, y) in &s.points {
+                let joined = prev_x.is_some_and(|p| x - p <= gap);
+                out.push(if joined { 'L' } else { 'M' });
+                prev_x = Some(x);
                 coord(out, px(x));
                 out.push(',');
                 coord(out, py(y));
@@ -386,5 +409,50 @@ fn render_series(
                 r#"" stroke="{colour}" stroke-width="3" stroke-linecap="round" stroke-opacity="0.6"/></g>"#
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hole_in_regular_samples_breaks_the_line() {
+        let mut points: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, 1.0)).collect();
+        points.extend((20..25).map(|i| (i as f64, 1.0)));
+        let mut c = Chart::new("t", "y", (0.0, 25.0));
+        c.series.push(Series::new("s", Style::Line, points));
+        let svg = c.render();
+        let path = svg.split("<g class=\"series\">").nth(1).unwrap();
+        // Every path starts with a moveto (browsers reject a leading lineto).
+        assert!(path.starts_with("<title>s</title><path d=\"M"), "{path}");
+        assert_eq!(
+            path.matches('M').count(),
+            2,
+            "one subpath per stretch of samples"
+        );
+    }
+
+    #[test]
+    fn text_in_names_and_fault_details_is_escaped() {
+        let mut c = Chart::new("<b>", "y", (0.0, 10.0));
+        c.series
+            .push(Series::new("<script>", Style::Points, vec![(1.0, 1.0)]));
+        c.bands.push(FaultWindow {
+            fault: "<i>".into(),
+            start_s: 1.0,
+            end_s: 5.0,
+            stopped: true,
+            detail: "\"<x>\"".into(),
+            max_offset_ms: None,
+        });
+        let svg = c.render();
+        assert!(
+            !svg.contains("<script>")
+                && !svg.contains("<i>")
+                && !svg.contains("<x>")
+                && !svg.contains("<b>")
+        );
+        assert!(svg.contains("&lt;script&gt;"));
     }
 }
