@@ -15,7 +15,9 @@ use super::resolve::resolve;
 use super::session::{Mode, SessionConfig, SessionError, answers_with_digests};
 use super::stats::SessionStats;
 use super::store::{HashSpan, RangeStore, WireEntry};
-use super::wire::{Request, Response, WireDigest, WireSummary, encoded_len, pack_bits};
+use super::wire::{
+    Occupancy, Request, Response, WireDigest, encoded_len, pack_bits, unpack_occupancy,
+};
 
 /// Entries per `full` chunk the initiator aims for.
 const FULL_CHUNK_ENTRIES: u64 = 4096;
@@ -23,7 +25,7 @@ const FULL_CHUNK_ENTRIES: u64 = 4096;
 /// A frontier node and what the responder reported for it.
 struct Pending {
     span: HashSpan,
-    count: u64,
+    occupancy: Occupancy,
     fp: Fingerprint,
 }
 
@@ -115,12 +117,13 @@ impl Initiator {
                 Phase::AwaitStep(kept),
                 Response::Step {
                     left,
+                    occupancy,
                     digests,
                     entries,
                 },
             ) => {
                 self.receive(store, entries)?;
-                self.on_step(store, kept, left, digests)?;
+                self.on_step(store, kept, left, &occupancy, digests)?;
                 self.plan_step(store)?
             }
             (Phase::AwaitFull { bits, index }, Response::FullChunk { entries }) => {
@@ -196,7 +199,7 @@ impl Initiator {
         let fp = self.fingerprinter()?.fingerprint(hash);
         self.pending = vec![Pending {
             span: HashSpan::ALL,
-            count,
+            occupancy: Occupancy::of(count),
             fp,
         }];
         self.plan_step(store)
@@ -223,10 +226,11 @@ impl Initiator {
         let mut pull_all = Vec::new();
         for (position, node) in std::mem::take(&mut self.pending).into_iter().enumerate() {
             let mine = store.summary(node.span)?;
-            let equal = mine.count == node.count && fingerprinter.fingerprint(mine.hash) == node.fp;
+            let equal = Occupancy::of(mine.count) == node.occupancy
+                && fingerprinter.fingerprint(mine.hash) == node.fp;
             if equal {
                 keep.push(false);
-            } else if node.count == 0 {
+            } else if node.occupancy == Occupancy::Empty {
                 self.push.extend(store.entries_in(node.span)?);
                 keep.push(false);
             } else if mine.count == 0 {
@@ -255,9 +259,14 @@ impl Initiator {
         &mut self,
         store: &S,
         kept: Vec<Pending>,
-        left: Vec<WireSummary>,
+        left: Vec<[u8; 2]>,
+        occupancy: &[u8],
         digests: Vec<Vec<WireDigest>>,
     ) -> Result<(), SessionError<S::Error>> {
+        let occupancy = unpack_occupancy(occupancy, 2 * left.len()).ok_or(
+            SessionError::Protocol("occupancy does not match the splits"),
+        )?;
+        let mut occupancy = occupancy.into_iter();
         let fingerprinter = self
             .fingerprinter
             .as_ref()
@@ -266,7 +275,7 @@ impl Initiator {
         let mut digests = digests.into_iter();
         let mut described = 0u32;
         for node in kept {
-            if answers_with_digests(node.span, node.count) {
+            if answers_with_digests(node.span, node.occupancy) {
                 let theirs = digests
                     .next()
                     .ok_or(SessionError::Protocol("missing digests"))?;
@@ -284,25 +293,24 @@ impl Initiator {
                 described += n;
                 continue;
             }
-            let l = left
-                .next()
-                .ok_or(SessionError::Protocol("missing child summary"))?;
+            let l = left.next().map(Fingerprint::from_bytes);
+            let (Some(l), Some(lo), Some(ro)) = (l, occupancy.next(), occupancy.next()) else {
+                return Err(SessionError::Protocol("missing child summary"));
+            };
             let (Some(ls), Some(rs)) = (node.span.child(false), node.span.child(true)) else {
                 return Err(SessionError::Protocol("split a single key hash"));
             };
-            // Right = parent − left: counts subtract, fingerprints XOR (the
-            // map is linear). The responder does the same subtraction, so a
-            // write racing the session cannot make the two sides disagree on
-            // what the next request means.
+            // Right = parent XOR left: the map is linear, so the right
+            // fingerprint never travels.
             self.pending.push(Pending {
                 span: ls,
-                count: l.count,
-                fp: l.fingerprint(),
+                occupancy: lo,
+                fp: l,
             });
             self.pending.push(Pending {
                 span: rs,
-                count: node.count.saturating_sub(l.count),
-                fp: node.fp.xor(l.fingerprint()),
+                occupancy: ro,
+                fp: node.fp.xor(l),
             });
         }
         if left.next().is_some() || digests.next().is_some() {

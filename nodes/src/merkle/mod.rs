@@ -10,32 +10,40 @@
 //! replica set). Keys are bucketed by the top `leaf_bits` bits of a 64-bit
 //! [`KeyHash`] (xxh3, independent of the ring hash, so a range spreads over
 //! all leaves). A leaf holds the XOR of its entries' [`EntryHash`]es, which
-//! cover key, version bytes, value digests and the tombstone flag, plus a
-//! count; each inner node holds the XOR and sum of its children. Replacing an
+//! cover key, version bytes, value digests and the tombstone flag, plus their
+//! count; each inner node holds the XOR and sum of its children (XOR rather
+//! than a hash of the children, so one entry's change is O(1) per level). Replacing an
 //! entry is [`MerkleTree::update`]`(key_hash, old, new)`: one XOR per level,
 //! O(`leaf_bits`), order-independent, so incremental maintenance equals a
 //! rebuild ([`MerkleTree::from_entries`], run at start-up) bit for bit.
 //!
-//! **Session** (`initiator.rs`, `responder.rs`). The initiator walks the
-//! binary trie of key-hash prefixes top-down, descending only into nodes that
-//! differ, and below the stored leaves keeps splitting on further key-hash
-//! bits using the leaf's entries (a "virtual" level costs the responder one
-//! scan of that leaf, never memory). It stops descending where the peer holds
-//! a single entry, then swaps per-entry digests (key hash, entry fingerprint,
-//! version) and moves only the keys that differ, and only from the newer side
-//! (both ways for concurrent siblings): Scylla's row-level "hash then rows",
+//! **Session** (`initiator.rs`, `responder.rs`, `resolve.rs`). The initiator
+//! walks the binary trie of key-hash prefixes top-down, descending only into
+//! nodes that differ, and below the stored leaves keeps splitting on further
+//! key-hash bits using the leaf's entries (a "virtual" level costs the
+//! responder one scan of part of a leaf, never memory). It stops descending
+//! where the peer holds a single entry, then takes that node's per-entry
+//! digests (key-hash tail, entry fingerprint, version) and moves only the keys
+//! that differ, only from the newer side ([`RangeStore::version_order`]; both
+//! ways for concurrent siblings): ScyllaDB's row-level "hash then rows",
 //! whatever the tree size. Where one side holds nothing, the other's entries
 //! go over without further descent. Pushes and pulls ride on the same
 //! messages, so both replicas are repaired in one session.
 //!
 //! **Traffic.** The first message compares full 64-bit roots, so equal ranges
-//! cost one round trip. Below the root, node hashes travel as 24-bit
+//! cost one round trip. Below the root, node hashes travel as 16-bit
 //! fingerprints under a random *linear* map drawn per pass, so the responder
 //! sends only the left child of each split and the initiator derives the right
-//! one (parent XOR left; counts subtract). A fingerprint collision hides a
-//! difference with probability 2^-24; the closing full-width root check then
-//! still differs and a new pass runs with a new map, so the session ends
-//! converged unless writes keep racing it ([`SessionConfig::max_passes`]).
+//! one (parent XOR left); instead of counts it sends a 2-bit occupancy (empty,
+//! one, more) per child. The initiator marks nodes with one bit each, and
+//! names entries it wants by their position in the digests it was sent. At
+//! 1,000 differences in 1,000,000 keys this is about 45 bytes of hashes per
+//! differing key (docs/BENCHMARKS.md). A fingerprint collision hides a
+//! difference with probability 2^-16; the closing full-width root check then
+//! still differs and a new pass, with a new map, repairs what is left, so a
+//! session ends converged unless writes keep racing it
+//! ([`SessionConfig::max_passes`]; the range is then counted unconverged and
+//! retried next round).
 //!
 //! **Full mode** ([`Mode::Full`]) ships every entry both ways, in key-hash
 //! chunks of about 4,096 entries: the baseline the benchmark compares with.
@@ -47,7 +55,8 @@
 //! - `store.rs`: [`RangeStore`], [`HashSpan`], [`WireEntry`], [`VersionOrder`].
 //! - `wire.rs`: the messages.
 //! - `initiator.rs`, `responder.rs`, `session.rs`: the two state machines and
-//!   what they share; `stats.rs`: [`SessionStats`].
+//!   what they share; `resolve.rs`: which entries of a described node move;
+//!   `stats.rs`: [`SessionStats`].
 //! - `local.rs`: [`run_local`], a whole session between two stores in one
 //!   process (tests, benchmark).
 //! - `memory.rs`: [`MemoryRangeStore`] with [`LwwRule`] and [`SiblingRule`].

@@ -1,7 +1,7 @@
 //! [`Responder`]: the passive side of a session.
 //!
 //! It keeps the frontier (the trie nodes still under comparison, in the order
-//! both sides agree on, with the entry count it reported for each) and the key
+//! both sides agree on, with the occupancy it reported for each) and the key
 //! hashes of the digests it last sent, so the initiator can address nodes with
 //! one bit each and entries by position instead of naming them. One
 //! `Responder` per session; the node keeps it between RPCs, keyed by session
@@ -10,17 +10,17 @@
 use super::hash::{Fingerprinter, KeyHash};
 use super::session::{SessionError, answers_with_digests, wire_digest};
 use super::store::{HashSpan, RangeStore, WireEntry};
-use super::wire::{Request, Response, WireSummary, unpack_bits};
+use super::wire::{Occupancy, Request, Response, pack_occupancy, unpack_bits};
 
 /// The responder's state for one session.
 #[derive(Default)]
 pub struct Responder {
     /// Map of the current pass; `None` before the first `Open`.
     fingerprinter: Option<Fingerprinter>,
-    /// Nodes still being compared, with the count this side reported for
+    /// Nodes still being compared, with the occupancy this side reported for
     /// each (not re-read: a write racing the session must not make the two
     /// sides interpret the next request differently).
-    frontier: Vec<(HashSpan, u64)>,
+    frontier: Vec<(HashSpan, Occupancy)>,
     /// Key hashes of the digests in the last response, flattened, in order.
     described: Vec<KeyHash>,
 }
@@ -41,7 +41,7 @@ impl Responder {
             Request::Open { salt } => {
                 self.fingerprinter = Some(Fingerprinter::new(salt));
                 let root = store.tree().root();
-                self.frontier = vec![(HashSpan::ALL, root.count)];
+                self.frontier = vec![(HashSpan::ALL, Occupancy::of(root.count))];
                 self.described.clear();
                 Ok(Response::Root {
                     hash: root.hash.to_le_bytes(),
@@ -102,14 +102,15 @@ impl Responder {
             entries.extend(store.entries_with_key_hash(*key)?);
         }
         let mut left = Vec::new();
+        let mut occupancy = Vec::new();
         let mut digests = Vec::new();
         let mut described = Vec::new();
         let mut next = Vec::new();
-        for (&(span, count), kept) in self.frontier.iter().zip(keep) {
+        for (&(span, reported), kept) in self.frontier.iter().zip(keep) {
             if !kept {
                 continue;
             }
-            if answers_with_digests(span, count) {
+            if answers_with_digests(span, reported) {
                 let mine = store.digests_in(span)?;
                 described.extend(mine.iter().map(|d| d.key_hash));
                 digests.push(mine.iter().map(|d| wire_digest(fingerprinter, d)).collect());
@@ -118,14 +119,11 @@ impl Responder {
             let (Some(l), Some(r)) = (span.child(false), span.child(true)) else {
                 return Err(SessionError::Protocol("split below a single key hash"));
             };
-            let summary = store.summary(l)?;
-            left.push(WireSummary::new(
-                summary.count,
-                fingerprinter.fingerprint(summary.hash),
-            ));
-            next.push((l, summary.count));
-            // Right = parent − left, exactly as the initiator derives it.
-            next.push((r, count.saturating_sub(summary.count)));
+            let (ls, rs) = (store.summary(l)?, store.summary(r)?);
+            left.push(fingerprinter.fingerprint(ls.hash).to_bytes());
+            let (lo, ro) = (Occupancy::of(ls.count), Occupancy::of(rs.count));
+            occupancy.extend([lo, ro]);
+            next.extend([(l, lo), (r, ro)]);
         }
         // Answer first, merge after: the initiator gets what this replica held,
         // so a key both sides changed concurrently travels once each way.
@@ -136,6 +134,7 @@ impl Responder {
         self.described = described;
         Ok(Response::Step {
             left,
+            occupancy: pack_occupancy(&occupancy),
             digests,
             entries,
         })

@@ -3,7 +3,7 @@
 
 use super::hash::Fingerprinter;
 use super::store::{EntryDigest, HashSpan};
-use super::wire::{WireDigest, key_tail};
+use super::wire::{Occupancy, WireDigest, key_tail};
 
 /// How a session reconciles a range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct SessionConfig {
     pub mode: Mode,
     /// Passes before giving up on a range that still differs (fresh
     /// fingerprints each pass). A pass after the first runs only when the
-    /// closing root check differs: a 2^-24 fingerprint collision, or writes
+    /// closing root check differs: a 2^-16 fingerprint collision, or writes
     /// landing during the session.
     pub max_passes: u32,
     /// Seeds the per-pass salts. Any value works; vary it between sessions
@@ -70,10 +70,10 @@ pub(crate) fn wire_digest(fingerprinter: &Fingerprinter, digest: &EntryDigest) -
     }
 }
 
-/// Whether a kept node the responder reported `count` entries for is answered
+/// Whether a kept node the responder reported `occupancy` for is answered
 /// with digests (a single entry, or one key hash that cannot split) rather
-/// than split. Both sides decide with the same numbers, so the request need
+/// than split. Both sides decide from the same report, so the request need
 /// not say which.
-pub(crate) fn answers_with_digests(span: HashSpan, count: u64) -> bool {
-    count <= 1 || span.level == 64
+pub(crate) fn answers_with_digests(span: HashSpan, occupancy: Occupancy) -> bool {
+    occupancy != Occupancy::Many || span.level == 64
 }

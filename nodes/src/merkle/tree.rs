@@ -19,7 +19,7 @@ use super::hash::{EntryHash, KeyHash};
 /// about 15 entries per leaf at 1,000,000 keys. Sessions split leaves further
 /// on demand, so this trades memory against per-leaf scan cost only.
 pub const DEFAULT_LEAF_BITS: u8 = 16;
-/// Upper bound on `leaf_bits`: 2^24 leaves is 200 MiB per range already.
+/// Upper bound on `leaf_bits`: 2^24 leaves already take 384 MiB per range.
 pub const MAX_LEAF_BITS: u8 = 24;
 
 /// What a node says about its subtree.

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::hash::Fingerprint;
+use super::hash::KeyHash;
 use super::store::WireEntry;
 
 /// Initiator → responder.
@@ -61,9 +61,14 @@ pub enum Response {
     },
     /// Answers to a [`Request::Step`], in frontier order.
     Step {
-        /// The left child of each kept node that was split; the initiator
-        /// derives the right child from the parent.
-        left: Vec<WireSummary>,
+        /// The fingerprint of the left child of each kept node that was
+        /// split; the initiator derives the right one (parent XOR left).
+        left: Vec<[u8; 2]>,
+        /// The [`Occupancy`] of both children of each split node (left,
+        /// right), packed four to a byte. Exact counts would cost a varint of
+        /// up to three bytes per child; the protocol only needs to know
+        /// empty, one entry, or more.
+        occupancy: Vec<u8>,
         /// The entry digests under each kept node that was not split.
         digests: Vec<Vec<WireDigest>>,
         /// Entries asked for by `pull_all` and `pull`, as held before the
@@ -78,28 +83,54 @@ pub enum Response {
     },
 }
 
-/// A subtree on the wire: entry count and fingerprint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireSummary {
-    /// Entries in the subtree.
-    pub count: u64,
-    /// [`Fingerprint`] of the subtree's hash.
-    pub fp: [u8; 2],
+/// How many entries a subtree holds, as far as a session cares: nothing
+/// (push everything there), one (ask for its digest), or more (split).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Occupancy {
+    /// No entry.
+    Empty = 0,
+    /// Exactly one entry.
+    Single = 1,
+    /// Two or more.
+    Many = 2,
 }
 
-impl WireSummary {
-    /// Packs a count and fingerprint.
-    pub fn new(count: u64, fp: Fingerprint) -> WireSummary {
-        WireSummary {
-            count,
-            fp: fp.to_bytes(),
+impl Occupancy {
+    /// The occupancy of a subtree holding `count` entries.
+    pub fn of(count: u64) -> Occupancy {
+        match count {
+            0 => Occupancy::Empty,
+            1 => Occupancy::Single,
+            _ => Occupancy::Many,
         }
     }
+}
 
-    /// The fingerprint.
-    pub fn fingerprint(self) -> Fingerprint {
-        Fingerprint::from_bytes(self.fp)
+/// Packs occupancies four to a byte.
+pub fn pack_occupancy(all: &[Occupancy]) -> Vec<u8> {
+    all.chunks(4)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .enumerate()
+                .fold(0u8, |b, (i, o)| b | ((*o as u8) << (2 * i)))
+        })
+        .collect()
+}
+
+/// Unpacks `n` occupancies; `None` if `packed` is too short or malformed.
+pub fn unpack_occupancy(packed: &[u8], n: usize) -> Option<Vec<Occupancy>> {
+    if packed.len() * 4 < n {
+        return None;
     }
+    (0..n)
+        .map(|i| match (packed[i / 4] >> (2 * (i % 4))) & 0b11 {
+            0 => Some(Occupancy::Empty),
+            1 => Some(Occupancy::Single),
+            2 => Some(Occupancy::Many),
+            _ => None,
+        })
+        .collect()
 }
 
 /// One entry's digest on the wire.
@@ -116,7 +147,7 @@ pub struct WireDigest {
 }
 
 /// Low 32 bits of a key hash: what a [`WireDigest`] carries of it.
-pub fn key_tail(key: super::hash::KeyHash) -> u32 {
+pub fn key_tail(key: KeyHash) -> u32 {
     key.0 as u32
 }
 
@@ -165,12 +196,35 @@ mod tests {
     }
 
     #[test]
+    fn occupancy_round_trips_through_packing_and_rejects_garbage() {
+        let all = [
+            Occupancy::Many,
+            Occupancy::Empty,
+            Occupancy::Single,
+            Occupancy::Many,
+            Occupancy::Single,
+        ];
+        let packed = pack_occupancy(&all);
+        assert_eq!(packed.len(), 2);
+        assert_eq!(unpack_occupancy(&packed, all.len()).unwrap(), all);
+        assert_eq!(unpack_occupancy(&packed, 9), None);
+        assert_eq!(unpack_occupancy(&[0b11], 1), None);
+        assert_eq!(
+            [0, 1, 2, 9].map(Occupancy::of),
+            [
+                Occupancy::Empty,
+                Occupancy::Single,
+                Occupancy::Many,
+                Occupancy::Many
+            ]
+        );
+    }
+
+    #[test]
     fn encoded_len_matches_postcard_output() {
         let msg = Response::Step {
-            left: vec![WireSummary {
-                count: 300,
-                fp: [1, 2],
-            }],
+            left: vec![[1, 2]],
+            occupancy: vec![0b1001],
             digests: vec![vec![WireDigest {
                 key_tail: [9; 4],
                 entry_fp: [4; 2],
