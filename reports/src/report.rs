@@ -32,6 +32,8 @@ struct ReportView {
     verdict: Verdict,
     verdict_label: &'static str,
     summary: Summary,
+    /// A few figures under the verdict: ops, ok share, faults, convergence.
+    key_figures: Vec<Row>,
     facts: Vec<Row>,
     reproduce: Option<String>,
     /// Faults that could not be injected or lifted, teardown problems.
@@ -173,6 +175,7 @@ fn build_view(mut data: RunData) -> ReportView {
         verdict,
         verdict_label: verdict.label(),
         summary,
+        key_figures: key_figures(&table, &faults, final_summary.as_ref(), results),
         facts: run_facts(run, &table, &faults, run_end_s),
         reproduce: results
             .and_then(|r| r.run_field(&["reproduce", "reproduce_command", "command"]))
@@ -215,6 +218,60 @@ fn build_view(mut data: RunData) -> ReportView {
         final_summary: final_summary.map(final_rows).unwrap_or_default(),
         notes: data.notes,
     }
+}
+
+fn key_figures(
+    table: &OpTable,
+    faults: &[FaultWindow],
+    fin: Option<&FinalSummary>,
+    results: Option<&crate::results::ResultsFile>,
+) -> Vec<Row> {
+    let ops = table.ops.len();
+    let ok = table
+        .ops
+        .iter()
+        .filter(|o| o.outcome == crate::ops::Outcome::Ok)
+        .count();
+    let mut rows = vec![Row::new("client ops", ops.to_string())];
+    if ops > 0 {
+        rows.push(Row::new(
+            "ok",
+            format!("{:.1}%", 100.0 * ok as f64 / ops as f64),
+        ));
+    }
+    rows.push(Row::new("faults", faults.len().to_string()));
+    if let Some(r) = results {
+        // Counted per kind, as the checkers count them (examples are capped).
+        let anomalies: f64 = r
+            .checks
+            .iter()
+            .map(|c| {
+                let mut kinds: Vec<&str> = c.anomalies.iter().map(|a| a.kind.as_str()).collect();
+                kinds.sort_unstable();
+                kinds.dedup();
+                kinds
+                    .iter()
+                    .map(|k| {
+                        let shown = c.anomalies.iter().filter(|a| a.kind == *k).count() as f64;
+                        c.counts.get(*k).copied().unwrap_or(shown).max(shown)
+                    })
+                    .sum::<f64>()
+            })
+            .sum();
+        rows.push(Row::new("anomalies", count(anomalies)));
+    }
+    rows.push(match fin {
+        Some(s) => match (s.converged, s.converged_at) {
+            (true, Some(at)) => Row::new(
+                "to converge",
+                format!("{} s", secs(at.saturating_sub(s.healed_at))),
+            ),
+            (true, None) => Row::new("replicas", "converged"),
+            (false, _) => Row::new("replicas", "NOT converged"),
+        },
+        None => Row::new("convergence", "unknown"),
+    });
+    rows
 }
 
 /// The last instant anything happened, in seconds.

@@ -34,6 +34,12 @@ fn a_run_with_every_anomaly_kind_renders_every_section() {
     }
     assert!(html.contains("class=\"banner invalid\""), "verdict banner");
     assert!(html.contains("ANOMALIES FOUND"));
+    // Key figures under the verdict: 37 lost writes + 10 single examples.
+    assert!(
+        html.contains("<b>47</b> anomalies"),
+        "anomaly total counts every kind"
+    );
+    assert!(html.contains("<b>0.800 s</b> to converge"));
     // The plain-language summary names the count, the fault and the cause.
     assert!(
         html.contains("37 acknowledged writes were lost."),
