@@ -30,6 +30,7 @@ struct Args {
     conflict: Conflict,
     dir: PathBuf,
     measure: bool,
+    breakdown: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -40,6 +41,7 @@ fn parse_args() -> Result<Args, String> {
         conflict: Conflict::Lww,
         dir: std::env::temp_dir().join("converge-checker-bench"),
         measure: false,
+        breakdown: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -59,6 +61,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--dir" => a.dir = PathBuf::from(val()?),
             "--measure" => a.measure = true,
+            "--breakdown" => a.breakdown = true,
             // cargo bench passes --bench to harness=false targets.
             "--bench" => {}
             other => return Err(format!("unknown argument {other:?}")),
@@ -141,6 +144,70 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// CPU time of each checker on an already parsed table.
+fn breakdown(a: &Args, mut table: checkers::ops::OpTable, fin: &Path) -> Result<(), String> {
+    use checkers::{
+        context, convergence, lost, perf, phantoms, resurrection, sessions, staleness, timeline,
+    };
+    let cfg = CheckConfig {
+        conflict: a.conflict,
+        ..CheckConfig::default()
+    };
+    let mut lap = {
+        let mut c = cpu_seconds();
+        move |what: &str| {
+            let now = cpu_seconds();
+            println!("  {what:<28} {:.2} s CPU", now - c);
+            c = now;
+        }
+    };
+    let file = std::fs::File::open(fin).map_err(|e| e.to_string())?;
+    let lines = checkers::parse::read_final_state_lines(std::io::BufReader::new(file))
+        .map_err(|e| e.to_string())?;
+    let view = context::FinalView::build(&mut table, &lines);
+    lap("final state");
+    let cx = context::Context::new(&table, &cfg, view);
+    lap("context");
+    let mut stale = staleness::Staleness::new(&cx);
+    let mut sess = sessions::Sessions::new(&cx);
+    let mut tl = timeline::KeyTimeline::default();
+    for k in 0..table.key_count() as u32 {
+        let ops = table.ops_on(k);
+        if !ops.is_empty() {
+            tl.load(&table, ops);
+        }
+    }
+    lap("key timelines");
+    for k in 0..table.key_count() as u32 {
+        let ops = table.ops_on(k);
+        if !ops.is_empty() {
+            tl.load(&table, ops);
+            stale.key(&cx, k, ops, &tl);
+        }
+    }
+    lap("timelines + staleness");
+    for k in 0..table.key_count() as u32 {
+        let ops = table.ops_on(k);
+        if !ops.is_empty() {
+            tl.load(&table, ops);
+            sess.key(&cx, k, ops, &tl);
+        }
+    }
+    lap("timelines + sessions");
+    let _ = (stale.finish(&cx), sess.finish(&cx));
+    let _ = convergence::check(&cx);
+    lap("convergence");
+    let _ = lost::check(&cx);
+    lap("lost-updates");
+    let _ = resurrection::check(&cx);
+    lap("resurrection");
+    let _ = phantoms::check(&cx);
+    lap("phantoms");
+    let _ = perf::check(&cx);
+    lap("perf");
+    Ok(())
+}
+
 fn measure(a: &Args, history: &Path, fin: &Path) -> Result<(), String> {
     let size_mb = std::fs::metadata(history).map_err(|e| e.to_string())?.len() as f64 / 1e6;
     let (t, c) = (Instant::now(), cpu_seconds());
@@ -153,7 +220,11 @@ fn measure(a: &Args, history: &Path, fin: &Path) -> Result<(), String> {
     let parse_cpu = cpu_seconds() - c;
     let ops = table.ops.len() as f64;
     let lines = table.lines;
-    drop(table);
+    if a.breakdown {
+        breakdown(a, table, fin)?;
+    } else {
+        drop(table);
+    }
     let cfg = CheckConfig {
         conflict: a.conflict,
         ..CheckConfig::default()

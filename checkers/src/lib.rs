@@ -104,7 +104,7 @@ pub fn check_files(
     };
     let table = parse::read_op_table(open(history_path)?).map_err(read_err(history_path))?;
     let final_lines = match final_state_path {
-        Some(p) => history::read_final_state(open(p)?).map_err(read_err(p))?,
+        Some(p) => parse::read_final_state_lines(open(p)?).map_err(read_err(p))?,
         None => Vec::new(),
     };
     let (outcomes, table) = analyze(table, &final_lines, cfg);
