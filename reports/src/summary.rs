@@ -314,10 +314,12 @@ fn fault_correlation(
         return (None, None);
     }
     let Some((fault, (n, offset))) = per_fault.iter().max_by_key(|(_, (n, _))| *n) else {
-        return (
-            Some("none of them overlapped an injected fault".into()),
-            None,
-        );
+        let sentence = if located == 1 {
+            "It did not overlap any injected fault."
+        } else {
+            "None of them overlapped an injected fault."
+        };
+        return (Some(sentence.into()), None);
     };
     let during = fault_phrase(fault, *offset);
     let sentence = if located == total {
@@ -434,5 +436,147 @@ fn divergence_cause(facts: &ConfigFacts) -> Option<String> {
             "{} disabled in the node config, so replicas that missed writes are never brought up to date.",
             facts.repairs_off.join(", ")
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{AnomalyView, CheckView, ResultsFile};
+    use checkers::history::read_history;
+
+    fn window(fault: &str, from: f64, to: f64, offset: Option<f64>) -> FaultWindow {
+        FaultWindow {
+            fault: fault.into(),
+            start_s: from,
+            end_s: to,
+            stopped: true,
+            detail: String::new(),
+            max_offset_ms: offset,
+        }
+    }
+
+    fn results_with(kind: &str, count: f64, op_indexes: &[u64]) -> (ResultsFile, OpTable) {
+        // Ops at 1 s intervals: op i is invoked at i s and completes 0.1 s later.
+        let mut text = String::new();
+        for i in 0..10u64 {
+            text.push_str(&format!(
+                "{{\"index\":{},\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"time\":{},\"key\":\"k\",\"value\":\"0-{i}\"}}\n",
+                2 * i,
+                i * 1_000_000_000
+            ));
+            text.push_str(&format!(
+                "{{\"index\":{},\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"time\":{},\"key\":\"k\",\"value\":\"0-{i}\"}}\n",
+                2 * i + 1,
+                i * 1_000_000_000 + 100_000_000
+            ));
+        }
+        let history = read_history(text.as_bytes()).unwrap();
+        let ops = history
+            .iter()
+            .filter(|e| op_indexes.contains(&e.index))
+            .cloned()
+            .collect();
+        let check = CheckView {
+            checker: "c".into(),
+            valid: Verdict::Invalid,
+            counts: [(kind.to_string(), count)].into(),
+            anomalies: vec![AnomalyView {
+                kind: kind.into(),
+                key: Some("k".into()),
+                explanation: String::new(),
+                ops,
+            }],
+            details: Value::Null,
+        };
+        let results = ResultsFile {
+            valid: Verdict::Invalid,
+            checks: vec![check],
+            run: Value::Null,
+        };
+        (results, OpTable::build(&history))
+    }
+
+    #[test]
+    fn lost_writes_during_clock_skew_under_lww_blame_timestamps() {
+        let (results, ops) = results_with("lost-write", 37.0, &[6, 9]);
+        let facts = ConfigFacts {
+            conflict: Some("lww".into()),
+            ..ConfigFacts::default()
+        };
+        let faults = [
+            window("clock", 2.5, 5.0, Some(4000.0)),
+            window("partition", 8.0, 9.0, None),
+        ];
+        let s = summarise(Some(&results), &faults, &ops, &facts, false);
+        let f = &s.findings[0];
+        assert_eq!(f.what, "37 acknowledged writes were lost.");
+        assert_eq!(
+            f.when.as_deref(),
+            Some("The example shown happened during clock skew of up to 4.0 s.")
+        );
+        assert!(
+            f.cause
+                .as_deref()
+                .unwrap()
+                .starts_with("lww resolves conflicts by timestamp")
+        );
+        assert!(s.headline.starts_with("Anomalies found by c"));
+    }
+
+    #[test]
+    fn stale_reads_with_non_overlapping_quorums_blame_r_plus_w() {
+        let (results, ops) = results_with("stale-read", 3.0, &[1]);
+        let facts = ConfigFacts {
+            rf: Some(3),
+            r: Some(1),
+            w: Some(1),
+            ..ConfigFacts::default()
+        };
+        let s = summarise(Some(&results), &[], &ops, &facts, false);
+        assert_eq!(
+            s.findings[0].when.as_deref(),
+            Some("It did not overlap any injected fault.")
+        );
+        assert!(
+            s.findings[0]
+                .cause
+                .as_deref()
+                .unwrap()
+                .contains("R + W ≤ RF (R=1, W=1, RF=3)")
+        );
+    }
+
+    #[test]
+    fn divergence_with_repair_switched_off_names_the_switches() {
+        let config = serde_json::json!({"node": {"anti_entropy": {"enabled": false}, "hints": {"mode": "off"}, "read_repair": {}}});
+        let facts = ConfigFacts::from_config(&config);
+        assert_eq!(facts.repairs_off, vec!["anti-entropy", "hints"]);
+        let results = ResultsFile {
+            valid: Verdict::Valid,
+            checks: Vec::new(),
+            run: Value::Null,
+        };
+        let s = summarise(Some(&results), &[], &OpTable::default(), &facts, true);
+        assert_eq!(
+            s.findings[0].what,
+            "Replicas had not converged when the convergence wait ended."
+        );
+        assert!(
+            s.findings[0]
+                .cause
+                .as_deref()
+                .unwrap()
+                .starts_with("anti-entropy, hints disabled")
+        );
+    }
+
+    #[test]
+    fn config_facts_come_from_the_test_table_when_the_node_table_is_silent() {
+        let config = serde_json::json!({"test": {"rf": 3, "r": 2, "w": 2, "conflict": "dvv"}, "node": {"tombstones": {"gc_grace": "1s"}}});
+        let f = ConfigFacts::from_config(&config);
+        assert_eq!((f.rf, f.r, f.w), (Some(3), Some(2), Some(2)));
+        assert_eq!(f.conflict.as_deref(), Some("dvv"));
+        assert_eq!(f.gc_grace.as_deref(), Some("1s"));
     }
 }
