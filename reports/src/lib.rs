@@ -10,7 +10,8 @@
 //! - [`run_dir`]: tolerant loading of a run's files; problems become notes.
 //! - [`results`], [`metrics`], [`ops`], [`nemesis`]: the inputs as the report
 //!   sees them (results.json, metrics.jsonl, paired ops, fault windows).
-//! - [`summary`]: the plain-language "what went wrong and why".
+//! - [`summary`]: the plain-language "what went wrong and why" (its wording
+//!   and the config facts it reads are submodules).
 //! - [`stats`], [`charts`], [`svg`]: bucketing/downsampling and the charts.
 //! - `templates`, `view`: the embedded tera templates and view helpers.
 //!

@@ -13,8 +13,13 @@ use crate::nemesis::FaultWindow;
 use crate::ops::OpTable;
 use crate::results::{AnomalyView, ResultsFile, Verdict};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
+
+mod config_facts;
+mod wording;
+
+pub use config_facts::{ConfigFacts, find_key};
+use wording::{describe_kind, divergence_cause, fault_phrase, likely_cause, sentence_case};
 
 /// The summary as the template shows it.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -31,72 +36,6 @@ pub struct Finding {
     pub cause: Option<String>,
     /// `check-<checker>` anchor in the report.
     pub anchor: String,
-}
-
-/// What the summary needs to know about the tested configuration.
-#[derive(Debug, Default, Clone)]
-pub struct ConfigFacts {
-    pub conflict: Option<String>,
-    pub rf: Option<u64>,
-    pub r: Option<u64>,
-    pub w: Option<u64>,
-    pub gc_grace: Option<String>,
-    /// Repair mechanisms configured off: "anti-entropy", "read repair", "hints".
-    pub repairs_off: Vec<&'static str>,
-}
-
-impl ConfigFacts {
-    /// Reads the facts from the effective config (results.json `run.config`).
-    pub fn from_config(config: &Value) -> ConfigFacts {
-        let node = config.get("node").unwrap_or(config);
-        let num = |name: &str| {
-            find_key(node, name)
-                .or_else(|| find_key(config, name))
-                .and_then(Value::as_u64)
-        };
-        let mut repairs_off = Vec::new();
-        for (table, label) in [
-            ("anti_entropy", "anti-entropy"),
-            ("read_repair", "read repair"),
-            ("hints", "hints"),
-        ] {
-            if find_key(node, table).is_some_and(is_switched_off) {
-                repairs_off.push(label);
-            }
-        }
-        ConfigFacts {
-            conflict: find_key(config, "conflict")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            rf: num("rf"),
-            r: num("r"),
-            w: num("w"),
-            gc_grace: find_key(config, "gc_grace")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            repairs_off,
-        }
-    }
-}
-
-/// Whether a repair table says it is off: `enabled = false`, or a `mode`
-/// of "off", "none" or "disabled" (the repair config's spelling may vary).
-fn is_switched_off(table: &Value) -> bool {
-    table.get("enabled").and_then(Value::as_bool) == Some(false)
-        || table
-            .get("mode")
-            .and_then(Value::as_str)
-            .is_some_and(|m| matches!(m, "off" | "none" | "disabled"))
-}
-
-/// The first value under `name` anywhere in `v` (depth-first, object order).
-pub fn find_key<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    match v {
-        Value::Object(map) => map
-            .get(name)
-            .or_else(|| map.values().find_map(|c| find_key(c, name))),
-        _ => None,
-    }
 }
 
 /// Builds the summary. `results` is `None` when results.json is missing.
@@ -214,75 +153,6 @@ fn fault_tally(faults: &[FaultWindow]) -> String {
     format!(", under faults: {}", parts.join(", "))
 }
 
-fn describe_kind(kind: &str, n: usize) -> String {
-    let k = kind.to_ascii_lowercase();
-    let s = |one: &str, many: &str| {
-        if n == 1 {
-            one.to_string()
-        } else {
-            many.to_string()
-        }
-    };
-    // The checkers crate's kinds first (checkers/src/*.rs), then by word.
-    let phrase = match k.as_str() {
-        "lww-siblings" => s(
-            "key held several values under lww, which must keep one",
-            "keys held several values under lww, which must keep one",
-        ),
-        "superseded-value-survived" => s(
-            "value survived although a later causal write superseded it",
-            "values survived although later causal writes superseded them",
-        ),
-        "phantom-final-value" => s(
-            "replica holds a value that was never written",
-            "replica values were never written",
-        ),
-        "failed-write-read" => s(
-            "read returned a value whose write had failed",
-            "reads returned values whose writes had failed",
-        ),
-        "failed-write-in-final" => s(
-            "value whose write had failed is in the final state",
-            "values whose writes had failed are in the final state",
-        ),
-        "future-read" => s(
-            "read returned a value before its write was invoked",
-            "reads returned values before their writes were invoked",
-        ),
-        "read-your-writes" => s(
-            "read missed its own process's earlier write",
-            "reads missed their own process's earlier writes",
-        ),
-        "monotonic-reads" => s(
-            "read went back to an older value than one already seen",
-            "reads went back to older values than ones already seen",
-        ),
-        _ if k.contains("lost") => s(
-            "acknowledged write was lost",
-            "acknowledged writes were lost",
-        ),
-        _ if k.contains("resurrect") => s(
-            "deleted key came back (resurrection)",
-            "deleted keys came back (resurrections)",
-        ),
-        _ if k.contains("diverg") || k.contains("converg") => s(
-            "key still differs between replicas after the final heal",
-            "keys still differ between replicas after the final heal",
-        ),
-        _ if k.contains("stale") => s("read returned a stale value", "reads returned stale values"),
-        _ if k.contains("sibling") => s(
-            "read returned unexpected siblings",
-            "reads returned unexpected siblings",
-        ),
-        _ if k.contains("phantom") || k.contains("never") => s(
-            "read returned a value that was never written",
-            "reads returned values that were never written",
-        ),
-        _ => format!("{kind} {}", s("anomaly", "anomalies")),
-    };
-    format!("{n} {phrase}.")
-}
-
 /// Which faults the example anomalies' ops overlapped. Returns the sentence
 /// and the fault kind to blame when one kind accounts for most examples.
 fn fault_correlation(
@@ -339,30 +209,6 @@ fn fault_correlation(
     (Some(sentence_case(&sentence)), blame)
 }
 
-/// Upper-cases the first letter and ends with a full stop.
-fn sentence_case(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), c.as_str()),
-        None => String::new(),
-    }
-}
-
-fn fault_phrase(fault: &str, offset_ms: Option<f64>) -> String {
-    match fault {
-        "clock" => match offset_ms {
-            Some(ms) if ms >= 1000.0 => format!("clock skew of up to {:.1} s", ms / 1000.0),
-            Some(ms) => format!("clock skew of up to {ms:.0} ms"),
-            None => "clock skew".into(),
-        },
-        "partition" => "a network partition".into(),
-        "crash" => "a node crash".into(),
-        "pause" => "a paused node".into(),
-        "wipe" => "a wiped replica".into(),
-        other => format!("a {other} fault"),
-    }
-}
-
 /// The time span (seconds) of an anomaly's ops, from invocation to completion.
 fn anomaly_span(a: &AnomalyView, ops: &OpTable) -> Option<(f64, f64)> {
     let (mut lo, mut hi) = (f64::MAX, f64::MIN);
@@ -377,73 +223,12 @@ fn anomaly_span(a: &AnomalyView, ops: &OpTable) -> Option<(f64, f64)> {
     (lo <= hi).then_some((lo, hi))
 }
 
-fn likely_cause(kind: &str, fault: Option<&str>, facts: &ConfigFacts) -> Option<String> {
-    let k = kind.to_ascii_lowercase();
-    let lww = facts.conflict.as_deref() == Some("lww");
-    if k.contains("lost") {
-        return Some(match (fault, lww) {
-            (Some("clock"), true) => "lww resolves conflicts by timestamp, so a write stamped by a node whose clock runs behind \
-                                      loses to an older write from a node whose clock runs ahead."
-                .into(),
-            (_, true) => "lww keeps only the write with the highest timestamp: concurrent writes to one key silently overwrite each other."
-                .into(),
-            (Some("wipe"), _) => "a replica lost its data; a write acknowledged by too few surviving replicas cannot be recovered.".into(),
-            _ => return quorum_cause(facts),
-        });
-    }
-    if k.contains("resurrect") {
-        let grace = facts.gc_grace.as_deref().unwrap_or("its configured value");
-        let away = if fault == Some("partition") {
-            "a replica partitioned away"
-        } else {
-            "a replica that missed the delete"
-        };
-        return Some(format!(
-            "tombstones are purged after gc_grace ({grace}); {away} still held the old value, and repair copied it back."
-        ));
-    }
-    if k.contains("diverg") || k.contains("converg") {
-        return divergence_cause(facts);
-    }
-    if k == "lww-siblings" {
-        return Some("the node returned siblings although conflict = \"lww\" must resolve every conflict to one value.".into());
-    }
-    if k == "failed-write-read" || k == "failed-write-in-final" {
-        return Some("an op recorded as failed had taken effect: only requests surely never applied may be recorded as fail, others as info.".into());
-    }
-    if k.contains("stale") || k == "read-your-writes" || k == "monotonic-reads" {
-        return quorum_cause(facts).or_else(|| {
-            Some("reads were answered by replicas that had not yet received the newer write, which a fault kept from them until hinted handoff or repair delivered it.".into())
-        });
-    }
-    None
-}
-
-fn quorum_cause(facts: &ConfigFacts) -> Option<String> {
-    match (facts.r, facts.w, facts.rf) {
-        (Some(r), Some(w), Some(rf)) if r + w <= rf => Some(format!(
-            "R + W ≤ RF (R={r}, W={w}, RF={rf}), so a read quorum need not include any replica that acknowledged the write."
-        )),
-        _ => None,
-    }
-}
-
-fn divergence_cause(facts: &ConfigFacts) -> Option<String> {
-    if facts.repairs_off.is_empty() {
-        Some("repair did not finish before the convergence timeout; see the divergence and repair charts.".into())
-    } else {
-        Some(format!(
-            "{} disabled in the node config, so replicas that missed writes are never brought up to date.",
-            facts.repairs_off.join(", ")
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::results::{AnomalyView, CheckView, ResultsFile};
     use checkers::history::read_history;
+    use serde_json::Value;
 
     fn window(fault: &str, from: f64, to: f64, offset: Option<f64>) -> FaultWindow {
         FaultWindow {
