@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 /// Anomalies per checker drawn with a timeline; the rest are listed as text
 /// (still with every op), which keeps pages of huge runs small.
 const TIMELINES_PER_CHECK: usize = 30;
+/// Faults this close (s) to an anomaly's ops are listed with it.
+const NEARBY_S: f64 = 5.0;
 /// Ops per anomaly drawn in its timeline.
 const TIMELINE_ROWS: usize = 40;
 
@@ -79,6 +81,8 @@ struct AnomalyCard {
     key: Option<String>,
     explanation: String,
     timeline_svg: Option<String>,
+    /// One line per fault window during or near the anomaly's ops.
+    faults_nearby: Vec<String>,
     ops: Vec<OpRow>,
 }
 
@@ -430,6 +434,24 @@ fn anomaly_card(
             }
         }
     }
+    // The faults active during, or within a few seconds of, these ops:
+    // the timeline shades them, this list says what exactly was done.
+    let (lo, hi) = timeline_rows
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), r| {
+            (lo.min(r.start_s), hi.max(r.end_s.unwrap_or(r.start_s)))
+        });
+    let faults_nearby = faults
+        .iter()
+        .filter(|f| lo <= hi && f.overlaps(lo - NEARBY_S, hi + NEARBY_S))
+        .map(|f| {
+            let during = if f.overlaps(lo, hi) { "during" } else { "near" };
+            format!(
+                "{during}: {} {:.3}–{:.3} s {}",
+                f.fault, f.start_s, f.end_s, f.detail
+            )
+        })
+        .collect();
     timeline_rows.truncate(TIMELINE_ROWS);
     let timeline_svg = (with_timeline && !timeline_rows.is_empty())
         .then(|| timeline::render(&timeline_rows, faults));
@@ -438,6 +460,7 @@ fn anomaly_card(
         key: a.key.clone(),
         explanation: a.explanation.clone(),
         timeline_svg,
+        faults_nearby,
         ops: rows,
     }
 }

@@ -109,6 +109,8 @@ fn a_run_with_every_anomaly_kind_renders_every_section() {
             "chart {chart} has no svg"
         );
     }
+    // Each anomaly lists the faults around its ops, with what was done.
+    assert!(html.contains("during: clock 18.000–30.000 s {&quot;offsets_ms&quot;"));
     // Every fault kind is shaded and listed.
     for fault in ["partition", "clock", "crash", "pause", "wipe"] {
         assert!(
