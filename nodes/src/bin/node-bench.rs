@@ -41,6 +41,11 @@ struct Args {
     /// storage.fsync for the nodes.
     #[arg(long, default_value = "interval")]
     fsync: String,
+    /// Tokio worker threads per node (TOKIO_WORKER_THREADS). Three nodes and
+    /// the load generator share the machine, so one each avoids oversubscribing
+    /// two cores; 0 keeps tokio's default (one per core).
+    #[arg(long, default_value_t = 1)]
+    node_threads: usize,
     /// The node binary; defaults to converge-node next to this binary.
     #[arg(long)]
     node_bin: Option<PathBuf>,
@@ -68,7 +73,7 @@ fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
-fn start_cluster(bin: &PathBuf, fsync: &str) -> anyhow::Result<LocalCluster> {
+fn start_cluster(bin: &PathBuf, fsync: &str, node_threads: usize) -> anyhow::Result<LocalCluster> {
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("node.toml");
     std::fs::write(
@@ -96,6 +101,9 @@ fn start_cluster(bin: &PathBuf, fsync: &str) -> anyhow::Result<LocalCluster> {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::from(log));
+        if node_threads > 0 {
+            cmd.env("TOKIO_WORKER_THREADS", node_threads.to_string());
+        }
         for j in (0..3).filter(|&j| j != i) {
             cmd.arg("--peer")
                 .arg(format!("n{}=127.0.0.1:{}", j + 1, peer[j]));
@@ -279,7 +287,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         "node binary {} not found; build it first: cargo build --release -p converge-node",
         bin.display()
     );
-    let cluster = start_cluster(&bin, &args.fsync)?;
+    let cluster = start_cluster(&bin, &args.fsync, args.node_threads)?;
     for &port in &cluster.http_ports {
         wait_healthy(port).await?;
     }
@@ -311,8 +319,9 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     all.latencies_us.sort_unstable();
     let ops = all.latencies_us.len() as f64;
     println!(
-        "node-bench: 3 nodes, RF=3 R=2 W=2, fsync={}, {} clients, {} keys, {} B values",
-        args.fsync, args.clients, args.keys, args.value_bytes
+        "node-bench: 3 nodes ({} worker threads each; 0 = tokio default), RF=3 R=2 W=2, \
+         fsync={}, {} clients, {} keys, {} B values",
+        args.node_threads, args.fsync, args.clients, args.keys, args.value_bytes
     );
     println!(
         "measured       {} s (after {} s warm-up)",
