@@ -97,6 +97,8 @@ impl Fingerprint {
 #[derive(Clone)]
 pub struct Fingerprinter {
     tables: Box<[[u32; 256]; 8]>,
+    /// Salts [`Fingerprinter::key_tail`].
+    tail_salt: u64,
 }
 
 impl Fingerprinter {
@@ -114,7 +116,15 @@ impl Fingerprinter {
                     .fold(0, |acc, (_, col)| acc ^ col);
             }
         }
-        Fingerprinter { tables }
+        let tail_salt = rng.next();
+        Fingerprinter { tables, tail_salt }
+    }
+
+    /// The 32-bit stand-in for a key hash in a digest. Salted per pass, so
+    /// two keys of one node that collide here (about 2^-32 per pair) collide
+    /// in one pass only, and the next pass tells them apart.
+    pub fn key_tail(&self, key: KeyHash) -> u32 {
+        (SplitMix64(key.0 ^ self.tail_salt).next() >> 32) as u32
     }
 
     /// The fingerprint of a 64-bit node hash.
@@ -157,10 +167,27 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_round_trips_through_three_bytes() {
+    fn fingerprint_round_trips_through_two_bytes() {
         let f = Fingerprinter::new(99);
         let fp = f.fingerprint(0xdead_beef_cafe_f00d);
         assert_eq!(Fingerprint::from_bytes(fp.to_bytes()), fp);
+    }
+
+    #[test]
+    fn key_tails_are_salted_per_pass() {
+        // A collision of two tails must not repeat in the next pass.
+        let (one, two) = (Fingerprinter::new(1), Fingerprinter::new(2));
+        let keys: Vec<KeyHash> = (0..100)
+            .map(|i| key_hash(format!("k{i}").as_bytes()))
+            .collect();
+        let differ = keys
+            .iter()
+            .filter(|k| one.key_tail(**k) != two.key_tail(**k))
+            .count();
+        assert!(
+            differ >= 99,
+            "only {differ} of 100 tails changed with the salt"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use super::hash::{Fingerprint, Fingerprinter};
 use super::session::SessionError;
 use super::store::{EntryDigest, RangeStore, VersionOrder, WireEntry};
-use super::wire::{WireDigest, key_tail};
+use super::wire::WireDigest;
 
 /// What each side holds of one key (normally one entry on either side).
 #[derive(Default)]
@@ -34,13 +34,14 @@ pub(crate) fn resolve<S: RangeStore>(
     push: &mut Vec<WireEntry>,
     pull: &mut Vec<u32>,
 ) -> Result<(), SessionError<S::Error>> {
-    // Matched on the low 32 key-hash bits the wire carries (the node fixes
-    // the top bits). Two keys sharing them in one small node are handled as
-    // one unit, both ways: correct, only less frugal.
+    // Matched on the salted 32-bit key tails the wire carries. Two different
+    // keys of one node sharing a tail (~2^-32 per pair) land in one group and
+    // may be paired wrongly; the closing root check then still differs, and
+    // the next pass, with a fresh salt, tells them apart.
     let mut by_tail: BTreeMap<u32, KeyGroup> = BTreeMap::new();
     for d in mine {
         by_tail
-            .entry(key_tail(d.key_hash))
+            .entry(fingerprinter.key_tail(d.key_hash))
             .or_default()
             .mine
             .push(d);

@@ -3,7 +3,7 @@
 
 use super::hash::Fingerprinter;
 use super::store::{EntryDigest, HashSpan};
-use super::wire::{Occupancy, WireDigest, key_tail};
+use super::wire::{Occupancy, WireDigest};
 
 /// How a session reconciles a range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub enum SessionError<E: std::error::Error + 'static> {
 /// The wire form of a digest under this pass's fingerprint map.
 pub(crate) fn wire_digest(fingerprinter: &Fingerprinter, digest: &EntryDigest) -> WireDigest {
     WireDigest {
-        key_tail: key_tail(digest.key_hash).to_le_bytes(),
+        key_tail: fingerprinter.key_tail(digest.key_hash).to_le_bytes(),
         entry_fp: fingerprinter.fingerprint(digest.entry_hash.0).to_bytes(),
         version: digest.version.clone(),
     }

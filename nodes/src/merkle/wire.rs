@@ -9,7 +9,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::hash::KeyHash;
 use super::store::WireEntry;
 
 /// Initiator → responder.
@@ -136,19 +135,14 @@ pub fn unpack_occupancy(packed: &[u8], n: usize) -> Option<Vec<Occupancy>> {
 /// One entry's digest on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireDigest {
-    /// The low 32 bits of the key hash, little-endian. The node it was asked
-    /// for fixes the top bits; the initiator matches its own few entries
-    /// there on these, and names the entry by position when pulling it.
+    /// [`Fingerprinter::key_tail`](super::hash::Fingerprinter::key_tail) of
+    /// the key hash, little-endian. The initiator matches its own few entries
+    /// of the node on these, and names the entry by position when pulling it.
     pub key_tail: [u8; 4],
     /// Fingerprint of the entry hash.
     pub entry_fp: [u8; 2],
     /// The encoded version.
     pub version: Vec<u8>,
-}
-
-/// Low 32 bits of a key hash: what a [`WireDigest`] carries of it.
-pub fn key_tail(key: KeyHash) -> u32 {
-    key.0 as u32
 }
 
 /// Packs one bit per node, eight to a byte.
