@@ -203,4 +203,33 @@ mod tests {
         ]);
         assert!(!agree(&s, 2));
     }
+
+    /// The summary this module writes makes the convergence checker judge
+    /// only a key's holders when there are more nodes than rf.
+    #[test]
+    fn the_checker_accepts_rf_copies_on_five_nodes_and_flags_a_missing_copy() {
+        let verdict = |entries: Vec<ReplicaEntry>| {
+            let nodes: Vec<String> = NodeId::cluster(5).iter().map(ToString::to_string).collect();
+            let mut lines = vec![FinalLine::Summary(FinalSummary {
+                nodes,
+                converged: true,
+                healed_at: 0,
+                converged_at: Some(1),
+                rf: Some(3),
+            })];
+            lines.extend(entries.into_iter().map(FinalLine::Entry));
+            let results = checkers::check_all(&[], &lines, &checkers::CheckConfig::default());
+            results.check("convergence").map(|c| c.valid)
+        };
+        let three = vec![
+            entry("n1", "k", &["a"], false),
+            entry("n2", "k", &["a"], false),
+            entry("n4", "k", &["a"], false),
+        ];
+        assert_eq!(verdict(three.clone()), Some(checkers::Validity::True));
+        assert_eq!(
+            verdict(three[..2].to_vec()),
+            Some(checkers::Validity::False)
+        );
+    }
 }

@@ -65,7 +65,7 @@ fn repair_off_with_partitions_reports_divergence() {
     let h = Harness::new();
     let text = config(
         "[nemesis]\nfaults = [\"partition\"]\ninterval = \"1500ms\"\n\n\
-         [node.read_repair]\nenabled = false\n[node.hints]\nenabled = false\n[node.anti_entropy]\nenabled = false\n",
+         [node.read_repair]\nmode = \"off\"\n[node.hints]\nenabled = false\n[node.anti_entropy]\nmode = \"off\"\n",
     );
     let out = run_config(&h, "no-repair", &text, &["--convergence-timeout", "2s"]);
     assert_eq!(
