@@ -140,16 +140,24 @@ fn describe(cx: &Context, op: &OpRecord) -> String {
     }
 }
 
-/// The writers (on this key) of a read's values; `None` if any is unknown.
-fn writers<'a>(cx: &Context<'a>, k: KeyId, vals: &[ValueId]) -> Option<Vec<&'a OpRecord>> {
+/// The write (on this key) of a value, if any.
+fn writer_on<'a>(cx: &Context<'a>, k: KeyId, v: ValueId) -> Option<&'a OpRecord> {
+    cx.table
+        .writer(v)
+        .map(|w| cx.table.op(w))
+        .filter(|w| w.key == k)
+}
+
+/// Whether every value has a known writer on this key.
+fn all_known(cx: &Context, k: KeyId, vals: &[ValueId]) -> bool {
+    vals.iter().all(|&v| writer_on(cx, k, v).is_some())
+}
+
+/// Whether every value's writer strictly precedes `later` (values must have
+/// known writers).
+fn all_precede(cx: &Context, k: KeyId, vals: &[ValueId], later: &OpRecord) -> bool {
     vals.iter()
-        .map(|&v| {
-            cx.table
-                .writer(v)
-                .map(|w| cx.table.op(w))
-                .filter(|w| w.key == k)
-        })
-        .collect()
+        .all(|&v| writer_on(cx, k, v).is_some_and(|w| w.precedes(later)))
 }
 
 fn reads_own_write(cx: &Context, k: KeyId, x: &OpRecord, r: &OpRecord, tl: &KeyTimeline) -> bool {
@@ -164,10 +172,7 @@ fn reads_own_write(cx: &Context, k: KeyId, x: &OpRecord, r: &OpRecord, tl: &KeyT
                 return x.f == OpFn::Delete
                     || delete_explains_absence(tl, x.invoke_time, r.complete_time);
             }
-            match writers(cx, k, vals) {
-                Some(ws) => !ws.iter().all(|w| w.precedes(x)),
-                None => true,
-            }
+            !all_known(cx, k, vals) || !all_precede(cx, k, vals, x)
         }
         Conflict::Dvv => {
             let superseded_seen = vals.iter().any(|v| t.vals(x).contains(v));
@@ -187,18 +192,19 @@ fn monotonic(cx: &Context, k: KeyId, r1: &OpRecord, r2: &OpRecord, tl: &KeyTimel
     }
     match cx.cfg.conflict {
         Conflict::Lww => {
-            let Some(w1) = writers(cx, k, v1) else {
+            if !all_known(cx, k, v1) {
                 return true;
-            };
+            }
+            let w1 = v1.iter().filter_map(|&v| writer_on(cx, k, v));
             if v2.is_empty() {
                 return w1
-                    .iter()
+                    .clone()
                     .all(|w| delete_explains_absence(tl, w.invoke_time, r2.complete_time));
             }
-            let Some(w2) = writers(cx, k, v2) else {
+            if !all_known(cx, k, v2) {
                 return true;
-            };
-            !w1.iter().any(|a| w2.iter().all(|b| b.precedes(a)))
+            }
+            !w1.clone().any(|a| all_precede(cx, k, v2, a))
         }
         Conflict::Dvv => {
             let vanished = v1
