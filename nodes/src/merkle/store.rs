@@ -126,6 +126,12 @@ pub trait RangeStore {
     /// Merges an entry received from a peer with the local one using the
     /// node's conflict rule, and updates the tree. Must be idempotent and
     /// commutative, as repairs may arrive twice and in any order.
+    ///
+    /// May be deferred: a node whose writes go through an asynchronous writer
+    /// can queue the entry here and apply the queue before this side handles
+    /// the session's next message. Within one step a session reads only
+    /// spans disjoint from the entries it merges; the closing root check
+    /// (next message) is the first read that must see them.
     fn merge(&mut self, entry: WireEntry) -> Result<(), Self::Error>;
 
     /// How `mine` relates to `theirs` (both encoded versions of one key).
