@@ -6,6 +6,8 @@
 //! `render_store_index` and prints the sizes.
 //!
 //!     cargo bench -p converge-reports --bench render_million [-- OPS]
+//!
+//! `BENCH_OUT=DIR` keeps the generated store under DIR.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -17,8 +19,12 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(1_000_000);
+    // BENCH_OUT=DIR keeps the generated store (to look at the report).
     let tmp = tempfile::tempdir().expect("tempdir");
-    let store = tmp.path().join("store");
+    let base = std::env::var_os("BENCH_OUT").map(std::path::PathBuf::from);
+    let store = base
+        .unwrap_or_else(|| tmp.path().to_path_buf())
+        .join("store");
     let run = store.join("bench/20261125T100000Z");
 
     let t = Instant::now();
