@@ -101,30 +101,52 @@ fn for_each_line(
     mut r: impl BufRead,
     mut each: impl FnMut(u32, usize, &[u8], bool) -> Result<bool, HistoryError>,
 ) -> Result<(), HistoryError> {
-    let mut buf = Vec::with_capacity(512);
+    let io = |source| HistoryError::Io {
+        what: "history",
+        source,
+    };
+    // A line lying whole in the reader's buffer is handed over in place; only
+    // a line straddling two buffer fills is copied into `partial`.
+    let mut partial: Vec<u8> = Vec::new();
     let mut number = 0u32;
     let mut file_line = 0usize;
-    loop {
-        buf.clear();
-        let n = r
-            .read_until(b'\n', &mut buf)
-            .map_err(|source| HistoryError::Io {
-                what: "history",
-                source,
-            })?;
-        if n == 0 {
-            return Ok(());
-        }
+    let mut visit = |line: &[u8], unterminated: bool| -> Result<bool, HistoryError> {
         file_line += 1;
-        let unterminated = buf.last() != Some(&b'\n');
-        let text = buf.trim_ascii();
+        let text = line.trim_ascii();
         if text.is_empty() {
-            continue;
+            return Ok(true);
         }
-        if !each(number, file_line, text, unterminated)? {
+        let go_on = each(number, file_line, text, unterminated)?;
+        number += 1;
+        Ok(go_on)
+    };
+    loop {
+        let buf = r.fill_buf().map_err(io)?;
+        if buf.is_empty() {
+            // End of input: whatever is left is an unterminated last line.
+            if !partial.is_empty() {
+                visit(&partial, true)?;
+            }
             return Ok(());
         }
-        number += 1;
+        let Some(end) = memchr::memchr(b'\n', buf) else {
+            partial.extend_from_slice(buf);
+            let n = buf.len();
+            r.consume(n);
+            continue;
+        };
+        let go_on = if partial.is_empty() {
+            visit(&buf[..end], false)?
+        } else {
+            partial.extend_from_slice(&buf[..end]);
+            let go_on = visit(&partial, false)?;
+            partial.clear();
+            go_on
+        };
+        r.consume(end + 1);
+        if !go_on {
+            return Ok(());
+        }
     }
 }
 
@@ -292,6 +314,25 @@ mod tests {
         assert_eq!(t.windows.len(), 1);
         assert_eq!((t.windows[0].start, t.windows[0].stop), (11, 15));
         assert_eq!(t.ops_on(t.ops[0].key), &[0, 1, 2]);
+    }
+
+    #[test]
+    fn lines_straddling_buffer_fills_read_the_same() {
+        let whole = read_op_table(TEXT.as_bytes()).unwrap();
+        for cap in [1, 5, 64, 100] {
+            let small =
+                read_op_table(std::io::BufReader::with_capacity(cap, TEXT.as_bytes())).unwrap();
+            assert_eq!(small.lines, whole.lines, "capacity {cap}");
+            assert_eq!(small.ops.len(), whole.ops.len());
+            assert_eq!(small.windows, whole.windows);
+            let wanted: BTreeSet<u32> = (0..whole.lines).collect();
+            let got = fetch_events(
+                std::io::BufReader::with_capacity(cap, TEXT.as_bytes()),
+                &wanted,
+            )
+            .unwrap();
+            assert_eq!(got.len(), whole.lines as usize);
+        }
     }
 
     #[test]
