@@ -401,3 +401,117 @@ fn a_session_that_cannot_converge_gives_up_after_max_passes() {
         "{stats:?}"
     );
 }
+
+fn arbitrary_entry() -> impl Strategy<Value = WireEntry> {
+    (
+        prop::collection::vec(any::<u8>(), 0..6),
+        prop::collection::vec(any::<u8>(), 0..12),
+    )
+        .prop_map(|(key, record)| WireEntry { key, record })
+}
+
+fn arbitrary_request() -> impl Strategy<Value = Request> {
+    prop_oneof![
+        any::<u64>().prop_map(|salt| Request::Open { salt }),
+        (
+            prop::collection::vec(any::<u8>(), 0..4),
+            prop::collection::vec(0u32..8, 0..3),
+            prop::collection::vec(0u32..8, 0..3),
+            prop::collection::vec(arbitrary_entry(), 0..3),
+        )
+            .prop_map(|(keep, pull_all, pull, push)| Request::Step {
+                keep,
+                pull_all,
+                pull,
+                push
+            }),
+        (
+            0u8..70,
+            any::<u64>(),
+            prop::collection::vec(arbitrary_entry(), 0..3)
+        )
+            .prop_map(|(level, prefix, entries)| Request::FullChunk {
+                level,
+                prefix,
+                entries
+            }),
+    ]
+}
+
+fn arbitrary_response() -> impl Strategy<Value = Response> {
+    prop_oneof![
+        (any::<[u8; 8]>(), 0u64..5).prop_map(|(hash, count)| Response::Root { hash, count }),
+        (
+            prop::collection::vec(any::<[u8; 2]>(), 0..4),
+            prop::collection::vec(any::<u8>(), 0..3),
+            prop::collection::vec(
+                prop::collection::vec(
+                    (
+                        any::<[u8; 4]>(),
+                        any::<[u8; 2]>(),
+                        prop::collection::vec(any::<u8>(), 0..9)
+                    )
+                        .prop_map(|(key_tail, entry_fp, version)| {
+                            wire::WireDigest {
+                                key_tail,
+                                entry_fp,
+                                version,
+                            }
+                        },),
+                    0..3,
+                ),
+                0..3,
+            ),
+            prop::collection::vec(arbitrary_entry(), 0..3),
+        )
+            .prop_map(|(left, occupancy, digests, entries)| Response::Step {
+                left,
+                occupancy,
+                digests,
+                entries,
+            }),
+        prop::collection::vec(arbitrary_entry(), 0..3)
+            .prop_map(|entries| Response::FullChunk { entries }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A buggy or hostile peer gets errors, never a panic, from a responder.
+    #[test]
+    fn responder_survives_arbitrary_requests(requests in prop::collection::vec(arbitrary_request(), 1..8)) {
+        let sides: Vec<_> = (0..40).map(|i| (Some((1 + i % 3, i % 7 == 0, 0u8)), None, true)).collect();
+        let (a, _) = lww_replicas(&sides);
+        let mut store = MemoryRangeStore::from_records(LwwRule, 3, a).unwrap();
+        let mut responder = Responder::new();
+        for request in requests {
+            let _ = responder.handle(&mut store, request);
+        }
+        assert_tree_matches_entries(&store);
+    }
+
+    /// Likewise for an initiator fed arbitrary responses.
+    #[test]
+    fn initiator_survives_arbitrary_responses(
+        root in (any::<[u8; 8]>(), 0u64..50),
+        responses in prop::collection::vec(arbitrary_response(), 1..8),
+        full in any::<bool>(),
+    ) {
+        let sides: Vec<_> = (0..40).map(|i| (Some((1 + i % 3, false, 0u8)), None, true)).collect();
+        let (a, _) = lww_replicas(&sides);
+        let mut store = MemoryRangeStore::from_records(LwwRule, 3, a).unwrap();
+        let config = if full { SessionConfig::full(1) } else { SessionConfig::merkle(1) };
+        let mut initiator = Initiator::new(config);
+        initiator.start(&store).unwrap();
+        // A well-formed root first, so the rest reaches the later phases.
+        let opening = Response::Root { hash: root.0, count: root.1 };
+        for response in std::iter::once(opening).chain(responses) {
+            match initiator.on_response(&mut store, response) {
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        assert_tree_matches_entries(&store);
+    }
+}
