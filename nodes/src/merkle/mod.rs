@@ -48,6 +48,26 @@
 //! **Full mode** ([`Mode::Full`]) ships every entry both ways, in key-hash
 //! chunks of about 4,096 entries: the baseline the benchmark compares with.
 //!
+//! # Using it from the node
+//!
+//! 1. Keep one [`MerkleTree`] per token range, built at start-up with
+//!    [`MerkleTree::from_entries`], and on every committed change of a key
+//!    call `tree.update(key_hash(key), old, new)` with the [`entry_hash`]es of
+//!    the record before and after (`None` when absent or purged).
+//! 2. Implement [`RangeStore`] over that range: the tree, an index ordered by
+//!    [`KeyHash`] for [`HashSpan`] scans, the node's merge and version order.
+//! 3. Initiator: `let mut s = Initiator::new(SessionConfig::merkle(seed));`
+//!    send `s.start(&store)?`, then feed each reply to
+//!    `s.on_response(&mut store, reply)?` and send what it returns until it
+//!    returns `None`; `s.stats()` feeds `POST /admin/anti-entropy` and the
+//!    metrics.
+//! 4. Responder: one [`Responder`] per session (keyed by a session id in the
+//!    RPC envelope, dropped on timeout); answer each request with
+//!    `responder.handle(&mut store, request)?`.
+//! 5. Merges may be queued and applied asynchronously, as long as each side
+//!    applies them before handling the session's next message
+//!    ([`RangeStore::merge`]).
+//!
 //! # Map
 //!
 //! - `hash.rs`: [`KeyHash`], [`EntryHash`], the per-pass fingerprint map.

@@ -17,7 +17,7 @@ pub enum Request {
     /// Start (or verify after) a pass: the responder answers with its root
     /// and draws the fingerprint map from `salt`.
     Open {
-        /// Seeds the per-pass [`Fingerprinter`](super::hash::Fingerprinter).
+        /// Seeds the per-pass fingerprint map (`hash::Fingerprinter`).
         salt: u64,
     },
     /// One round of the top-down comparison.
@@ -63,7 +63,7 @@ pub enum Response {
         /// The fingerprint of the left child of each kept node that was
         /// split; the initiator derives the right one (parent XOR left).
         left: Vec<[u8; 2]>,
-        /// The [`Occupancy`] of both children of each split node (left,
+        /// The `Occupancy` of both children of each split node (left,
         /// right), packed four to a byte. Exact counts would cost a varint of
         /// up to three bytes per child; the protocol only needs to know
         /// empty, one entry, or more.
@@ -135,7 +135,7 @@ pub fn unpack_occupancy(packed: &[u8], n: usize) -> Option<Vec<Occupancy>> {
 /// One entry's digest on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WireDigest {
-    /// [`Fingerprinter::key_tail`](super::hash::Fingerprinter::key_tail) of
+    /// `Fingerprinter::key_tail` (`hash.rs`) of
     /// the key hash, little-endian. The initiator matches its own few entries
     /// of the node on these, and names the entry by position when pulling it.
     pub key_tail: [u8; 4],
