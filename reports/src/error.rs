@@ -15,22 +15,35 @@ pub enum ReportError {
     #[error(
         "{path} is not a directory; pass a run directory (store/<test>/<timestamp>) or a store directory"
     )]
-    NotADirectory { path: PathBuf },
+    NotADirectory {
+        /// The path given.
+        path: PathBuf,
+    },
     /// Reading a directory listing or writing an output file failed.
     #[error("{action} {path}: {source}")]
     Io {
+        /// What was being done: "writing", "listing".
         action: &'static str,
+        /// The file or directory.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
     /// A built-in template failed to render (a bug in this crate, not in the run).
     #[error("rendering template {template}: {message}")]
-    Template { template: String, message: String },
+    Template {
+        /// The template's name, e.g. `report.html`.
+        template: String,
+        /// tera's message with its causes.
+        message: String,
+    },
     /// `converge serve` could not listen on the requested address.
     #[error("cannot listen on {addr}: {source}; choose another address with --listen")]
     Bind {
+        /// The address asked for.
         addr: std::net::SocketAddr,
+        /// Why binding failed (in use, permission).
         #[source]
         source: std::io::Error,
     },

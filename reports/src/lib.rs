@@ -4,37 +4,54 @@
 //! one self-contained `report.html`: no network, no JavaScript, charts as
 //! inline SVG, every value escaped. Map of the crate:
 //!
-//! - [`report`]: the per-run page (verdict, summary, test, checks, charts, files).
-//! - [`index`]: `store/index.html`, every run newest first.
-//! - [`serve`]: `converge serve`, an HTTP browser over the store.
-//! - [`run_dir`]: tolerant loading of a run's files; problems become notes.
-//! - [`results`], [`metrics`], [`ops`], [`nemesis`]: the inputs as the report
+//! - `report`: the per-run page (verdict, summary, test, checks, charts, files).
+//! - `index`: `store/index.html`, every run newest first.
+//! - `serve`: `converge serve`, an HTTP browser over the store.
+//! - `run_dir`: tolerant loading of a run's files; problems become notes.
+//! - `results`, `metrics`, `ops`, `nemesis`: the inputs as the report
 //!   sees them (results.json, metrics.jsonl, paired ops, fault windows).
-//! - [`summary`]: the plain-language "what went wrong and why" (its wording
+//! - `summary`: the plain-language "what went wrong and why" (its wording
 //!   and the config facts it reads are submodules).
-//! - [`stats`], [`charts`], [`svg`]: bucketing/downsampling and the charts.
+//! - `stats`, `charts`, `svg`: bucketing/downsampling and the charts.
 //! - `templates`, `view`: the embedded tera templates and view helpers.
+//!
+//! The public API is four functions and one error type:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), reports::ReportError> {
+//! use std::path::Path;
+//! let run = Path::new("store/default/20261125T100000Z");
+//! reports::render_run_report(run)?; // writes run/report.html
+//! reports::render_store_index(Path::new("store"))?; // writes store/index.html
+//! reports::serve("store".into(), "127.0.0.1:8080".parse().unwrap()).await?; // until Ctrl-C
+//! # Ok(()) }
+//! ```
+//!
+//! (`serve_listener` serves on an already bound listener until a given
+//! future resolves, for tests and embedders.)
 //!
 //! Data flows one way: the harness calls these functions after a run; nothing
 //! here calls back into the harness or re-runs checkers.
 
-pub mod charts;
+#![warn(missing_docs)]
+
+mod charts;
 mod error;
-pub mod index;
-pub mod metrics;
-pub mod nemesis;
-pub mod ops;
-pub mod report;
-pub mod results;
-pub mod run_dir;
-pub mod serve;
-pub mod stats;
-pub mod summary;
-pub mod svg;
+mod index;
+mod metrics;
+mod nemesis;
+mod ops;
+mod report;
+mod results;
+mod run_dir;
+mod serve;
+mod stats;
+mod summary;
+mod svg;
 mod templates;
 mod view;
 
 pub use error::ReportError;
 pub use index::render_store_index;
 pub use report::render_run_report;
-pub use serve::serve;
+pub use serve::{serve, serve_listener};

@@ -84,6 +84,7 @@ pub struct OpTable {
 
 impl OpTable {
     /// The table of a history held in memory, every op with its strings.
+    #[cfg(test)]
     pub fn build(history: &[Event]) -> OpTable {
         let mut b = OpTableBuilder::new(None);
         history.iter().for_each(|e| b.push(e));

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 mod config_facts;
 mod wording;
 
-pub use config_facts::{ConfigFacts, find_key};
+pub use config_facts::ConfigFacts;
 use wording::{describe_kind, divergence_cause, fault_phrase, likely_cause, sentence_case};
 
 /// The summary as the template shows it.

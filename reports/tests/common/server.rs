@@ -27,7 +27,7 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         runtime.spawn(async move {
-            reports::serve::serve_listener(listener, store, async {
+            reports::serve_listener(listener, store, async {
                 let _ = stopped.await;
             })
             .await
