@@ -256,3 +256,34 @@ fn the_index_lists_runs_newest_first_with_key_figures() {
     );
     assert!(html.contains("2 run(s)"));
 }
+
+#[test]
+fn a_large_run_is_downsampled_but_keeps_every_anomaly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let ops = 60_000;
+    write_run(
+        &dir,
+        &Spec {
+            ops,
+            processes: 20,
+            ..Spec::default()
+        },
+    );
+    let html = render(&dir);
+    // Far fewer dots than ops: at most ~800 strided points plus one per
+    // time bucket for each (op, outcome) class.
+    let dots = html.matches("h0").count();
+    assert!(dots < ops / 4, "{dots} latency dots for {ops} ops");
+    assert!(
+        dots > 1_000,
+        "the latency chart still shows the distribution ({dots} dots)"
+    );
+    for kind in ANOMALY_KINDS {
+        assert!(
+            html.contains(&format!("<strong>{kind}</strong>")),
+            "anomaly {kind}"
+        );
+    }
+    assert!(html.len() < 1_000_000, "report is {} bytes", html.len());
+}
