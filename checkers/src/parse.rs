@@ -89,9 +89,9 @@ struct Line<'a> {
     #[serde(borrow, default)]
     value: Option<Text<'a>>,
     #[serde(borrow, default)]
-    values: Option<SmallVec<[Text<'a>; 2]>>,
+    values: Option<SmallVec<[Text<'a>; 1]>>,
     #[serde(borrow, default)]
-    observed: Option<SmallVec<[Text<'a>; 2]>>,
+    observed: Option<SmallVec<[Text<'a>; 1]>>,
 }
 
 /// Calls `each(line_number, bytes)` for every non-blank line, numbering as

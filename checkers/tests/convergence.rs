@@ -55,3 +55,29 @@ fn summary_that_did_not_converge_fails_and_no_summary_is_unknown() {
         Validity::Unknown
     );
 }
+
+#[test]
+fn with_rf_only_a_keys_holders_must_agree_and_number_at_least_rf() {
+    let with_rf = |entries: &[(&str, &str, &[&str])]| {
+        let mut fin = final_state(true, entries);
+        if let checkers::history::FinalLine::Summary(s) = &mut fin[0] {
+            s.nodes = vec!["n1".into(), "n2".into(), "n3".into(), "n4".into()];
+            s.rf = Some(2);
+        }
+        valid(&check_all(&[], &fin, &lww()), "convergence")
+    };
+    // k lives on n1 and n2 only: n3 and n4 hold nothing of it.
+    assert_eq!(
+        with_rf(&[("n1", "k", &["a"]), ("n2", "k", &["a"])]),
+        Validity::True
+    );
+    assert_eq!(
+        with_rf(&[("n1", "k", &["a"]), ("n2", "k", &["b"])]),
+        Validity::False
+    );
+    assert_eq!(
+        with_rf(&[("n1", "k", &["a"])]),
+        Validity::False,
+        "fewer holders than rf"
+    );
+}
