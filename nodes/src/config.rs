@@ -20,9 +20,7 @@ pub struct Config {
     pub tombstones: TombstoneConfig,
     pub read_repair: ReadRepairConfig,
     pub hints: HintsConfig,
-    /// Reserved for anti-entropy, not wired into the node yet: accepted so
-    /// configs stay forward compatible, and a warning is logged if set.
-    pub anti_entropy: toml::Table,
+    pub anti_entropy: AntiEntropyConfig,
 }
 
 /// `[cluster]`: placement, quorums, conflict mode.
@@ -171,6 +169,49 @@ impl Default for HintsConfig {
     }
 }
 
+/// How replicas reconcile in the background.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AntiEntropyMode {
+    /// Merkle trees: compare top-down, move only differing entries.
+    Merkle,
+    /// Move every entry of every shared range (the naive baseline).
+    Full,
+    Off,
+}
+
+/// `[anti_entropy]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AntiEntropyConfig {
+    pub mode: AntiEntropyMode,
+    /// Time between rounds (plus jitter).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub interval: Duration,
+    /// Random extra delay added to each interval, up to this.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub jitter: Duration,
+    /// Peers reconciled at once.
+    pub max_concurrent: usize,
+    /// Limit on all repair streaming of one round, bytes/s; 0 = unlimited.
+    pub rate_bytes_per_sec: u64,
+    /// Leaves per tree = 2^leaf_bits.
+    pub leaf_bits: u8,
+}
+
+impl Default for AntiEntropyConfig {
+    fn default() -> Self {
+        AntiEntropyConfig {
+            mode: AntiEntropyMode::Merkle,
+            interval: Duration::from_secs(600),
+            jitter: Duration::from_secs(60),
+            max_concurrent: 1,
+            rate_bytes_per_sec: 0,
+            leaf_bits: crate::merkle::DEFAULT_LEAF_BITS,
+        }
+    }
+}
+
 /// A config mistake, already phrased as the one line the user sees.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -223,6 +264,16 @@ impl Config {
         if c.request_timeout.is_zero() {
             return fail("config field cluster.request_timeout must be positive".into());
         }
+        if self.anti_entropy.leaf_bits > crate::merkle::MAX_LEAF_BITS {
+            return fail(format!(
+                "config field anti_entropy.leaf_bits = {} exceeds {}",
+                self.anti_entropy.leaf_bits,
+                crate::merkle::MAX_LEAF_BITS
+            ));
+        }
+        if self.anti_entropy.interval.is_zero() {
+            return fail("config field anti_entropy.interval must be positive".into());
+        }
         let chance = self.read_repair.chance;
         if !(0.0..=1.0).contains(&chance) {
             return fail(format!(
@@ -238,19 +289,17 @@ impl Config {
         Ok(())
     }
 
-    /// Names of reserved tables that were filled in but are not implemented
-    /// in this build, so the binary can warn instead of silently ignoring.
-    pub fn unimplemented_tables(&self) -> Vec<&'static str> {
-        if self.anti_entropy.is_empty() {
-            Vec::new()
-        } else {
-            vec!["anti_entropy"]
-        }
-    }
-
     /// Operator warnings about settings that are legal but unsafe.
     pub fn safety_warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
+        let ae = &self.anti_entropy;
+        if ae.mode != AntiEntropyMode::Off && self.tombstones.gc_grace < ae.interval * 2 {
+            warnings.push(format!(
+                "tombstones.gc_grace ({:?}) is shorter than twice anti_entropy.interval ({:?}): \
+                 a replica can miss a delete for longer than its tombstone lives",
+                self.tombstones.gc_grace, ae.interval
+            ));
+        }
         if self.hints.enabled && self.hints.window > self.tombstones.gc_grace {
             warnings.push(format!(
                 "hints.window ({:?}) exceeds tombstones.gc_grace ({:?}): a hint replayed after its \
@@ -311,9 +360,19 @@ mod tests {
     }
 
     #[test]
-    fn reserved_repair_tables_parse() {
-        let config = Config::parse("[anti_entropy]\nmode = \"merkle\"\n[hints]\n", 3).unwrap();
-        assert_eq!(config.unimplemented_tables(), vec!["anti_entropy"]);
+    fn anti_entropy_table_parses_and_validates() {
+        let config = Config::parse(
+            "[anti_entropy]\nmode = \"full\"\ninterval = \"1m\"\n[hints]\n",
+            3,
+        )
+        .unwrap();
+        assert_eq!(config.anti_entropy.mode, AntiEntropyMode::Full);
+        assert!(
+            Config::parse("[anti_entropy]\nleaf_bits = 99\n", 3)
+                .unwrap_err()
+                .0
+                .contains("leaf_bits")
+        );
     }
 
     #[test]
@@ -339,6 +398,17 @@ mod tests {
             3,
         )
         .unwrap();
-        assert_eq!(risky.safety_warnings().len(), 1);
+        assert_eq!(
+            risky.safety_warnings().len(),
+            1,
+            "{:?}",
+            risky.safety_warnings()
+        );
+        let short = Config::parse(
+            "[tombstones]\ngc_grace = \"5m\"\n[hints]\nwindow = \"1m\"\n",
+            3,
+        )
+        .unwrap();
+        assert!(short.safety_warnings()[0].contains("anti_entropy.interval"));
     }
 }

@@ -15,9 +15,11 @@
 //! - [`gc`]: tombstone compaction after `gc_grace`.
 //! - [`hints`]: hinted handoff (store and replay missed writes).
 //! - [`merkle`]: Merkle-tree anti-entropy sessions (pure, storage-agnostic).
+//! - [`anti_entropy`]: runs those sessions between this node and its peers.
 //! - [`metrics`]: Prometheus text exposition.
 //! - [`types`]: `NodeId`, `Key`, `ConflictMode`.
 
+pub mod anti_entropy;
 pub mod cli;
 pub mod clock;
 pub mod config;

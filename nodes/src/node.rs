@@ -2,6 +2,7 @@
 //! until shutdown is requested; then stops accepting, finishes in-flight
 //! requests, and makes storage durable before returning.
 
+use crate::anti_entropy::AntiEntropy;
 use crate::cli::Cli;
 use crate::clock::NodeClock;
 use crate::config::Config;
@@ -31,6 +32,8 @@ pub enum NodeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    AntiEntropy(String),
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -41,27 +44,35 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), NodeError> {
-    for table in config.unimplemented_tables() {
-        tracing::warn!(
-            table,
-            "config table [{table}] is not implemented in this build; its settings are ignored"
-        );
+    for warning in config.safety_warnings() {
+        tracing::warn!("{warning}");
     }
     let metrics = Arc::new(Metrics::new());
     let clock = Arc::new(NodeClock::new());
     let cluster = &config.cluster;
+    let mut members: Vec<NodeId> = cli.peers.iter().map(|p| p.id.clone()).collect();
+    members.push(cli.id.clone());
+    members.sort();
+    let ring = Ring::new(&members, cluster.vnodes, cluster.rf);
+    let anti_entropy = Arc::new(
+        AntiEntropy::new(
+            config.anti_entropy.clone(),
+            cli.id.clone(),
+            ring.clone(),
+            cluster.request_timeout,
+        )
+        .map_err(NodeError::AntiEntropy)?,
+    );
     let store = Store::open(
         &cli.data_dir,
         cluster.conflict,
         config.storage.fsync,
         std::time::Duration::from_millis(config.storage.fsync_interval_ms),
         metrics.clone(),
+        Some(anti_entropy.clone()),
     )?;
-
-    let mut members: Vec<NodeId> = cli.peers.iter().map(|p| p.id.clone()).collect();
-    members.push(cli.id.clone());
-    members.sort();
-    let ring = Ring::new(&members, cluster.vnodes, cluster.rf);
+    // Rebuild the Merkle trees from storage before serving anything.
+    anti_entropy.attach(store.clone())?;
     let settings = Arc::new(ClusterSettings {
         rf: cluster.rf,
         conflict: cluster.conflict,
@@ -72,6 +83,7 @@ pub async fn run(
         id: cli.id.clone(),
         store: store.clone(),
         clock: clock.clone(),
+        anti_entropy: anti_entropy.clone(),
     };
 
     let peer_listener = tokio::net::TcpListener::bind(cli.peer_listen)
@@ -117,6 +129,7 @@ pub async fn run(
             .clone()
             .run_replay(peers.clone(), cluster.request_timeout),
     );
+    let scheduler = tokio::spawn(anti_entropy.clone().run_scheduler(peers.clone()));
     let coordinator = Arc::new(Coordinator {
         me: cli.id.clone(),
         ring,
@@ -140,6 +153,7 @@ pub async fn run(
     let state = AppState {
         id: cli.id.clone(),
         coordinator,
+        anti_entropy,
         store: store.clone(),
         clock,
         metrics,
@@ -156,6 +170,7 @@ pub async fn run(
     peer_server.abort();
     compactor.abort();
     replayer.abort();
+    scheduler.abort();
     if let Err(e) = store.shutdown().await {
         tracing::error!(error = %e, "final storage sync failed");
     }

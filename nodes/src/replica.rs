@@ -4,6 +4,7 @@
 //! Keeping both paths on one type means the local replica is treated exactly
 //! like a remote one (it counts as one ack, it can fail the same way).
 
+use crate::anti_entropy::AntiEntropy;
 use crate::clock::NodeClock;
 use crate::peer::{PeerRequest, PeerResponse};
 use crate::storage::Store;
@@ -16,6 +17,8 @@ pub struct LocalReplica {
     pub id: NodeId,
     pub store: Store,
     pub clock: Arc<NodeClock>,
+    /// Answers the responder side of anti-entropy sessions.
+    pub anti_entropy: Arc<AntiEntropy>,
 }
 
 impl LocalReplica {
@@ -30,6 +33,25 @@ impl LocalReplica {
                 Ok(_) => PeerResponse::Merged,
                 Err(e) => self.failed("merge", e),
             },
+            PeerRequest::AntiEntropy {
+                from,
+                replicas,
+                session,
+                request,
+            } => {
+                // The merkle state machines are synchronous and may wait on
+                // storage commits: run them off the async workers.
+                let ae = self.anti_entropy.clone();
+                let answer = tokio::task::spawn_blocking(move || {
+                    ae.respond(from, replicas, session, request)
+                })
+                .await;
+                match answer {
+                    Ok(Ok(response)) => PeerResponse::AntiEntropy(response),
+                    Ok(Err(why)) => PeerResponse::Failed(why),
+                    Err(e) => PeerResponse::Failed(e.to_string()),
+                }
+            }
             PeerRequest::Mint {
                 key,
                 context,

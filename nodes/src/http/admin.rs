@@ -62,10 +62,23 @@ pub async fn put_clock(State(app): State<AppState>, body: Bytes) -> Response {
 }
 
 pub async fn metrics(State(app): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics
-            .render(app.clock.offset_ms(), &app.coordinator.hints.backlog()),
-    )
-        .into_response()
+    let backlog = app.coordinator.hints.backlog();
+    let mut text = app.metrics.render(app.clock.offset_ms(), &backlog);
+    app.anti_entropy.render_metrics(&mut text);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Runs one anti-entropy round with every peer now and reports it.
+pub async fn anti_entropy_round(State(app): State<AppState>) -> Response {
+    if app.anti_entropy.mode() == crate::config::AntiEntropyMode::Off {
+        return error(
+            StatusCode::CONFLICT,
+            "anti_entropy.mode is off on this node",
+        );
+    }
+    let report = app
+        .anti_entropy
+        .round_with_all(&app.coordinator.peers)
+        .await;
+    axum::Json(report).into_response()
 }

@@ -28,6 +28,7 @@ const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 pub struct AppState {
     pub id: NodeId,
     pub coordinator: Arc<Coordinator>,
+    pub anti_entropy: Arc<crate::anti_entropy::AntiEntropy>,
     pub store: Store,
     pub clock: Arc<NodeClock>,
     pub metrics: Arc<Metrics>,
@@ -46,6 +47,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(admin::health))
         .route("/admin/dump", get(admin::dump))
         .route("/admin/clock", get(admin::get_clock).put(admin::put_clock))
+        .route(
+            "/admin/anti-entropy",
+            axum::routing::post(admin::anti_entropy_round),
+        )
         .route("/metrics", get(admin::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -119,6 +119,14 @@ pub enum PeerRequest {
         value: Option<String>,
         written_ms: u64,
     },
+    /// One message of an anti-entropy session over the range replicated by
+    /// `replicas` (sorted); `session` is unique per initiator.
+    AntiEntropy {
+        from: NodeId,
+        replicas: Vec<NodeId>,
+        session: u64,
+        request: crate::merkle::Request,
+    },
 }
 
 /// A replica's answer.
@@ -126,6 +134,7 @@ pub enum PeerRequest {
 pub enum PeerResponse {
     Read(Option<Record>),
     Merged,
+    AntiEntropy(crate::merkle::Response),
     Minted {
         record: Record,
         context: CausalContext,

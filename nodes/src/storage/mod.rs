@@ -51,6 +51,14 @@ pub(crate) fn engine<E: std::fmt::Display>(e: E) -> StorageError {
     StorageError::Engine(e.to_string())
 }
 
+/// Told about every committed change to a key, from the writer thread; it
+/// must be quick and must not wait on anything that waits on the writer.
+/// Anti-entropy keeps its Merkle trees current through this.
+pub trait ChangeObserver: Send + Sync {
+    /// `key` now holds `new` (`None`: purged).
+    fn changed(&self, key: &Key, new: Option<&Record>);
+}
+
 /// One stored hint as (id, encoded hint); [`crate::hints`] owns the format.
 pub type StoredHintBytes = (Vec<u8>, Vec<u8>);
 
@@ -112,6 +120,7 @@ impl Store {
         fsync: FsyncPolicy,
         fsync_interval: Duration,
         metrics: Arc<Metrics>,
+        observer: Option<Arc<dyn ChangeObserver>>,
     ) -> Result<Store, StorageError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| engine(format!("create {}: {e}", dir.display())))?;
@@ -148,7 +157,7 @@ impl Store {
         })?;
         metrics.keys_live.store(live, Ordering::Relaxed);
         metrics.tombstones_live.store(tombstones, Ordering::Relaxed);
-        let writes = writer::spawn(db.clone(), fsync, fsync_interval, metrics)?;
+        let writes = writer::spawn(db.clone(), fsync, fsync_interval, metrics, observer)?;
         Ok(Store { db, writes, mode })
     }
 
@@ -184,6 +193,14 @@ impl Store {
         let (reply, rx) = oneshot::channel();
         self.submit(WriteOp::Merge { key, record, reply })?;
         rx.await.map_err(|_| StorageError::WriterGone)?
+    }
+
+    /// [`Store::merge`] for synchronous callers on a blocking thread (never
+    /// call it from an async task: it parks the thread until the commit).
+    pub fn merge_blocking(&self, key: Key, record: Record) -> Result<Record, StorageError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(WriteOp::Merge { key, record, reply })?;
+        rx.blocking_recv().map_err(|_| StorageError::WriterGone)?
     }
 
     /// Mints a DVV write on this replica (see [`crate::version::DvvRecord::mint`]).
@@ -322,6 +339,7 @@ mod tests {
                 FsyncPolicy::Always,
                 Duration::from_millis(10),
                 m,
+                None,
             )
         };
         let store = open(metrics.clone()).unwrap();
@@ -372,6 +390,7 @@ mod tests {
             FsyncPolicy::Never,
             Duration::from_millis(10),
             m.clone(),
+            None,
         )
         .unwrap();
         store.shutdown().await.unwrap();
@@ -382,6 +401,7 @@ mod tests {
             FsyncPolicy::Never,
             Duration::from_millis(10),
             m,
+            None,
         )
         .err();
         assert!(matches!(err, Some(StorageError::ModeMismatch { .. })));

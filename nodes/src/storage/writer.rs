@@ -13,7 +13,7 @@
 //! commits' bookkeeping in memory until a durable commit, so some checkpoint
 //! is needed to bound memory.
 
-use super::{HINTS, RECORDS, StorageError, WriteOp, engine};
+use super::{ChangeObserver, HINTS, RECORDS, StorageError, WriteOp, engine};
 use crate::config::FsyncPolicy;
 use crate::metrics::Metrics;
 use crate::version::{DvvRecord, Record, RecordState};
@@ -35,6 +35,7 @@ pub(super) fn spawn(
     fsync: FsyncPolicy,
     fsync_interval: Duration,
     metrics: Arc<Metrics>,
+    observer: Option<Arc<dyn ChangeObserver>>,
 ) -> Result<mpsc::Sender<WriteOp>, StorageError> {
     let (tx, rx) = mpsc::channel();
     let writer = Writer {
@@ -42,6 +43,7 @@ pub(super) fn spawn(
         fsync,
         fsync_interval,
         metrics,
+        observer,
         unsynced_since: None,
     };
     std::thread::Builder::new()
@@ -57,6 +59,8 @@ struct Writer {
     fsync: FsyncPolicy,
     fsync_interval: Duration,
     metrics: Arc<Metrics>,
+    /// Told about every change (anti-entropy's trees).
+    observer: Option<Arc<dyn ChangeObserver>>,
     /// When the oldest commit not yet made durable happened.
     unsynced_since: Option<Instant>,
 }
@@ -168,7 +172,12 @@ impl Writer {
                                 Err(e) => Reply::Failed(WriteOp::DeleteHints { ids, reply }, e),
                             }
                         }
-                        other => apply_one(&mut table, other, &mut gauge_delta),
+                        other => apply_one(
+                            &mut table,
+                            other,
+                            &mut gauge_delta,
+                            self.observer.as_deref(),
+                        ),
                     };
                     replies.push(reply);
                 }
@@ -271,7 +280,17 @@ fn write_stored(
 
 /// Applies one op inside the batch transaction. A failure of one op (e.g. a
 /// corrupt record) fails that op only.
-fn apply_one(table: &mut Table<&str, &[u8]>, op: WriteOp, delta: &mut GaugeDelta) -> Reply {
+fn apply_one(
+    table: &mut Table<&str, &[u8]>,
+    op: WriteOp,
+    delta: &mut GaugeDelta,
+    observer: Option<&dyn ChangeObserver>,
+) -> Reply {
+    let notify = |key: &crate::types::Key, new: Option<&Record>| {
+        if let Some(o) = observer {
+            o.changed(key, new);
+        }
+    };
     match op {
         WriteOp::Merge { key, record, reply } => {
             let result = (|| {
@@ -280,6 +299,7 @@ fn apply_one(table: &mut Table<&str, &[u8]>, op: WriteOp, delta: &mut GaugeDelta
                 if stored.as_ref() != Some(&merged) {
                     write_stored(table, key.as_str(), &merged)?;
                     delta.transition(stored.map(|r| r.state()), Some(merged.state()));
+                    notify(&key, Some(&merged));
                 }
                 Ok(merged)
             })();
@@ -313,6 +333,7 @@ fn apply_one(table: &mut Table<&str, &[u8]>, op: WriteOp, delta: &mut GaugeDelta
                 let minted = Record::Dvv(minted);
                 write_stored(table, key.as_str(), &minted)?;
                 delta.transition(stored.map(|r| r.state()), Some(minted.state()));
+                notify(&key, Some(&minted));
                 Ok((minted, returned))
             })();
             match result {
@@ -342,6 +363,7 @@ fn apply_one(table: &mut Table<&str, &[u8]>, op: WriteOp, delta: &mut GaugeDelta
                 }
                 table.remove(key.as_str()).map_err(engine)?;
                 delta.transition(Some(expected.state()), None);
+                notify(&key, None);
                 if expected.state() == RecordState::Tombstone {
                     delta.purged += 1;
                 }

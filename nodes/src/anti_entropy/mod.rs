@@ -1,0 +1,529 @@
+//! Anti-entropy: the node side of the [`crate::merkle`] sessions.
+//!
+//! One [`RangeSlot`] per *range* — here, per distinct replica set this node
+//! belongs to (every key with the same preference-list members), which is
+//! the unit two replicas can compare. Trees are rebuilt from storage at
+//! start and then maintained incrementally through the storage writer's
+//! change hook ([`AntiEntropy`] implements [`ChangeObserver`]).
+//!
+//! A *round* with a peer runs one session per range the two share: this
+//! node drives an [`Initiator`] and ships its requests over the internode
+//! RPC; the peer answers with a [`Responder`] kept per session id. Both
+//! sides merge what they lack in the same session. Rounds run every
+//! `interval` plus random `jitter`, at most `max_concurrent` peers at once,
+//! with all streaming throttled to `rate_bytes_per_sec`; `POST
+//! /admin/anti-entropy` runs one round with every peer now.
+
+mod index;
+mod range_store;
+
+use crate::config::{AntiEntropyConfig, AntiEntropyMode};
+use crate::merkle::{
+    Initiator, MerkleTree, Request, Responder, Response, SessionConfig, SessionStats,
+};
+use crate::peer::{PeerClient, PeerRequest, PeerResponse};
+use crate::ring::Ring;
+use crate::storage::{ChangeObserver, StorageError, Store};
+use crate::types::{Key, NodeId};
+use crate::version::Record;
+use index::{Change, RangeSlot, describe};
+use range_store::NodeRangeStore;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// A responder idle this long is dropped (its initiator gave up).
+const RESPONDER_IDLE: Duration = Duration::from_secs(120);
+/// Deadline of one session message: a full-mode chunk can be large.
+const MIN_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What one round did, as `POST /admin/anti-entropy` reports it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RoundReport {
+    pub ranges_compared: u64,
+    pub ranges_differing: u64,
+    pub ranges_unconverged: u64,
+    pub keys_sent: u64,
+    pub keys_received: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub duration_ms: u64,
+    /// Peers whose sessions all completed.
+    pub peers_ok: Vec<String>,
+    /// Peers with a failed session, and why.
+    pub peers_failed: Vec<(String, String)>,
+}
+
+/// Monotonic counters for `/metrics`.
+#[derive(Default)]
+struct AeMetrics {
+    rounds_ok: AtomicU64,
+    rounds_failed: AtomicU64,
+    ranges_compared: AtomicU64,
+    ranges_mismatched: AtomicU64,
+    keys_sent: AtomicU64,
+    keys_received: AtomicU64,
+    bytes_sent: AtomicU64,
+    bytes_received: AtomicU64,
+    rebuilds: AtomicU64,
+    /// Unix seconds of the last fully successful round, per peer.
+    last_success: Mutex<HashMap<NodeId, u64>>,
+}
+
+/// The anti-entropy component of one node.
+pub struct AntiEntropy {
+    config: AntiEntropyConfig,
+    me: NodeId,
+    ring: Ring,
+    /// Replica sets containing this node, sorted; index = slot.
+    ranges: Vec<Vec<NodeId>>,
+    slots: Vec<RangeSlot>,
+    /// Set once storage is open (the writer hook exists before the store).
+    store: OnceLock<Store>,
+    responders: Mutex<HashMap<(NodeId, u64), (Responder, Instant)>>,
+    next_session: AtomicU64,
+    request_timeout: Duration,
+    metrics: AeMetrics,
+}
+
+/// Why a round with a peer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RoundError {
+    #[error("anti-entropy is off")]
+    Off,
+    #[error("storage is not open")]
+    NoStore,
+    #[error("peer: {0}")]
+    Peer(String),
+    #[error("session: {0}")]
+    Session(String),
+}
+
+impl AntiEntropy {
+    /// Empty trees for every range this node replicates.
+    pub fn new(
+        config: AntiEntropyConfig,
+        me: NodeId,
+        ring: Ring,
+        request_timeout: Duration,
+    ) -> Result<AntiEntropy, String> {
+        let mut ranges: Vec<Vec<NodeId>> = ring
+            .ranges_of(&me)
+            .into_iter()
+            .map(|r| {
+                let mut set = r.replicas;
+                set.sort();
+                set
+            })
+            .collect();
+        ranges.sort();
+        ranges.dedup();
+        let slots = ranges
+            .iter()
+            .map(|_| MerkleTree::new(config.leaf_bits).map(RangeSlot::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("config field anti_entropy.leaf_bits: {e}"))?;
+        Ok(AntiEntropy {
+            config,
+            me,
+            ring,
+            ranges,
+            slots,
+            store: OnceLock::new(),
+            responders: Mutex::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
+            request_timeout,
+            metrics: AeMetrics::default(),
+        })
+    }
+
+    /// Attaches the opened store and rebuilds every tree from it.
+    pub fn attach(&self, store: Store) -> Result<(), StorageError> {
+        let mut locked: Vec<_> = self.slots.iter().map(|s| s.lock()).collect();
+        for index in &mut locked {
+            index.entries.clear();
+            index.tree = MerkleTree::new(self.config.leaf_bits)
+                .map_err(|e| StorageError::Engine(e.to_string()))?;
+        }
+        store.scan(|key, record| {
+            if let Some(slot) = self.slot_of(&key) {
+                let (key_hash, entry) = describe(key.as_str(), &record);
+                locked[slot].apply(Change {
+                    key: key.as_str().as_bytes().to_vec(),
+                    key_hash,
+                    new: Some(entry),
+                });
+            }
+        })?;
+        drop(locked);
+        self.metrics
+            .rebuilds
+            .fetch_add(self.slots.len() as u64, Ordering::Relaxed);
+        let _ = self.store.set(store);
+        Ok(())
+    }
+
+    fn slot_of(&self, key: &Key) -> Option<usize> {
+        let mut set = self.ring.preference_list(key);
+        set.sort();
+        self.ranges.binary_search(&set).ok()
+    }
+
+    /// The mode in force.
+    pub fn mode(&self) -> AntiEntropyMode {
+        self.config.mode
+    }
+
+    /// Runs one round with every peer now (`POST /admin/anti-entropy`).
+    pub async fn round_with_all(
+        self: &Arc<Self>,
+        peers: &HashMap<NodeId, Arc<PeerClient>>,
+    ) -> RoundReport {
+        let started = Instant::now();
+        let mut report = RoundReport::default();
+        let mut ids: Vec<&NodeId> = peers.keys().collect();
+        ids.sort();
+        for id in ids {
+            match self.round_with(&peers[id]).await {
+                Ok(stats) => {
+                    add(&mut report, &stats);
+                    report.peers_ok.push(id.to_string());
+                }
+                Err((stats, e)) => {
+                    add(&mut report, &stats);
+                    report.peers_failed.push((id.to_string(), e.to_string()));
+                }
+            }
+        }
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        report
+    }
+
+    /// One session per range shared with `peer`.
+    pub async fn round_with(
+        self: &Arc<Self>,
+        peer: &PeerClient,
+    ) -> Result<SessionStats, (SessionStats, RoundError)> {
+        let mut total = SessionStats::default();
+        if self.config.mode == AntiEntropyMode::Off {
+            return Err((total, RoundError::Off));
+        }
+        let shared: Vec<usize> = (0..self.ranges.len())
+            .filter(|&i| self.ranges[i].contains(peer.peer()))
+            .collect();
+        for slot in shared {
+            match self.session(peer, slot).await {
+                Ok(stats) => total.absorb(&stats),
+                Err(e) => {
+                    self.metrics.rounds_failed.fetch_add(1, Ordering::Relaxed);
+                    self.record(&total);
+                    return Err((total, e));
+                }
+            }
+        }
+        self.record(&total);
+        self.metrics.rounds_ok.fetch_add(1, Ordering::Relaxed);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        self.metrics
+            .last_success
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(peer.peer().clone(), now);
+        Ok(total)
+    }
+
+    fn record(&self, stats: &SessionStats) {
+        let m = &self.metrics;
+        m.ranges_compared
+            .fetch_add(stats.ranges_compared, Ordering::Relaxed);
+        m.ranges_mismatched
+            .fetch_add(stats.ranges_differing, Ordering::Relaxed);
+        m.keys_sent.fetch_add(stats.keys_sent, Ordering::Relaxed);
+        m.keys_received
+            .fetch_add(stats.keys_received, Ordering::Relaxed);
+        m.bytes_sent.fetch_add(stats.bytes_sent, Ordering::Relaxed);
+        m.bytes_received
+            .fetch_add(stats.bytes_received, Ordering::Relaxed);
+    }
+
+    fn session_config(&self) -> SessionConfig {
+        let seed = self.next_session.load(Ordering::Relaxed) ^ 0x5851_f42d_4c95_7f2d;
+        match self.config.mode {
+            AntiEntropyMode::Full => SessionConfig::full(seed),
+            _ => SessionConfig::merkle(seed),
+        }
+    }
+
+    /// Runs `f` on slot `slot`'s range store (blocking thread).
+    fn with_store<R>(
+        &self,
+        slot: usize,
+        f: impl FnOnce(&mut NodeRangeStore<'_>) -> R,
+    ) -> Result<R, RoundError> {
+        let store = self.store.get().ok_or(RoundError::NoStore)?;
+        let index = self.slots[slot].lock();
+        let mut range = NodeRangeStore {
+            store,
+            slot: &self.slots[slot],
+            index,
+        };
+        Ok(f(&mut range))
+    }
+
+    /// Drives one initiator session against `peer` for `slot`.
+    async fn session(
+        self: &Arc<Self>,
+        peer: &PeerClient,
+        slot: usize,
+    ) -> Result<SessionStats, RoundError> {
+        let session_id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let mut initiator = Initiator::new(self.session_config());
+        let this = self.clone();
+        let (back, first) = tokio::task::spawn_blocking(move || {
+            let r = this.with_store(slot, |s| initiator.start(s).map_err(|e| e.to_string()));
+            (initiator, r)
+        })
+        .await
+        .map_err(|e| RoundError::Session(e.to_string()))?;
+        initiator = back;
+        let mut request = first?.map_err(RoundError::Session)?;
+        let timeout = self.request_timeout.max(MIN_MESSAGE_TIMEOUT);
+        loop {
+            let sent_bytes = postcard::to_stdvec(&request).map(|b| b.len()).unwrap_or(0);
+            let call = PeerRequest::AntiEntropy {
+                from: self.me.clone(),
+                replicas: self.ranges[slot].clone(),
+                session: session_id,
+                request,
+            };
+            let response = match peer.call(call, tokio::time::Instant::now() + timeout).await {
+                Ok(PeerResponse::AntiEntropy(r)) => r,
+                Ok(PeerResponse::Failed(why)) => return Err(RoundError::Peer(why)),
+                Ok(_) => return Err(RoundError::Peer("unexpected response".into())),
+                Err(e) => return Err(RoundError::Peer(e.to_string())),
+            };
+            let received_bytes = postcard::to_stdvec(&response).map(|b| b.len()).unwrap_or(0);
+            self.throttle(sent_bytes + received_bytes).await;
+            let this = self.clone();
+            let (back, next) = tokio::task::spawn_blocking(move || {
+                let r = this.with_store(slot, |s| {
+                    initiator
+                        .on_response(s, response)
+                        .map_err(|e| e.to_string())
+                });
+                (initiator, r)
+            })
+            .await
+            .map_err(|e| RoundError::Session(e.to_string()))?;
+            initiator = back;
+            match next?.map_err(RoundError::Session)? {
+                Some(next) => request = next,
+                None => return Ok(*initiator.stats()),
+            }
+        }
+    }
+
+    /// Sleeps long enough to keep streaming under `rate_bytes_per_sec`.
+    async fn throttle(&self, bytes: usize) {
+        let rate = self.config.rate_bytes_per_sec;
+        if rate > 0 && bytes > 0 {
+            tokio::time::sleep(Duration::from_secs_f64(bytes as f64 / rate as f64)).await;
+        }
+    }
+
+    /// Answers one session message from `from` (blocking thread).
+    pub fn respond(
+        &self,
+        from: NodeId,
+        replicas: Vec<NodeId>,
+        session: u64,
+        request: Request,
+    ) -> Result<Response, String> {
+        if self.config.mode == AntiEntropyMode::Off {
+            return Err("anti-entropy is off on this node".into());
+        }
+        let slot = self
+            .ranges
+            .binary_search(&replicas)
+            .map_err(|_| "unknown range".to_string())?;
+        let mut responders = self.responders.lock().unwrap_or_else(|p| p.into_inner());
+        responders.retain(|_, (_, used)| used.elapsed() < RESPONDER_IDLE);
+        let (mut responder, _) = responders
+            .remove(&(from.clone(), session))
+            .unwrap_or_else(|| (Responder::new(), Instant::now()));
+        drop(responders);
+        let result = self.with_store(slot, |s| {
+            responder.handle(s, request).map_err(|e| e.to_string())
+        });
+        self.responders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((from, session), (responder, Instant::now()));
+        result.map_err(|e| e.to_string())?
+    }
+
+    /// Runs rounds forever on the configured schedule.
+    pub async fn run_scheduler(self: Arc<Self>, peers: HashMap<NodeId, Arc<PeerClient>>) {
+        if self.config.mode == AntiEntropyMode::Off {
+            return;
+        }
+        let limit = Arc::new(tokio::sync::Semaphore::new(
+            self.config.max_concurrent.max(1),
+        ));
+        let mut peers: Vec<Arc<PeerClient>> = peers.into_values().collect();
+        peers.sort_by(|a, b| a.peer().cmp(b.peer()));
+        loop {
+            let jitter_ms = self.config.jitter.as_millis() as u64;
+            let extra = if jitter_ms == 0 {
+                0
+            } else {
+                random_u64() % jitter_ms
+            };
+            tokio::time::sleep(self.config.interval + Duration::from_millis(extra)).await;
+            let mut round = tokio::task::JoinSet::new();
+            for peer in &peers {
+                let (this, peer, limit) = (self.clone(), peer.clone(), limit.clone());
+                round.spawn(async move {
+                    let Ok(_permit) = limit.acquire().await else { return };
+                    if let Err((_, e)) = this.round_with(&peer).await {
+                        tracing::warn!(peer = %peer.peer(), error = %e, "anti-entropy round failed");
+                    }
+                });
+            }
+            while round.join_next().await.is_some() {}
+        }
+    }
+
+    /// Appends the anti-entropy metrics to a Prometheus exposition.
+    pub fn render_metrics(&self, out: &mut String) {
+        let m = &self.metrics;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut lines = String::new();
+        let _ = (|| -> std::fmt::Result {
+            writeln!(lines, "# TYPE converge_anti_entropy_rounds_total counter")?;
+            writeln!(
+                lines,
+                "converge_anti_entropy_rounds_total{{result=\"ok\"}} {}",
+                load(&m.rounds_ok)
+            )?;
+            writeln!(
+                lines,
+                "converge_anti_entropy_rounds_total{{result=\"failed\"}} {}",
+                load(&m.rounds_failed)
+            )?;
+            writeln!(
+                lines,
+                "# TYPE converge_anti_entropy_ranges_compared_total counter"
+            )?;
+            writeln!(
+                lines,
+                "converge_anti_entropy_ranges_compared_total {}",
+                load(&m.ranges_compared)
+            )?;
+            writeln!(
+                lines,
+                "# TYPE converge_anti_entropy_ranges_mismatched_total counter"
+            )?;
+            writeln!(
+                lines,
+                "converge_anti_entropy_ranges_mismatched_total {}",
+                load(&m.ranges_mismatched)
+            )?;
+            writeln!(lines, "# TYPE converge_anti_entropy_keys_total counter")?;
+            writeln!(
+                lines,
+                "converge_anti_entropy_keys_total{{direction=\"sent\"}} {}",
+                load(&m.keys_sent)
+            )?;
+            writeln!(
+                lines,
+                "converge_anti_entropy_keys_total{{direction=\"received\"}} {}",
+                load(&m.keys_received)
+            )?;
+            writeln!(lines, "# TYPE converge_anti_entropy_bytes_total counter")?;
+            writeln!(
+                lines,
+                "converge_anti_entropy_bytes_total{{direction=\"sent\"}} {}",
+                load(&m.bytes_sent)
+            )?;
+            writeln!(
+                lines,
+                "converge_anti_entropy_bytes_total{{direction=\"received\"}} {}",
+                load(&m.bytes_received)
+            )?;
+            writeln!(
+                lines,
+                "# TYPE converge_anti_entropy_last_success_seconds gauge"
+            )?;
+            let last = m.last_success.lock().unwrap_or_else(|p| p.into_inner());
+            let mut peers: Vec<_> = last.iter().collect();
+            peers.sort();
+            for (peer, t) in peers {
+                writeln!(
+                    lines,
+                    "converge_anti_entropy_last_success_seconds{{peer=\"{peer}\"}} {t}"
+                )?;
+            }
+            writeln!(lines, "# TYPE converge_merkle_rebuilds_total counter")?;
+            writeln!(
+                lines,
+                "converge_merkle_rebuilds_total {}",
+                load(&m.rebuilds)
+            )?;
+            Ok(())
+        })();
+        out.push_str(&lines);
+    }
+}
+
+impl ChangeObserver for AntiEntropy {
+    fn changed(&self, key: &Key, new: Option<&Record>) {
+        let Some(slot) = self.slot_of(key) else {
+            return;
+        };
+        let key_bytes = key.as_str().as_bytes().to_vec();
+        let change = match new {
+            Some(record) => {
+                let (key_hash, entry) = describe(key.as_str(), record);
+                Change {
+                    key: key_bytes,
+                    key_hash,
+                    new: Some(entry),
+                }
+            }
+            None => Change {
+                key_hash: crate::merkle::key_hash(&key_bytes),
+                key: key_bytes,
+                new: None,
+            },
+        };
+        self.slots[slot].push(change);
+    }
+}
+
+fn add(report: &mut RoundReport, stats: &SessionStats) {
+    report.ranges_compared += stats.ranges_compared;
+    report.ranges_differing += stats.ranges_differing;
+    report.ranges_unconverged += stats.ranges_unconverged;
+    report.keys_sent += stats.keys_sent;
+    report.keys_received += stats.keys_received;
+    report.bytes_sent += stats.bytes_sent;
+    report.bytes_received += stats.bytes_received;
+}
+
+/// Jitter randomness: the clock's nanoseconds through splitmix64.
+fn random_u64() -> u64 {
+    let mut z = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

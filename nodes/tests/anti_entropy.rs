@@ -1,0 +1,169 @@
+//! Anti-entropy alone (hints and read repair off) with three real node
+//! processes: a replica that missed writes and deletes gets all of them,
+//! including keys nobody reads.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::{Cluster, eventually};
+
+fn config(anti_entropy: &str) -> String {
+    format!(
+        "[cluster]\nrequest_timeout = \"2s\"\n[read_repair]\nmode = \"off\"\n\
+         [hints]\nenabled = false\n[anti_entropy]\n{anti_entropy}\n"
+    )
+}
+
+/// Writes `keys` keys through n1 and n2 at W=2 with 32 concurrent clients.
+async fn write_keys(cluster: &Cluster, keys: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..32 {
+        let client = cluster.client.clone();
+        let base = cluster.url(worker % 2, "/kv/");
+        tasks.spawn(async move {
+            for i in (worker..keys).step_by(32) {
+                let r = client
+                    .put(format!("{base}key-{i}?w=2"))
+                    .json(&json!({ "value": format!("value-{i}") }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_merkle_rounds_restore_ten_thousand_missed_keys() {
+    let mut cluster = Cluster::start(
+        3,
+        &config("mode = \"merkle\"\ninterval = \"1s\"\njitter = \"200ms\""),
+    )
+    .await;
+    cluster.kill(2);
+    write_keys(&cluster, 10_000).await;
+    cluster.restart(2).await;
+    assert!(cluster.dump(2).await.len() < 10_000);
+
+    eventually(
+        Duration::from_secs(90),
+        "n3 holds all 10,000 keys",
+        || async {
+            let dump = cluster.dump(2).await;
+            dump.len() == 10_000
+                && (0..10_000)
+                    .all(|i| dump[&format!("key-{i}")]["values"] == json!([format!("value-{i}")]))
+        },
+    )
+    .await;
+    let received = cluster
+        .metric(
+            2,
+            "converge_anti_entropy_keys_total{direction=\"received\"}",
+        )
+        .await
+        .unwrap();
+    let sent = cluster
+        .metric(0, "converge_anti_entropy_keys_total{direction=\"sent\"}")
+        .await
+        .unwrap()
+        + cluster
+            .metric(1, "converge_anti_entropy_keys_total{direction=\"sent\"}")
+            .await
+            .unwrap();
+    assert!(
+        received + sent >= 10_000.0,
+        "received {received}, sent by others {sent}"
+    );
+    assert!(
+        cluster
+            .metric(2, "converge_merkle_rebuilds_total")
+            .await
+            .unwrap()
+            >= 1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_round_repairs_writes_and_deletes_and_reports_what_moved() {
+    let mut cluster = Cluster::start(3, &config("mode = \"merkle\"\ninterval = \"1h\"")).await;
+    write_keys(&cluster, 50).await;
+    cluster.kill(2);
+    write_keys(&cluster, 200).await;
+    for i in 0..20 {
+        assert_eq!(
+            cluster.delete(0, &format!("key-{i}"), "?w=2", None).await.0,
+            200
+        );
+    }
+    cluster.restart(2).await;
+
+    let round = |i: usize| {
+        let client = cluster.client.clone();
+        let url = cluster.url(i, "/admin/anti-entropy");
+        async move {
+            let r = client.post(url).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let report = round(2).await;
+    assert!(report["ranges_compared"].as_u64().unwrap() >= 1, "{report}");
+    assert!(
+        report["ranges_differing"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
+    // 150 new keys and 20 deletes (50 of the 200 already existed, unchanged).
+    assert!(report["keys_received"].as_u64().unwrap() >= 170, "{report}");
+    assert!(report["bytes_received"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["peers_failed"], json!([]), "{report}");
+
+    let dump = cluster.dump(2).await;
+    assert_eq!(dump.len(), 200);
+    for i in 0..200 {
+        let line = &dump[&format!("key-{i}")];
+        if i < 20 {
+            assert_eq!(line["tombstone"], true, "key-{i} delete was repaired");
+        } else {
+            assert_eq!(line["values"], json!([format!("value-{i}")]));
+        }
+    }
+    // Converged: the next round finds nothing to move.
+    let again = round(0).await;
+    assert_eq!(again["ranges_differing"], 0, "{again}");
+    assert_eq!(
+        again["keys_sent"].as_u64().unwrap() + again["keys_received"].as_u64().unwrap(),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_mode_moves_every_entry_and_off_refuses_rounds() {
+    let mut cluster = Cluster::start(3, &config("mode = \"full\"\ninterval = \"1h\"")).await;
+    cluster.kill(2);
+    write_keys(&cluster, 100).await;
+    cluster.restart(2).await;
+    let r = cluster
+        .client
+        .post(cluster.url(2, "/admin/anti-entropy"))
+        .send()
+        .await
+        .unwrap();
+    let report: Value = r.json().await.unwrap();
+    assert!(report["keys_received"].as_u64().unwrap() >= 100, "{report}");
+    assert_eq!(cluster.dump(2).await.len(), 100);
+
+    let off = Cluster::start(3, &config("mode = \"off\"")).await;
+    let r = off
+        .client
+        .post(off.url(0, "/admin/anti-entropy"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+}
