@@ -87,9 +87,11 @@ impl FinalView {
 /// Per value, what causal contexts said about it (dvv only).
 #[derive(Debug, Default)]
 pub struct Observations {
-    /// Earliest invoke of an op that may have happened (not `fail`) on the
-    /// value's key whose context observed the value; [`NEVER`] if none.
-    first_possible: Vec<u64>,
+    /// Per value, the earliest invoke of an op that may have happened (not
+    /// `fail`) on the value's key whose context observed it, and the earliest
+    /// completion of an `ok` such op; [`NEVER`] if none. Side by side, so the
+    /// per-read questions cost one cache line.
+    first: Vec<(u64, u64)>,
     /// Completion times of `ok` ops on the value's key whose context observed
     /// it, sorted, as a CSR: `ok_times[ok_start[v]..ok_start[v+1]]`.
     ok_start: Vec<u32>,
@@ -99,7 +101,7 @@ pub struct Observations {
 impl Observations {
     fn build(t: &OpTable) -> Observations {
         let n = t.values.len();
-        let mut first_possible = vec![NEVER; n];
+        let mut first = vec![(NEVER, NEVER); n];
         let mut pairs: Vec<(ValueId, u64)> = Vec::new();
         for op in &t.ops {
             if !op.is_mutation() || !op.may_have_happened() {
@@ -110,14 +112,16 @@ impl Observations {
                 if !same_key {
                     continue;
                 }
-                let slot = &mut first_possible[v as usize];
-                *slot = (*slot).min(op.invoke_time);
+                let slot = &mut first[v as usize];
+                slot.0 = slot.0.min(op.invoke_time);
                 if op.is_ok() {
+                    slot.1 = slot.1.min(op.complete_time);
                     pairs.push((v, op.complete_time));
                 }
             }
         }
-        pairs.sort_unstable();
+        // Counting sort by value into the CSR, then sort each value's few
+        // times.
         let mut ok_start = vec![0u32; n + 1];
         for &(v, _) in &pairs {
             ok_start[v as usize + 1] += 1;
@@ -125,25 +129,36 @@ impl Observations {
         for i in 0..n {
             ok_start[i + 1] += ok_start[i];
         }
+        let mut fill = ok_start.clone();
+        let mut ok_times = vec![0u64; pairs.len()];
+        for &(v, time) in &pairs {
+            let slot = &mut fill[v as usize];
+            ok_times[*slot as usize] = time;
+            *slot += 1;
+        }
+        for v in 0..n {
+            let range = ok_start[v] as usize..ok_start[v + 1] as usize;
+            if range.len() > 1 {
+                ok_times[range].sort_unstable();
+            }
+        }
         Observations {
-            first_possible,
+            first,
             ok_start,
-            ok_times: pairs.into_iter().map(|(_, t)| t).collect(),
+            ok_times,
         }
     }
 
     /// Earliest invoke of a possible op whose context observed `v`.
     pub fn first_possible(&self, v: ValueId) -> u64 {
-        self.first_possible
-            .get(v as usize)
-            .copied()
-            .unwrap_or(NEVER)
+        self.first.get(v as usize).map_or(NEVER, |f| f.0)
     }
 
     /// How many `ok` ops observing `v` completed strictly before `t`.
     pub fn ok_before(&self, v: ValueId, t: u64) -> u64 {
         let v = v as usize;
-        if v + 1 >= self.ok_start.len() {
+        // Usually nothing observed `v` before `t`: answer from `first`.
+        if self.first.get(v).is_none_or(|f| f.1 >= t) {
             return 0;
         }
         let times = &self.ok_times[self.ok_start[v] as usize..self.ok_start[v + 1] as usize];
