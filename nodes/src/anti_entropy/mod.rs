@@ -16,6 +16,7 @@
 
 mod index;
 mod range_store;
+mod report;
 
 use crate::config::{AntiEntropyConfig, AntiEntropyMode};
 use crate::merkle::{
@@ -28,9 +29,9 @@ use crate::types::{Key, NodeId};
 use crate::version::Record;
 use index::{Change, RangeSlot, describe};
 use range_store::NodeRangeStore;
-use serde::Serialize;
+pub use report::RoundReport;
+use report::{AeMetrics, add};
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -39,39 +40,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const RESPONDER_IDLE: Duration = Duration::from_secs(120);
 /// Deadline of one session message: a full-mode chunk can be large.
 const MIN_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What one round did, as `POST /admin/anti-entropy` reports it.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct RoundReport {
-    pub ranges_compared: u64,
-    pub ranges_differing: u64,
-    pub ranges_unconverged: u64,
-    pub keys_sent: u64,
-    pub keys_received: u64,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-    pub duration_ms: u64,
-    /// Peers whose sessions all completed.
-    pub peers_ok: Vec<String>,
-    /// Peers with a failed session, and why.
-    pub peers_failed: Vec<(String, String)>,
-}
-
-/// Monotonic counters for `/metrics`.
-#[derive(Default)]
-struct AeMetrics {
-    rounds_ok: AtomicU64,
-    rounds_failed: AtomicU64,
-    ranges_compared: AtomicU64,
-    ranges_mismatched: AtomicU64,
-    keys_sent: AtomicU64,
-    keys_received: AtomicU64,
-    bytes_sent: AtomicU64,
-    bytes_received: AtomicU64,
-    rebuilds: AtomicU64,
-    /// Unix seconds of the last fully successful round, per peer.
-    last_success: Mutex<HashMap<NodeId, u64>>,
-}
 
 /// The anti-entropy component of one node.
 pub struct AntiEntropy {
@@ -399,86 +367,12 @@ impl AntiEntropy {
             while round.join_next().await.is_some() {}
         }
     }
+}
 
+impl AntiEntropy {
     /// Appends the anti-entropy metrics to a Prometheus exposition.
     pub fn render_metrics(&self, out: &mut String) {
-        let m = &self.metrics;
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let mut lines = String::new();
-        let _ = (|| -> std::fmt::Result {
-            writeln!(lines, "# TYPE converge_anti_entropy_rounds_total counter")?;
-            writeln!(
-                lines,
-                "converge_anti_entropy_rounds_total{{result=\"ok\"}} {}",
-                load(&m.rounds_ok)
-            )?;
-            writeln!(
-                lines,
-                "converge_anti_entropy_rounds_total{{result=\"failed\"}} {}",
-                load(&m.rounds_failed)
-            )?;
-            writeln!(
-                lines,
-                "# TYPE converge_anti_entropy_ranges_compared_total counter"
-            )?;
-            writeln!(
-                lines,
-                "converge_anti_entropy_ranges_compared_total {}",
-                load(&m.ranges_compared)
-            )?;
-            writeln!(
-                lines,
-                "# TYPE converge_anti_entropy_ranges_mismatched_total counter"
-            )?;
-            writeln!(
-                lines,
-                "converge_anti_entropy_ranges_mismatched_total {}",
-                load(&m.ranges_mismatched)
-            )?;
-            writeln!(lines, "# TYPE converge_anti_entropy_keys_total counter")?;
-            writeln!(
-                lines,
-                "converge_anti_entropy_keys_total{{direction=\"sent\"}} {}",
-                load(&m.keys_sent)
-            )?;
-            writeln!(
-                lines,
-                "converge_anti_entropy_keys_total{{direction=\"received\"}} {}",
-                load(&m.keys_received)
-            )?;
-            writeln!(lines, "# TYPE converge_anti_entropy_bytes_total counter")?;
-            writeln!(
-                lines,
-                "converge_anti_entropy_bytes_total{{direction=\"sent\"}} {}",
-                load(&m.bytes_sent)
-            )?;
-            writeln!(
-                lines,
-                "converge_anti_entropy_bytes_total{{direction=\"received\"}} {}",
-                load(&m.bytes_received)
-            )?;
-            writeln!(
-                lines,
-                "# TYPE converge_anti_entropy_last_success_seconds gauge"
-            )?;
-            let last = m.last_success.lock().unwrap_or_else(|p| p.into_inner());
-            let mut peers: Vec<_> = last.iter().collect();
-            peers.sort();
-            for (peer, t) in peers {
-                writeln!(
-                    lines,
-                    "converge_anti_entropy_last_success_seconds{{peer=\"{peer}\"}} {t}"
-                )?;
-            }
-            writeln!(lines, "# TYPE converge_merkle_rebuilds_total counter")?;
-            writeln!(
-                lines,
-                "converge_merkle_rebuilds_total {}",
-                load(&m.rebuilds)
-            )?;
-            Ok(())
-        })();
-        out.push_str(&lines);
+        self.metrics.render_metrics(out);
     }
 }
 
@@ -505,16 +399,6 @@ impl ChangeObserver for AntiEntropy {
         };
         self.slots[slot].push(change);
     }
-}
-
-fn add(report: &mut RoundReport, stats: &SessionStats) {
-    report.ranges_compared += stats.ranges_compared;
-    report.ranges_differing += stats.ranges_differing;
-    report.ranges_unconverged += stats.ranges_unconverged;
-    report.keys_sent += stats.keys_sent;
-    report.keys_received += stats.keys_received;
-    report.bytes_sent += stats.bytes_sent;
-    report.bytes_received += stats.bytes_received;
 }
 
 /// Jitter randomness: the clock's nanoseconds through splitmix64.

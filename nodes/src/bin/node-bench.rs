@@ -41,6 +41,10 @@ struct Args {
     /// storage.fsync for the nodes.
     #[arg(long, default_value = "interval")]
     fsync: String,
+    /// anti_entropy.mode for the nodes (trees are maintained on every write
+    /// unless "off"; rounds are hourly, so none runs during a measurement).
+    #[arg(long, default_value = "merkle")]
+    anti_entropy: String,
     /// Tokio worker threads per node (TOKIO_WORKER_THREADS). Three nodes and
     /// the load generator share the machine, so one each avoids oversubscribing
     /// two cores; 0 keeps tokio's default (one per core).
@@ -73,13 +77,16 @@ fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
-fn start_cluster(bin: &PathBuf, fsync: &str, node_threads: usize) -> anyhow::Result<LocalCluster> {
+fn start_cluster(bin: &PathBuf, args: &Args) -> anyhow::Result<LocalCluster> {
+    let (fsync, node_threads) = (&args.fsync, args.node_threads);
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("node.toml");
     std::fs::write(
         &config,
         format!(
-            "[cluster]\nrf = 3\nr = 2\nw = 2\n[storage]\nfsync = \"{fsync}\"\nfsync_interval_ms = 100\n"
+            "[cluster]\nrf = 3\nr = 2\nw = 2\n[storage]\nfsync = \"{fsync}\"\nfsync_interval_ms = 100\n\
+             [anti_entropy]\nmode = \"{}\"\ninterval = \"1h\"\n",
+            args.anti_entropy
         ),
     )?;
     let http: Vec<u16> = (0..3).map(|_| free_port()).collect::<Result<_, _>>()?;
@@ -287,7 +294,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         "node binary {} not found; build it first: cargo build --release -p converge-node",
         bin.display()
     );
-    let cluster = start_cluster(&bin, &args.fsync, args.node_threads)?;
+    let cluster = start_cluster(&bin, &args)?;
     for &port in &cluster.http_ports {
         wait_healthy(port).await?;
     }
@@ -320,8 +327,8 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     let ops = all.latencies_us.len() as f64;
     println!(
         "node-bench: 3 nodes ({} worker threads each; 0 = tokio default), RF=3 R=2 W=2, \
-         fsync={}, {} clients, {} keys, {} B values",
-        args.node_threads, args.fsync, args.clients, args.keys, args.value_bytes
+         fsync={}, anti_entropy={}, {} clients, {} keys, {} B values",
+        args.node_threads, args.fsync, args.anti_entropy, args.clients, args.keys, args.value_bytes
     );
     println!(
         "measured       {} s (after {} s warm-up)",
