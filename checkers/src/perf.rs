@@ -17,6 +17,8 @@ const FNS: [(OpFn, &str); 3] = [
     (OpFn::Write, "write"),
     (OpFn::Delete, "delete"),
 ];
+/// The most buckets the throughput series has.
+const MAX_BUCKETS: u64 = 100_000;
 const OUTCOMES: [OpOutcome; 3] = [OpOutcome::Ok, OpOutcome::Fail, OpOutcome::Info];
 
 fn fn_index(f: OpFn) -> usize {
@@ -53,8 +55,13 @@ pub fn check(cx: &Context) -> Outcome {
     let t = cx.table;
     let mut latencies: [[Vec<f64>; 3]; 3] = Default::default();
     let mut totals = [[0u128; 3]; 3];
-    let seconds = (t.last_time / 1_000_000_000 + 1) as usize;
-    let mut per_second = vec![[0u64; 3]; seconds];
+    // One bucket per second, unless the history spans more than MAX_BUCKETS
+    // seconds (a bogus timestamp must not allocate a huge series): then each
+    // bucket covers several seconds, as `bucket_seconds` says.
+    let seconds = t.last_time / 1_000_000_000 + 1;
+    let bucket_seconds = seconds.div_ceil(MAX_BUCKETS).max(1);
+    let bucket_ns = bucket_seconds * 1_000_000_000;
+    let mut per_second = vec![[0u64; 3]; seconds.div_ceil(bucket_seconds) as usize];
     let mut pending = 0;
     for op in &t.ops {
         let Some(o) = outcome_index(op.outcome) else {
@@ -64,7 +71,7 @@ pub fn check(cx: &Context) -> Outcome {
         let ns = op.complete_time.saturating_sub(op.invoke_time);
         latencies[fn_index(op.f)][o].push(ns as f64 / 1e6);
         totals[fn_index(op.f)][o] += u128::from(ns);
-        per_second[(op.complete_time / 1_000_000_000) as usize][o] += 1;
+        per_second[(op.complete_time / bucket_ns) as usize][o] += 1;
     }
     let mut by_op = serde_json::Map::new();
     for (fi, (_, fname)) in FNS.iter().enumerate() {
@@ -84,7 +91,7 @@ pub fn check(cx: &Context) -> Outcome {
         .map(|(s, &[ok, fail, info])| {
             let done = ok + fail + info;
             json!({
-                "second": s,
+                "second": s as u64 * bucket_seconds,
                 "ok": ok,
                 "fail": fail,
                 "info": info,
@@ -119,6 +126,7 @@ pub fn check(cx: &Context) -> Outcome {
         json!({
             "latency": by_op,
             "per_second": series,
+            "bucket_seconds": bucket_seconds,
             "nemesis_windows": windows,
             "duration_ns": t.last_time,
         }),

@@ -36,3 +36,16 @@ fn latency_throughput_availability_and_windows_are_reported() {
     assert_eq!(win["stop_ns"], 1_500 * MS);
     assert!(win["detail"]["grudge"].is_object());
 }
+
+#[test]
+fn a_bogus_far_future_timestamp_widens_buckets_instead_of_exhausting_memory() {
+    let mut h = H::new();
+    h.write(1, "k", "1-0", 0, MS, End::Ok)
+        .write(2, "k", "2-0", 5, u64::MAX / 2, End::Ok);
+    let r = check_all(&h.build(), &[], &lww());
+    let p = r.check("perf").unwrap();
+    let secs = p.details["per_second"].as_array().unwrap();
+    assert!(secs.len() <= 100_000);
+    assert!(p.details["bucket_seconds"].as_u64().unwrap() > 1);
+    assert_eq!(secs[0]["ok"], 1);
+}
