@@ -90,3 +90,43 @@ fn dvv_sessions_use_contexts() {
         .read(1, "k", &["2-0"], 60, 70);
     assert_eq!(sessions(&back, &dvv()).counts["monotonic-reads"], 1);
 }
+
+#[test]
+fn lww_value_vanishing_without_a_delete_violates_monotonic_reads() {
+    let mut h = H::new();
+    h.write(2, "k", "2-0", 0, 10, End::Ok)
+        .read(1, "k", &["2-0"], 20, 30)
+        .read(1, "k", &[], 40, 50);
+    assert_eq!(sessions(&h, &lww()).counts["monotonic-reads"], 1);
+    let mut deleted = H::new();
+    deleted
+        .write(2, "k", "2-0", 0, 10, End::Ok)
+        .read(1, "k", &["2-0"], 20, 30)
+        .delete(3, "k", 25, 45, End::Ok)
+        .read(1, "k", &[], 40, 50);
+    assert_eq!(sessions(&deleted, &lww()).counts["monotonic-reads"], 0);
+}
+
+#[test]
+fn dvv_reading_what_your_own_write_superseded_or_losing_a_seen_sibling_is_flagged() {
+    let mut h = H::new();
+    h.write(2, "k", "2-0", 0, 10, End::Ok)
+        .cwrite(1, "k", "1-0", &["2-0"], 20, 30, End::Ok)
+        .read(1, "k", &["1-0", "2-0"], 40, 50);
+    assert_eq!(sessions(&h, &dvv()).counts["read-your-writes"], 1);
+    let mut vanished = H::new();
+    vanished
+        .write(2, "k", "2-0", 0, 10, End::Ok)
+        .write(3, "k", "3-0", 0, 10, End::Ok)
+        .read(1, "k", &["2-0", "3-0"], 20, 30)
+        .read(1, "k", &["3-0"], 40, 50);
+    assert_eq!(sessions(&vanished, &dvv()).counts["monotonic-reads"], 1);
+    let mut superseded = H::new();
+    superseded
+        .write(2, "k", "2-0", 0, 10, End::Ok)
+        .write(3, "k", "3-0", 0, 10, End::Ok)
+        .read(1, "k", &["2-0", "3-0"], 20, 30)
+        .cdelete(4, "k", &["2-0"], 32, 38, End::Ok)
+        .read(1, "k", &["3-0"], 40, 50);
+    assert_eq!(sessions(&superseded, &dvv()).counts["monotonic-reads"], 0);
+}
