@@ -148,12 +148,12 @@ proptest! {
             _ => None,
         }).collect();
         let pick = all.iter().filter_map(|a| {
-            let ac = ok(a)?;
+            ok(a)?;
             let (k, v) = (a.0.key.clone()?, a.0.value.clone()?);
             (finals.get(&k) == Some(&v)).then_some(())?;
             all.iter().find_map(|b| {
                 let bc = ok(b)?;
-                (b.0.f == Function::Write && b.0.key.as_ref() == Some(&k) && bc.time < a.0.time && ac.time > 0)
+                (b.0.f == Function::Write && b.0.key.as_ref() == Some(&k) && bc.time < a.0.time)
                     .then(|| (k.clone(), b.0.value.clone().unwrap()))
             })
         }).next();
