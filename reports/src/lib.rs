@@ -14,6 +14,8 @@
 //!   and the config facts it reads are submodules).
 //! - `stats`, `charts`, `svg`: bucketing/downsampling and the charts.
 //! - `templates`, `view`: the embedded tera templates and view helpers.
+//! - [`sweep`]: the sweep report (many configurations side by side):
+//!   [`sweep::write_sweep_report`] and its data model.
 //!
 //! The public API is four functions and one error type:
 //!
@@ -48,6 +50,7 @@ mod serve;
 mod stats;
 mod summary;
 mod svg;
+pub mod sweep;
 mod templates;
 mod view;
 

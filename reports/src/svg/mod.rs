@@ -10,8 +10,10 @@
 //!   markers, legend, axes).
 //! - [`axis`]: scales and "nice" tick values.
 //! - [`timeline`]: the small per-anomaly op timeline.
+//! - [`bars`]: horizontal bars comparing configurations (the sweep report).
 
 pub mod axis;
+pub mod bars;
 pub mod chart;
 pub mod timeline;
 
