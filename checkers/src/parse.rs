@@ -75,23 +75,75 @@ impl<'de> Deserialize<'de> for Proc {
     }
 }
 
-/// One history line, borrowing from the line buffer. Unknown fields
-/// (`index`, `node`, `error`, `detail`...) are skipped unparsed.
-#[derive(Deserialize)]
-struct Line<'a> {
-    process: Proc,
-    #[serde(rename = "type")]
-    kind: EventType,
-    f: Function,
-    time: u64,
-    #[serde(borrow, default)]
-    key: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    value: Option<Text<'a>>,
-    #[serde(borrow, default)]
-    values: Option<SmallVec<[Text<'a>; 1]>>,
-    #[serde(borrow, default)]
-    observed: Option<SmallVec<[Text<'a>; 1]>>,
+/// Parses one history line straight into the builder: fields are read into
+/// locals borrowing from the line (no intermediate struct is built and moved,
+/// field names are matched once), unknown fields (`index`, `node`, `error`,
+/// `detail`...) are skipped. Returns `true` for a nemesis line, which the
+/// caller parses whole instead.
+struct LineVisitor<'b> {
+    builder: &'b mut OpTableBuilder,
+}
+
+impl<'de> serde::de::Visitor<'de> for LineVisitor<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a history event object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        use serde::de::Error;
+        let mut process = None;
+        let mut kind = None;
+        let mut f = None;
+        let mut time = None;
+        let mut key: Option<Text<'de>> = None;
+        let mut value: Option<Text<'de>> = None;
+        let mut values: Option<SmallVec<[Text<'de>; 1]>> = None;
+        let mut observed: Option<SmallVec<[Text<'de>; 1]>> = None;
+        while let Some(field) = map.next_key::<Text<'de>>()? {
+            match field.as_str() {
+                "process" => process = Some(map.next_value::<Proc>()?.0),
+                "type" => kind = Some(map.next_value::<EventType>()?),
+                "f" => f = Some(map.next_value::<Function>()?),
+                "time" => time = Some(map.next_value::<u64>()?),
+                "key" => key = map.next_value()?,
+                "value" => value = map.next_value()?,
+                "values" => values = map.next_value()?,
+                "observed" => observed = map.next_value()?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        let process = process.ok_or_else(|| A::Error::missing_field("process"))?;
+        let kind = kind.ok_or_else(|| A::Error::missing_field("type"))?;
+        let f = f.ok_or_else(|| A::Error::missing_field("f"))?;
+        let time = time.ok_or_else(|| A::Error::missing_field("time"))?;
+        if process == Process::Nemesis {
+            return Ok(true);
+        }
+        self.builder.push(&EventRef {
+            process,
+            kind,
+            f,
+            time,
+            key: key.as_ref().map(Text::as_str),
+            value: value.as_ref().map(Text::as_str),
+            values: values.as_deref().map(StrList::Parsed),
+            observed: observed.as_deref().map(StrList::Parsed),
+        });
+        Ok(false)
+    }
+}
+
+/// Parses one line with [`LineVisitor`]; `Ok(true)` for a nemesis line.
+fn parse_line(builder: &mut OpTableBuilder, text: &str) -> Result<bool, serde_json::Error> {
+    use serde::Deserializer as _;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let nemesis = (&mut de).deserialize_map(LineVisitor { builder })?;
+    de.end()?;
+    Ok(nemesis)
 }
 
 /// Calls `each(line_number, bytes)` for every non-blank line, numbering as
@@ -173,21 +225,12 @@ pub fn read_op_table(r: impl BufRead) -> Result<OpTable, HistoryError> {
                 source: serde::de::Error::custom("line is not valid UTF-8"),
             });
         };
-        match serde_json::from_str::<Line>(text) {
-            Ok(l) if l.process.0 == Process::Nemesis => {
+        match parse_line(&mut b, text) {
+            Ok(true) => {
                 let e: Event = serde_json::from_str(text).map_err(parse_err)?;
                 b.push_nemesis(e);
             }
-            Ok(l) => b.push(&EventRef {
-                process: l.process.0,
-                kind: l.kind,
-                f: l.f,
-                time: l.time,
-                key: l.key.as_ref().map(|t| t.0.as_ref()),
-                value: l.value.as_ref().map(|t| t.0.as_ref()),
-                values: l.values.as_deref().map(StrList::Parsed),
-                observed: l.observed.as_deref().map(StrList::Parsed),
-            }),
+            Ok(false) => {}
             Err(_) if unterminated && !text.ends_with('}') => return Ok(false),
             Err(source) => return Err(parse_err(source)),
         }

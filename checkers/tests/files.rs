@@ -61,6 +61,59 @@ fn streamed_check_equals_in_memory_check_including_example_events() {
 }
 
 #[test]
+fn streamed_dvv_check_with_contexts_equals_in_memory_check() {
+    let cfg = SimConfig {
+        workload: WorkloadConfig {
+            kind: WorkloadKind::Causal,
+            keys: 5,
+            seed: 4,
+            ..WorkloadConfig::default()
+        },
+        processes: 6,
+        ops: 2_000,
+        conflict: Conflict::Dvv,
+        info_share: 0.1,
+        fail_share: 0.05,
+        skew_ns: 0,
+        nemesis_every_ns: Some(50_000_000),
+        seed: 4,
+    };
+    let (events, mut fin) = history(&cfg);
+    // Drop every sibling of one key so there are anomalies to fetch.
+    for l in &mut fin {
+        if let checkers::history::FinalLine::Entry(e) = l
+            && e.key == "k0"
+        {
+            e.values.clear();
+            e.tombstone = true;
+        }
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| e.observed.as_ref().is_some_and(|o| !o.is_empty()))
+    );
+    let dir = temp_dir("dvv");
+    let (hp, fp) = (dir.join("history.jsonl"), dir.join("final-state.jsonl"));
+    let mut h = std::fs::File::create(&hp).unwrap();
+    for e in &events {
+        write_line(&mut h, e).unwrap();
+    }
+    let mut f = std::fs::File::create(&fp).unwrap();
+    for l in &fin {
+        write_line(&mut f, l).unwrap();
+    }
+    let check = CheckConfig {
+        conflict: Conflict::Dvv,
+        ..CheckConfig::default()
+    };
+    let mem = check_all(&events, &fin, &check);
+    assert_eq!(check_files(&hp, Some(&fp), &check).unwrap(), mem);
+    assert!(!mem.check("lost-updates").unwrap().anomalies.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn missing_file_is_a_clear_error() {
     let err = check_files(
         std::path::Path::new("/nonexistent/history.jsonl"),
