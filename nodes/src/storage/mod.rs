@@ -68,6 +68,11 @@ pub(crate) enum WriteOp {
     Merge {
         key: Key,
         record: Record,
+        /// Under `fsync = "always"`, whether the reply must wait for a
+        /// durable commit. Anti-entropy repairs need not (a lost repair is
+        /// redone next round), which keeps a big repair from paying one
+        /// fsync per entry.
+        durable: bool,
         reply: oneshot::Sender<Result<Record, StorageError>>,
     },
     /// Mint a DVV write on top of the stored version (this node is a replica
@@ -191,15 +196,27 @@ impl Store {
     /// record once committed (durably, under `fsync = "always"`).
     pub async fn merge(&self, key: Key, record: Record) -> Result<Record, StorageError> {
         let (reply, rx) = oneshot::channel();
-        self.submit(WriteOp::Merge { key, record, reply })?;
+        self.submit(WriteOp::Merge {
+            key,
+            record,
+            durable: true,
+            reply,
+        })?;
         rx.await.map_err(|_| StorageError::WriterGone)?
     }
 
-    /// [`Store::merge`] for synchronous callers on a blocking thread (never
+    /// [`Store::merge`] for anti-entropy sessions on a blocking thread (never
     /// call it from an async task: it parks the thread until the commit).
+    /// The commit is not forced to disk even under `fsync = "always"`: a
+    /// repair lost in a crash is simply found and redone by the next round.
     pub fn merge_blocking(&self, key: Key, record: Record) -> Result<Record, StorageError> {
         let (reply, rx) = oneshot::channel();
-        self.submit(WriteOp::Merge { key, record, reply })?;
+        self.submit(WriteOp::Merge {
+            key,
+            record,
+            durable: false,
+            reply,
+        })?;
         rx.blocking_recv().map_err(|_| StorageError::WriterGone)?
     }
 

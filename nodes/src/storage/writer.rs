@@ -87,7 +87,9 @@ impl Writer {
     fn run(mut self, rx: mpsc::Receiver<WriteOp>) {
         loop {
             let wait = match (self.fsync, self.unsynced_since) {
-                (FsyncPolicy::Interval, Some(t)) => self.fsync_interval.saturating_sub(t.elapsed()),
+                (FsyncPolicy::Interval | FsyncPolicy::Always, Some(t)) => {
+                    self.fsync_interval.saturating_sub(t.elapsed())
+                }
                 (FsyncPolicy::Never, Some(t)) => NEVER_CHECKPOINT.saturating_sub(t.elapsed()),
                 _ => IDLE_WAIT,
             };
@@ -141,9 +143,12 @@ impl Writer {
                 .for_each(|op| fail(op, StorageError::WriterGone));
             return;
         };
+        let needs_sync = batch
+            .iter()
+            .any(|op| !matches!(op, WriteOp::Merge { durable: false, .. }));
         let durability = match self.fsync {
-            FsyncPolicy::Always => Durability::Immediate,
-            FsyncPolicy::Interval | FsyncPolicy::Never => Durability::None,
+            FsyncPolicy::Always if needs_sync => Durability::Immediate,
+            _ => Durability::None,
         };
         let mut gauge_delta = GaugeDelta::default();
         let result = (|| -> Result<Vec<Reply>, StorageError> {
@@ -292,7 +297,12 @@ fn apply_one(
         }
     };
     match op {
-        WriteOp::Merge { key, record, reply } => {
+        WriteOp::Merge {
+            key,
+            record,
+            durable,
+            reply,
+        } => {
             let result = (|| {
                 let stored = read_stored(table, key.as_str())?;
                 let merged = Record::merge_into(stored.as_ref(), &record);
@@ -305,7 +315,15 @@ fn apply_one(
             })();
             match result {
                 Ok(merged) => Reply::Merge(reply, merged),
-                Err(e) => Reply::Failed(WriteOp::Merge { key, record, reply }, e),
+                Err(e) => Reply::Failed(
+                    WriteOp::Merge {
+                        key,
+                        record,
+                        durable,
+                        reply,
+                    },
+                    e,
+                ),
             }
         }
         WriteOp::Mint {
