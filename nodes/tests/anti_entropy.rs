@@ -166,3 +166,40 @@ async fn full_mode_moves_every_entry_and_off_refuses_rounds() {
         .unwrap();
     assert_eq!(r.status(), 409);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dvv_siblings_cross_over_intact() {
+    let dvv = "[cluster]\nconflict = \"dvv\"\nrequest_timeout = \"2s\"\n[read_repair]\nmode = \"off\"\n\
+               [hints]\nenabled = false\n[anti_entropy]\nmode = \"merkle\"\ninterval = \"1h\"\n";
+    let mut cluster = Cluster::start(3, dvv).await;
+    cluster.kill(2);
+    // Two blind writes through different coordinators: concurrent siblings.
+    assert_eq!(cluster.put(0, "cart", "apple", "?w=2", None).await.0, 200);
+    assert_eq!(cluster.put(1, "cart", "pear", "?w=2", None).await.0, 200);
+    cluster.restart(2).await;
+    assert!(!cluster.dump(2).await.contains_key("cart"));
+
+    let r = cluster
+        .client
+        .post(cluster.url(2, "/admin/anti-entropy"))
+        .send()
+        .await
+        .unwrap();
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["peers_failed"], json!([]), "{report}");
+    let mut siblings: Vec<String> = cluster.dump(2).await["cart"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    siblings.sort();
+    assert_eq!(siblings, vec!["apple".to_string(), "pear".to_string()]);
+    // And all three replicas now agree exactly.
+    let mut versions = Vec::new();
+    for i in 0..3 {
+        versions.push(cluster.dump(i).await["cart"].clone());
+    }
+    assert_eq!(versions[0], versions[2]);
+    assert_eq!(versions[1], versions[2]);
+}
