@@ -104,9 +104,33 @@ pub struct RunArgs {
     /// Added one-way latency on every internode link [nemesis.latency; 0ms].
     #[arg(long, value_name = "DURATION")]
     pub latency: Option<HumanDuration>,
-    /// Deploy backend; only "local" for now [deploy.kind; local].
+    /// Deploy backend: local, docker or ssh (docs/deploy.md) [deploy.kind; local].
     #[arg(long)]
     pub deploy: Option<String>,
+    /// --deploy ssh: the hosts, one node each, e.g. n1,n2,n3 [deploy.hosts].
+    #[arg(long, value_name = "LIST")]
+    pub hosts: Option<String>,
+    /// --deploy ssh: login user; not root needs passwordless sudo [deploy.ssh_user; root].
+    #[arg(long)]
+    pub ssh_user: Option<String>,
+    /// --deploy ssh: private key [deploy.ssh_key; ~/.ssh/id_ed25519, id_ecdsa or id_rsa].
+    #[arg(long, value_name = "FILE")]
+    pub ssh_key: Option<PathBuf>,
+    /// --deploy ssh: port [deploy.ssh_port; 22].
+    #[arg(long)]
+    pub ssh_port: Option<u16>,
+    /// --deploy ssh: record unknown host keys in known_hosts instead of refusing [deploy.ssh_accept_new].
+    #[arg(long)]
+    pub ssh_accept_new: bool,
+    /// --deploy ssh: known_hosts file [deploy.known_hosts; ~/.ssh/known_hosts].
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Remote deploys: clock faults via "admin" (/admin/clock) or "faketime" (libfaketime) [deploy.clock; admin].
+    #[arg(long)]
+    pub clock: Option<String>,
+    /// --deploy docker: drive containers by "exec" (docker exec) or "ssh" [deploy.docker_control; exec].
+    #[arg(long)]
+    pub docker_control: Option<String>,
     /// The converge-node binary [deploy.node_bin; next to converge, or built].
     #[arg(long, value_name = "PATH")]
     pub node_bin: Option<PathBuf>,

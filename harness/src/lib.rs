@@ -23,6 +23,9 @@
 //! - [`run`], [`check`]: the `run` and `check` commands;
 //!   [`results_file`]: results.json.
 //! - [`output`]: progress line, per-checker table, JUnit XML.
+//! - Remote hosts (issue 7): [`control`] (SSH / docker exec), [`db::remote`],
+//!   [`net::iptables`], [`clock_faketime`], [`deploy_remote`] (`--deploy ssh`
+//!   and shared wiring), [`deploy_docker`] with [`docker_image`].
 
 pub mod app;
 pub mod check;
@@ -30,11 +33,16 @@ pub mod cli;
 pub mod client;
 pub mod clients;
 pub mod clock;
+pub mod clock_faketime;
 pub mod cluster;
 pub mod config;
+pub mod control;
 pub mod convergence;
 pub mod db;
 pub mod deploy;
+pub mod deploy_docker;
+pub mod deploy_remote;
+pub mod docker_image;
 pub mod history_writer;
 pub mod metrics;
 pub mod nemesis;

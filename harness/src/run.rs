@@ -72,7 +72,7 @@ pub async fn run(cfg: TestConfig, dir_slot: RunDirSlot) -> Result<RunOutcome, Ru
         run_dir.root().display()
     );
 
-    let (cluster, held) = deploy::deploy_local(&cfg, pre, &run_dir)
+    let (cluster, held) = crate::deploy_remote::deploy(&cfg, pre, &run_dir)
         .await
         .map_err(RunError::Harness)?;
     let guard = TeardownGuard::new(Arc::clone(&cluster), cfg.deploy.leave_running);

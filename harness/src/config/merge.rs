@@ -113,6 +113,28 @@ fn apply_flags(root: &mut Table, a: &RunArgs) -> Result<(), ConfigError> {
     if a.leave_running {
         set("deploy", "leave_running", Some(Value::Boolean(true)))?;
     }
+    if let Some(hosts) = &a.hosts {
+        let list = hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(|h| Value::String(h.to_string()))
+            .collect();
+        set("deploy", "hosts", Some(Value::Array(list)))?;
+    }
+    set("deploy", "ssh_user", text(a.ssh_user.as_ref()))?;
+    set("deploy", "ssh_key", path(a.ssh_key.as_ref()))?;
+    set(
+        "deploy",
+        "ssh_port",
+        a.ssh_port.map(|p| Value::Integer(p.into())),
+    )?;
+    if a.ssh_accept_new {
+        set("deploy", "ssh_accept_new", Some(Value::Boolean(true)))?;
+    }
+    set("deploy", "known_hosts", path(a.known_hosts.as_ref()))?;
+    set("deploy", "clock", text(a.clock.as_ref()))?;
+    set("deploy", "docker_control", text(a.docker_control.as_ref()))?;
     Ok(())
 }
 

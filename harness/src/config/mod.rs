@@ -177,13 +177,27 @@ impl Default for ChecksSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeploySection {
-    /// Only "local" so far.
+    /// "local", "docker" or "ssh".
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_bin: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_port: Option<u16>,
     pub leave_running: bool,
+    /// `--deploy ssh`: one host per node (docs/deploy.md).
+    pub hosts: Vec<String>,
+    pub ssh_user: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_key: Option<PathBuf>,
+    pub ssh_port: u16,
+    /// Record unknown host keys instead of refusing them.
+    pub ssh_accept_new: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<PathBuf>,
+    /// Remote clock faults: "admin" (the node's /admin/clock) or "faketime".
+    pub clock: String,
+    /// `--deploy docker`: "exec" (docker exec) or "ssh" into the containers.
+    pub docker_control: String,
 }
 
 impl Default for DeploySection {
@@ -193,6 +207,14 @@ impl Default for DeploySection {
             node_bin: None,
             base_port: None,
             leave_running: false,
+            hosts: Vec::new(),
+            ssh_user: "root".into(),
+            ssh_key: None,
+            ssh_port: 22,
+            ssh_accept_new: false,
+            known_hosts: None,
+            clock: "admin".into(),
+            docker_control: "exec".into(),
         }
     }
 }
@@ -287,14 +309,7 @@ impl TestConfig {
         if !n.faults.is_empty() && n.interval.get().is_zero() {
             return err("nemesis interval must be more than 0s".into());
         }
-        match self.deploy.kind.as_str() {
-            "local" => Ok(()),
-            "ssh" | "docker" => err(format!(
-                "deploy backend {:?} is not implemented yet; use --deploy local",
-                self.deploy.kind
-            )),
-            other => err(format!("unknown deploy backend {other:?}; choose local")),
-        }
+        crate::deploy_remote::validate(self).map_err(ConfigError)
     }
 
     /// The config file the nodes get: `[node]` with the harness's cluster

@@ -9,6 +9,7 @@
 
 pub mod binary;
 pub mod local;
+pub mod remote;
 mod spawner;
 
 pub use local::{LocalDb, LocalLayout};

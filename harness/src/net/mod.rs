@@ -7,6 +7,7 @@
 //! trait.
 
 pub mod grudge;
+pub mod iptables;
 pub mod mesh;
 pub mod proxy;
 
