@@ -203,3 +203,37 @@ async fn dvv_siblings_cross_over_intact() {
     assert_eq!(versions[0], versions[2]);
     assert_eq!(versions[1], versions[2]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_replica_set_is_its_own_range_with_four_nodes_and_rf_two() {
+    let config = "[cluster]\nrf = 2\nr = 1\nw = 1\nrequest_timeout = \"2s\"\n[read_repair]\nmode = \"off\"\n\
+                  [hints]\nenabled = false\n[anti_entropy]\nmode = \"merkle\"\ninterval = \"1h\"\n";
+    let mut cluster = Cluster::start(4, config).await;
+    cluster.kill(3);
+    for i in 0..300 {
+        let (status, _) = cluster
+            .put(i % 3, &format!("key-{i}"), "v", "?w=1", None)
+            .await;
+        assert_eq!(status, 200);
+    }
+    cluster.restart(3).await;
+    assert!(cluster.dump(3).await.is_empty());
+
+    let r = cluster
+        .client
+        .post(cluster.url(3, "/admin/anti-entropy"))
+        .send()
+        .await
+        .unwrap();
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["peers_failed"], json!([]), "{report}");
+    // n4 shares a different replica set with each peer: one range each.
+    assert_eq!(report["ranges_compared"], 3, "{report}");
+    // Every key is now on exactly its two replicas.
+    let mut copies = 0;
+    for i in 0..4 {
+        copies += cluster.dump(i).await.len();
+    }
+    assert_eq!(copies, 600);
+    assert!(!cluster.dump(3).await.is_empty());
+}
