@@ -49,9 +49,10 @@ pub fn preflight(cfg: &TestConfig) -> Result<Preflight, String> {
 /// How long a node may take to answer `/health` at startup.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Starts the proxies and the nodes of a local cluster, and waits until
-/// every node is healthy. On error the nodes already started are stopped
-/// (the returned cluster's `LocalDb` kills them when dropped).
+/// Starts the proxies and prepares (but does not start) the nodes of a
+/// local cluster; [`start_all`] starts them once the caller holds a
+/// teardown guard. Any node started later is killed when the cluster's
+/// `LocalDb` is dropped, so an error anywhere leaves no process behind.
 pub async fn deploy_local(
     cfg: &TestConfig,
     pre: Preflight,

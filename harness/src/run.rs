@@ -158,7 +158,15 @@ pub async fn run(cfg: TestConfig, dir_slot: RunDirSlot) -> Result<RunOutcome, Ru
     drop(_metrics);
     problems.extend(guard.finish());
     if cfg.deploy.leave_running {
-        eprintln!("converge: nodes left running (healed), as asked");
+        let addrs: Vec<String> = cluster
+            .nodes()
+            .iter()
+            .filter_map(|n| cluster.db.client_addr(n).map(|a| format!("{n}=http://{a}")))
+            .collect();
+        eprintln!(
+            "converge: nodes left running (healed), as asked: {}",
+            addrs.join(" ")
+        );
     }
 
     let check_started = Instant::now();
