@@ -109,3 +109,86 @@ impl Net for IptablesNet {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::{CmdOutput, ControlError};
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    /// Records scripts instead of running them.
+    struct Recorder {
+        name: String,
+        scripts: Mutex<Vec<String>>,
+    }
+
+    impl Remote for Recorder {
+        fn host(&self) -> &str {
+            &self.name
+        }
+        fn exec(&self, script: &str) -> Result<CmdOutput, ControlError> {
+            self.scripts.lock().unwrap().push(script.to_string());
+            Ok(CmdOutput {
+                status: 0,
+                stdout: String::new(),
+                stderr: String::new(),
+            })
+        }
+        fn upload(&self, _: &Path, _: &str) -> Result<(), ControlError> {
+            Ok(())
+        }
+        fn download(&self, _: &str, _: &Path) -> Result<(), ControlError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_grudge_becomes_drops_on_the_rejecting_host_only() {
+        let ids = NodeId::cluster(3);
+        let recorders: Vec<Arc<Recorder>> = ids
+            .iter()
+            .map(|id| {
+                Arc::new(Recorder {
+                    name: id.to_string(),
+                    scripts: Mutex::new(Vec::new()),
+                })
+            })
+            .collect();
+        let hosts = ids
+            .iter()
+            .zip(&recorders)
+            .enumerate()
+            .map(|(i, (id, r))| {
+                let ip = IpAddr::from([10, 0, 0, i as u8 + 1]);
+                (id.clone(), (Arc::clone(r) as Arc<dyn Remote>, ip))
+            })
+            .collect();
+        let net = IptablesNet::install(hosts).unwrap();
+        // n3 isolated from n1 and n2 in both directions.
+        let (a, b) = (&ids[..2], &ids[2..]);
+        net.apply(&Grudge::complete(&[a, b])).unwrap();
+        let last = |i: usize| {
+            recorders[i]
+                .scripts
+                .lock()
+                .unwrap()
+                .last()
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(
+            last(2),
+            "iptables -w -F CONVERGE && iptables -w -A CONVERGE -s 10.0.0.1 -j DROP \
+             && iptables -w -A CONVERGE -s 10.0.0.2 -j DROP"
+        );
+        assert_eq!(
+            last(0),
+            "iptables -w -F CONVERGE && iptables -w -A CONVERGE -s 10.0.0.3 -j DROP"
+        );
+        net.heal().unwrap();
+        assert_eq!(last(1), "iptables -w -F CONVERGE");
+        assert!(net.set_latency(Duration::ZERO).is_ok());
+        assert!(net.set_latency(Duration::from_millis(5)).is_err());
+    }
+}
