@@ -9,7 +9,7 @@
 
 use crate::clock::{Clock, ClockError};
 use crate::control::{Remote, exec_ok};
-use crate::db::remote::faketime_file;
+use crate::db::remote::{faketime_file, node_dir};
 use crate::node_id::NodeId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -42,10 +42,16 @@ impl Clock for FaketimeClock {
             .get(node)
             .ok_or_else(|| fail("unknown node".into()))?;
         // Written to a temp file and renamed, so the node never reads a
-        // half-written offset.
+        // half-written offset. Then, if the node runs, its process must
+        // have libfaketime mapped: otherwise the offset would silently do
+        // nothing and a "skewed" run would prove nothing.
         let file = faketime_file(node);
+        let pidfile = format!("{}/node.pid", node_dir(node));
         let script = format!(
-            "printf '%s' '{}' > {file}.tmp && mv {file}.tmp {file}",
+            "printf '%s' '{}' > {file}.tmp && mv {file}.tmp {file} && \
+             pid=$(cat {pidfile} 2>/dev/null); \
+             if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null && ! grep -q libfaketime /proc/$pid/maps; then \
+             echo 'libfaketime is not loaded in the node process' >&2; exit 1; fi",
             offset_text(offset_ms)
         );
         exec_ok(r.as_ref(), &script)

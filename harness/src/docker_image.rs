@@ -37,6 +37,7 @@ const BINARIES: &[&str] = &[
     "/usr/bin/id",
     "/usr/bin/uname",
     "/usr/bin/ps",
+    "/usr/bin/grep",
     "/usr/sbin/xtables-nft-multi",
     "/usr/sbin/sshd",
     crate::control::FAKETIME_LIB,
