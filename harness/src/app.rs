@@ -21,6 +21,7 @@ pub fn main(cli: Cli) -> i32 {
     match cli.command {
         Command::Run(args) => run_command(&args),
         Command::Check(args) => check_command(&args),
+        Command::Sweep(args) => crate::sweep::command(&args),
     }
 }
 

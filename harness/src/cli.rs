@@ -27,6 +27,12 @@ pub enum Command {
     ///
     /// Exit codes as for `run`.
     Check(CheckArgs),
+    /// Run a matrix of configurations × seeds and compare them side by side.
+    ///
+    /// Resumable: runs already in the store are not repeated. Exit codes: 0
+    /// finished and some configuration is safe, 1 none is, 2 error or
+    /// interrupted.
+    Sweep(crate::sweep::SweepArgs),
 }
 
 #[derive(Debug, Default, Clone, Args)]

@@ -23,6 +23,8 @@
 //! - [`run`], [`check`]: the `run` and `check` commands;
 //!   [`results_file`]: results.json.
 //! - [`output`]: progress line, per-checker table, JUnit XML.
+//! - [`sweep`]: `converge sweep`, a matrix of configurations × seeds
+//!   compared side by side (report rendered by `reports::sweep`).
 //! - Remote hosts (issue 7): [`control`] (SSH / docker exec), [`db::remote`],
 //!   [`net::iptables`], [`clock_faketime`], [`deploy_remote`] (`--deploy ssh`
 //!   and shared wiring), [`deploy_docker`] with [`docker_image`].
@@ -52,4 +54,5 @@ pub mod output;
 pub mod results_file;
 pub mod run;
 pub mod store;
+pub mod sweep;
 pub mod teardown;

@@ -1,0 +1,351 @@
+//! Runs a sweep: validates every cell before starting, runs the missing
+//! cell × seed runs one at a time under a progress bar with an ETA, then
+//! measures every run, aggregates and writes the sweep report.
+//!
+//! One run at a time because runs share the machine: two clusters at once
+//! would skew each other's latencies, timeouts and convergence times, the
+//! very numbers the sweep compares.
+//!
+//! Each run draws its own live progress line (see [`crate::output::progress`])
+//! on the same terminal line as the sweep's bar, so the sweep bar is hidden
+//! while a run is active and a one-line status with the sweep's ETA is
+//! printed before each run instead.
+
+use super::aggregate::{self, ConfigRuns};
+use super::matrix::{self, Matrix};
+use super::plan::{self, PlannedRun};
+use super::{SweepArgs, SweepError, measure, safety};
+use crate::cli::RunArgs;
+use crate::config::TestConfig;
+use crate::run::{RunDirSlot, RunError};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use reports::sweep::SweepReport;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A finished sweep's report files and whether any configuration was safe.
+pub struct SweepOutcome {
+    pub html: PathBuf,
+    pub markdown: PathBuf,
+    pub any_safe: bool,
+}
+
+/// Runs the sweep; `None` when only the plan was asked for.
+pub fn sweep(args: &SweepArgs) -> Result<Option<SweepOutcome>, SweepError> {
+    let matrix = matrix::load(&args.matrix)?;
+    let store = args
+        .store
+        .clone()
+        .or_else(|| matrix.base_store.clone())
+        .unwrap_or_else(|| PathBuf::from("store"));
+    plan::write_cell_configs(&store, &matrix)?;
+    let configs = load_cells(&matrix, &store, args)?;
+    let planned = plan::plan(&store, &matrix);
+    if args.plan {
+        print_plan(&matrix, &planned);
+        return Ok(None);
+    }
+    let mut finished = run_missing(&matrix, &configs, planned)?;
+    finished.sort_by_key(|p| (p.cell, p.seed));
+    let report = build_report(args, &matrix, &store, &configs, &finished)?;
+    let dir = plan::sweep_dir(&store, &matrix.name);
+    let files = reports::sweep::write_sweep_report(&dir, "../..", &report)
+        .map_err(|e| SweepError::Harness(format!("cannot write the sweep report: {e}")))?;
+    if let Err(e) = reports::render_store_index(&store) {
+        eprintln!("converge: warning: store index not updated: {e}");
+    }
+    Ok(Some(SweepOutcome {
+        html: files.html,
+        markdown: files.markdown,
+        any_safe: report.configs.iter().any(|c| c.safe),
+    }))
+}
+
+/// Every cell's effective config, loaded exactly as `converge run --config`
+/// would, so a bad field fails the sweep before any cluster starts.
+fn load_cells(
+    matrix: &Matrix,
+    store: &Path,
+    args: &SweepArgs,
+) -> Result<Vec<TestConfig>, SweepError> {
+    matrix
+        .cells
+        .iter()
+        .map(|cell| {
+            crate::config::load(&run_args(matrix, store, args, cell, matrix.seeds[0]))
+                .map_err(|e| SweepError::Input(format!("cell {}: {e}", cell.label())))
+        })
+        .collect()
+}
+
+fn run_args(
+    matrix: &Matrix,
+    store: &Path,
+    args: &SweepArgs,
+    cell: &matrix::Cell,
+    seed: u64,
+) -> RunArgs {
+    RunArgs {
+        config: Some(plan::cell_config_path(store, matrix, cell)),
+        seed: Some(seed),
+        store: Some(store.to_path_buf()),
+        node_bin: args.node_bin.clone(),
+        ..Default::default()
+    }
+}
+
+fn print_plan(matrix: &Matrix, planned: &[PlannedRun]) {
+    println!(
+        "sweep {}: {} cells × {} seeds",
+        matrix.name,
+        matrix.cells.len(),
+        matrix.seeds.len()
+    );
+    for p in planned {
+        let cell = &matrix.cells[p.cell];
+        let state = match &p.done {
+            Some(dir) => format!("done   {}", dir.display()),
+            None => "to run".to_string(),
+        };
+        println!(
+            "{:<8} seed {:<6} {}  [{}]",
+            state,
+            p.seed,
+            cell.label(),
+            cell.id
+        );
+    }
+}
+
+/// A run the sweep has a directory for.
+#[derive(Debug, Clone)]
+struct FinishedRun {
+    cell: usize,
+    seed: u64,
+    dir: PathBuf,
+}
+
+fn run_missing(
+    matrix: &Matrix,
+    configs: &[TestConfig],
+    planned: Vec<PlannedRun>,
+) -> Result<Vec<FinishedRun>, SweepError> {
+    let (done, todo): (Vec<_>, Vec<_>) = planned.into_iter().partition(|p| p.done.is_some());
+    let mut finished: Vec<FinishedRun> = done
+        .into_iter()
+        .filter_map(|p| {
+            p.done.map(|dir| FinishedRun {
+                cell: p.cell,
+                seed: p.seed,
+                dir,
+            })
+        })
+        .collect();
+    if !finished.is_empty() {
+        eprintln!(
+            "converge: sweep {}: {} runs already in the store, {} to run",
+            matrix.name,
+            finished.len(),
+            todo.len()
+        );
+    }
+    if todo.is_empty() {
+        return Ok(finished);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SweepError::Harness(format!("cannot start the async runtime: {e}")))?;
+    let bar = ProgressBar::new(todo.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("sweep [{elapsed_precise}] {bar:30} {pos}/{len} runs  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut eta = Eta::default();
+    let total = todo.len();
+    // Each remaining run's time limit, for the ETA.
+    let limits: Vec<Duration> = todo
+        .iter()
+        .map(|p| configs[p.cell].test.time_limit.get())
+        .collect();
+    for (i, p) in todo.into_iter().enumerate() {
+        let cell = &matrix.cells[p.cell];
+        let mut cfg = configs[p.cell].clone();
+        cfg.test.seed = p.seed;
+        let eta_text = eta.remaining(&limits[i..]);
+        bar.set_message(format!("ETA {eta_text}"));
+        eprintln!(
+            "converge: sweep {} run {}/{total}, ETA {eta_text}: {} seed {}",
+            matrix.name,
+            i + 1,
+            cell.label(),
+            p.seed
+        );
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+        let started = Instant::now();
+        let outcome = run_one(&rt, cfg).map_err(|e| match e {
+            SweepError::Interrupted(sig) => SweepError::Interrupted(format!(
+                "{sig} during {} seed {}; {} runs are stored; rerun the same command to resume",
+                cell.label(),
+                p.seed,
+                finished.len()
+            )),
+            other => SweepError::Harness(format!(
+                "run of {} seed {} failed: {other}; fix it and rerun the same command to resume",
+                cell.label(),
+                p.seed
+            )),
+        })?;
+        eta.record(started.elapsed(), configs[p.cell].test.time_limit.get());
+        eprintln!(
+            "converge: sweep: {} seed {} -> {} ({})",
+            cell.label(),
+            p.seed,
+            verdict_word(&outcome.results.results.valid),
+            outcome.dir.display()
+        );
+        if let Err(e) = reports::render_run_report(&outcome.dir) {
+            eprintln!(
+                "converge: warning: no report.html for {}: {e}",
+                outcome.dir.display()
+            );
+        }
+        finished.push(FinishedRun {
+            cell: p.cell,
+            seed: p.seed,
+            dir: outcome.dir,
+        });
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        bar.inc(1);
+    }
+    bar.finish_with_message("done");
+    rt.shutdown_timeout(Duration::from_secs(2));
+    Ok(finished)
+}
+
+struct RunDone {
+    dir: PathBuf,
+    results: crate::results_file::RunResults,
+}
+
+fn run_one(rt: &tokio::runtime::Runtime, cfg: TestConfig) -> Result<RunDone, SweepError> {
+    let slot: RunDirSlot = Arc::default();
+    rt.block_on(async {
+        tokio::select! {
+            r = crate::run::run(cfg, Arc::clone(&slot)) => match r {
+                Ok(done) => Ok(RunDone { dir: done.run_dir.root().to_path_buf(), results: done.results }),
+                Err(RunError::Input(e)) | Err(RunError::Harness(e)) => Err(SweepError::Harness(e)),
+            },
+            sig = shutdown_signal() => Err(SweepError::Interrupted(sig.to_string())),
+        }
+    })
+}
+
+fn verdict_word(v: &checkers::Validity) -> &'static str {
+    match v {
+        checkers::Validity::True => "valid",
+        checkers::Validity::False => "anomalies found",
+        checkers::Validity::Unknown => "unknown",
+    }
+}
+
+/// Estimates the time left from the runs done so far: each run costs its
+/// time limit plus a measured overhead (setup, heal, convergence wait,
+/// checks); before the first run finishes the overhead is a guess.
+#[derive(Default)]
+struct Eta {
+    overhead: Vec<Duration>,
+}
+
+impl Eta {
+    /// Before any run: setup, heal, a convergence wait and checks.
+    const FIRST_GUESS: Duration = Duration::from_secs(8);
+
+    fn record(&mut self, took: Duration, time_limit: Duration) {
+        self.overhead.push(took.saturating_sub(time_limit));
+    }
+
+    fn remaining(&self, limits: &[Duration]) -> String {
+        let overhead = if self.overhead.is_empty() {
+            Self::FIRST_GUESS
+        } else {
+            self.overhead.iter().sum::<Duration>() / self.overhead.len() as u32
+        };
+        let secs: u64 = limits.iter().map(|l| (*l + overhead).as_secs()).sum();
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    }
+}
+
+fn build_report(
+    args: &SweepArgs,
+    matrix: &Matrix,
+    store: &Path,
+    configs: &[TestConfig],
+    finished: &[FinishedRun],
+) -> Result<SweepReport, SweepError> {
+    let points_ms: Vec<u64> = matrix
+        .t_visibility_points
+        .iter()
+        .map(|d| d.get().as_millis() as u64)
+        .collect();
+    let mut summaries = Vec::new();
+    for (i, cell) in matrix.cells.iter().enumerate() {
+        let runs = finished
+            .iter()
+            .filter(|r| r.cell == i)
+            .map(|r| {
+                measure::summarize(store, &r.dir, &points_ms).map_err(|e| {
+                    SweepError::Harness(format!("{} seed {}: {e}", cell.label(), r.seed))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let safety = safety::analyze(&configs[i], &runs);
+        summaries.push(aggregate::summarize(ConfigRuns {
+            id: cell.id.clone(),
+            label: cell.label(),
+            settings: cell.settings.clone(),
+            runs,
+            safety,
+        }));
+    }
+    let mut command = format!("converge sweep --matrix {}", args.matrix.display());
+    if let Some(s) = &args.store {
+        command.push_str(&format!(" --store {}", s.display()));
+    }
+    let mut report = SweepReport {
+        name: matrix.name.clone(),
+        matrix_file: args.matrix.display().to_string(),
+        command,
+        generated_at: chrono::Utc::now().to_rfc3339(),
+        axes: matrix
+            .axes
+            .iter()
+            .map(|a| reports::sweep::AxisSummary {
+                name: a.name.clone(),
+                values: a.values.iter().map(|v| v.label.clone()).collect(),
+            })
+            .collect(),
+        seeds: matrix.seeds.clone(),
+        t_visibility_points_ms: points_ms,
+        configs: summaries,
+        ..Default::default()
+    };
+    aggregate::highlight(&mut report);
+    Ok(report)
+}
+
+/// Resolves on the first SIGINT or SIGTERM, naming it.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "interrupted (SIGINT)",
+        _ = term.recv() => "terminated (SIGTERM)",
+    }
+}
