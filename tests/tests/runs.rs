@@ -66,7 +66,21 @@ fn repair_off_with_partitions_reports_divergence() {
         "[nemesis]\nfaults = [\"partition\"]\ninterval = \"1500ms\"\n\n\
          [node.read_repair]\nmode = \"off\"\n[node.hints]\nenabled = false\n[node.anti_entropy]\nmode = \"off\"\n",
     );
-    let out = run_config(&h, "no-repair", &text, &["--convergence-timeout", "2s"]);
+    // A seed whose last partition, ending with the run, cuts one replica
+    // off both ways: what it missed stays missing with every repair off.
+    let end = Duration::from_secs(6);
+    let seed = seed_where(
+        vec![converge::nemesis::FaultKind::Partition],
+        end,
+        Duration::from_millis(1500),
+        |faults| isolated_at_end(faults, end, true).is_some(),
+    );
+    let out = run_config(
+        &h,
+        "no-repair",
+        &text,
+        &["--convergence-timeout", "2s", "--seed", &seed],
+    );
     assert_eq!(
         out.code, 1,
         "stdout:\n{}\nstderr:\n{}",
