@@ -423,3 +423,46 @@ fn sigint_mid_run_stops_every_node_and_check_accepts_the_partial_run() {
     assert_eq!(verdict(&r, "convergence"), "unknown");
     assert!(r["checks"].as_array().unwrap().len() >= 5);
 }
+
+#[test]
+fn a_harness_killed_with_sigkill_still_leaves_no_node_and_a_checkable_history() {
+    let _one = cluster_lock();
+    let h = Harness::new();
+    let text = config("[nemesis]\nfaults = [\"partition\"]\ninterval = \"700ms\"\n")
+        .replace("time_limit = \"6s\"", "time_limit = \"60s\"");
+    let path = h.file("killed.toml", &text);
+    let mut child = h
+        .command(&["run", "--config", path.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(h.store().join("latest/history.jsonl"))
+        .map_or(0, |t| t.lines().count())
+        < 50
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!node_pids_under(h.dir.path()).is_empty());
+    // No handler runs, no guard drops: only the nodes' parent-death signal.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone_by = std::time::Instant::now() + Duration::from_secs(10);
+    while !node_pids_under(h.dir.path()).is_empty() {
+        assert!(
+            std::time::Instant::now() < gone_by,
+            "nodes outlived a SIGKILLed harness"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let check = h.run(&["check", h.latest().to_str().unwrap()]);
+    assert!(
+        check.stdout.contains("lost-updates"),
+        "{}\n{}",
+        check.stdout,
+        check.stderr
+    );
+}
