@@ -1,0 +1,137 @@
+//! `converge sweep` end to end: a 2×2 matrix of short real runs whose sweep
+//! report must carry the right verdicts, and a second invocation that
+//! resumes instead of rerunning.
+//!
+//! The matrix crosses anti-entropy (off / Merkle every 500 ms) with read
+//! repair (off / blocking). Hints are off, so after the partitions only
+//! background repair can bring the replicas of cold keys together during
+//! the convergence wait (which does no client reads): both anti-entropy-off
+//! cells must report divergent keys, both Merkle cells must converge.
+
+use converge_tests::{Harness, binaries, cluster_lock, node_pids_under};
+use serde_json::Value;
+
+const BASE: &str = "[test]\nnodes = 3\nrf = 3\nr = 2\nw = 2\ntime_limit = \"4s\"\n\
+    concurrency = 6\nrate = 200\nconvergence_timeout = \"6s\"\nop_timeout = \"1s\"\n\n\
+    [workload]\nkeys = 400\nzipf = 1.2\nmix = \"read=40,write=60\"\n\n\
+    [nemesis]\nfaults = [\"partition\"]\ninterval = \"1s\"\n\n\
+    [node.hints]\nenabled = false\n[node.anti_entropy]\ninterval = \"500ms\"\njitter = \"100ms\"\n";
+
+const MATRIX: &str = "name = \"ci\"\nseeds = [3]\nbase = \"base.toml\"\n\n[axes]\n\
+    \"anti_entropy.mode\" = [\"off\", \"merkle\"]\n\"read_repair.mode\" = [\"off\", \"blocking\"]\n";
+
+fn sweep(h: &Harness, matrix: &std::path::Path) -> converge_tests::Finished {
+    let store = h.store();
+    let node = &binaries().node;
+    h.run(&[
+        "sweep",
+        "--matrix",
+        matrix.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--node-bin",
+        node.to_str().unwrap(),
+    ])
+}
+
+fn config<'a>(report: &'a Value, ae: &str, rr: &str) -> &'a Value {
+    report["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["label"] == format!("anti_entropy.mode={ae}, read_repair.mode={rr}"))
+        .unwrap_or_else(|| panic!("no configuration ae={ae} rr={rr} in {report:#}"))
+}
+
+#[test]
+fn a_two_by_two_sweep_reports_the_right_verdicts_and_resumes() {
+    let _one = cluster_lock();
+    let h = Harness::new();
+    h.file("base.toml", BASE);
+    let matrix = h.file("ci.toml", MATRIX);
+    let out = sweep(&h, &matrix);
+    assert_eq!(
+        out.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        node_pids_under(h.dir.path()).is_empty(),
+        "node processes outlived the sweep"
+    );
+
+    let dir = h.store().join("sweeps").join("ci");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(report["configs"].as_array().unwrap().len(), 4);
+    for rr in ["off", "blocking"] {
+        let off = config(&report, "off", rr);
+        assert_eq!(off["verdicts"]["invalid"], 1, "{off:#}");
+        assert!(off["divergent_keys"].as_u64().unwrap() > 0, "{off:#}");
+        assert_eq!(off["convergence"]["converged_runs"], 0, "{off:#}");
+        assert_eq!(off["safe"], false);
+        let merkle = config(&report, "merkle", rr);
+        assert_eq!(merkle["verdicts"]["valid"], 1, "{merkle:#}");
+        assert_eq!(merkle["divergent_keys"], 0);
+        assert_eq!(merkle["convergence"]["converged_runs"], 1);
+        assert!(
+            merkle["repair_cost"]["anti_entropy_bytes_per_kop"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+        assert_eq!(merkle["safe"], true, "{merkle:#}");
+    }
+    // The highlights point at anti-entropy configurations.
+    for pick in ["safest", "cheapest_safe"] {
+        let i = report[pick].as_u64().unwrap() as usize;
+        let label = report["configs"][i]["label"].as_str().unwrap();
+        assert!(
+            label.contains("anti_entropy.mode=merkle"),
+            "{pick}: {label}"
+        );
+    }
+    let html = std::fs::read_to_string(dir.join("sweep.html")).unwrap();
+    assert!(html.contains("Cheapest safe:") && html.contains("did not converge"));
+    let md = std::fs::read_to_string(dir.join("sweep.md")).unwrap();
+    assert!(md.contains("(cheapest safe)"), "{md}");
+    // Every cell × seed is a normal run in the store, with its own report.
+    let cell = report["configs"][0]["runs"][0]["run_dir"].as_str().unwrap();
+    assert!(h.store().join(cell).join("results.json").is_file());
+    assert!(h.store().join(cell).join("report.html").is_file());
+
+    // Resuming: nothing is rerun, and the report is the same.
+    let again = sweep(&h, &matrix);
+    assert_eq!(again.code, 0, "stderr:\n{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("4 runs already in the store, 0 to run"),
+        "{}",
+        again.stderr
+    );
+    let resumed: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sweep.json")).unwrap()).unwrap();
+    assert_eq!(resumed["configs"], report["configs"]);
+}
+
+#[test]
+fn a_bad_matrix_is_named_before_any_run() {
+    let h = Harness::new();
+    let matrix = h.file(
+        "bad.toml",
+        "seeds = 1\n[base.test]\nnodes = 2\n[axes]\n\"test.rf\" = [3]\n",
+    );
+    let out = sweep(&h, &matrix);
+    assert_eq!(out.code, 2, "stderr:\n{}", out.stderr);
+    assert!(out.stderr.contains("nodes (2) < rf (3)"), "{}", out.stderr);
+    assert!(!h.store().join("latest").exists(), "a run started");
+    let missing = h.dir.path().join("missing.toml");
+    let out = sweep(&h, &missing);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("cannot read the matrix file"),
+        "{}",
+        out.stderr
+    );
+}
