@@ -5,7 +5,9 @@
 mod docker_support;
 
 use converge_tests::{Harness, anomalies, cluster_lock, verdict};
-use docker_support::{assert_nothing_left, config, docker_or_skip, run_with_pid};
+use docker_support::{
+    FAST_ANTI_ENTROPY, assert_nothing_left, config, docker_or_skip, run_with_pid,
+};
 
 #[test]
 fn docker_run_with_partition_crash_and_clock_is_valid() {
@@ -14,9 +16,9 @@ fn docker_run_with_partition_crash_and_clock_is_valid() {
     }
     let _one = cluster_lock();
     let h = Harness::new();
-    let text = config(
-        "[nemesis]\nfaults = [\"partition\", \"crash\", \"clock\"]\ninterval = \"1s\"\nmax_down = 1\nclock_skew = \"2s\"\n",
-    );
+    let text = config(&format!(
+        "[nemesis]\nfaults = [\"partition\", \"crash\", \"clock\"]\ninterval = \"1s\"\nmax_down = 1\nclock_skew = \"2s\"\n{FAST_ANTI_ENTROPY}",
+    ));
     let path = h.file("docker.toml", &text);
     let (out, pid) = run_with_pid(
         &h,

@@ -5,7 +5,9 @@
 mod docker_support;
 
 use converge_tests::{Harness, cluster_lock, verdict};
-use docker_support::{assert_nothing_left, config, docker_or_skip, run_with_pid};
+use docker_support::{
+    FAST_ANTI_ENTROPY, assert_nothing_left, config, docker_or_skip, run_with_pid,
+};
 
 #[test]
 fn ssh_into_containers_with_partition_and_faketime_clock_is_valid() {
@@ -14,9 +16,9 @@ fn ssh_into_containers_with_partition_and_faketime_clock_is_valid() {
     }
     let _one = cluster_lock();
     let h = Harness::new();
-    let text = config(
-        "[nemesis]\nfaults = [\"partition\", \"clock\"]\ninterval = \"1s\"\nclock_skew = \"3s\"\n",
-    );
+    let text = config(&format!(
+        "[nemesis]\nfaults = [\"partition\", \"clock\"]\ninterval = \"1s\"\nclock_skew = \"3s\"\n{FAST_ANTI_ENTROPY}",
+    ));
     let path = h.file("ssh.toml", &text);
     let (out, pid) = run_with_pid(
         &h,

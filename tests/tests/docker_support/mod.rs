@@ -68,6 +68,11 @@ pub fn assert_nothing_left(pid: u32) {
     }
 }
 
+/// Anti-entropy every second (the node's default is every 10 minutes):
+/// a crash loses hints, so after a run with crashes only anti-entropy
+/// makes replicas agree within the convergence timeout.
+pub const FAST_ANTI_ENTROPY: &str = "[node.anti_entropy]\ninterval = \"1s\"\njitter = \"200ms\"\n";
+
 /// A small test file for 3 containers.
 pub fn config(extra: &str) -> String {
     format!(
