@@ -95,26 +95,28 @@ fn run_args(
     }
 }
 
+/// Lists every cell × seed. Written with `writeln!` and errors ignored, so
+/// piping into `head` ends the listing instead of panicking on EPIPE.
 fn print_plan(matrix: &Matrix, planned: &[PlannedRun]) {
-    println!(
-        "sweep {}: {} cells × {} seeds",
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "sweep {}: {} cells x {} seeds, {} runs already in the store",
         matrix.name,
         matrix.cells.len(),
-        matrix.seeds.len()
+        matrix.seeds.len(),
+        planned.iter().filter(|p| p.done.is_some()).count()
     );
     for p in planned {
         let cell = &matrix.cells[p.cell];
         let state = match &p.done {
-            Some(dir) => format!("done   {}", dir.display()),
-            None => "to run".to_string(),
+            Some(dir) => format!("done: {}", dir.display()),
+            None => format!("to run: store/{}/", cell.id),
         };
-        println!(
-            "{:<8} seed {:<6} {}  [{}]",
-            state,
-            p.seed,
-            cell.label(),
-            cell.id
-        );
+        if writeln!(out, "seed {:<6} {:<50} {state}", p.seed, cell.label()).is_err() {
+            return;
+        }
     }
 }
 
@@ -317,7 +319,7 @@ fn build_report(
         name: matrix.name.clone(),
         matrix_file: args.matrix.display().to_string(),
         command,
-        generated_at: chrono::Utc::now().to_rfc3339(),
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         axes: matrix
             .axes
             .iter()

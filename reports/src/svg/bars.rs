@@ -85,10 +85,10 @@ impl BarChart {
             let weight = if row.highlight { "600" } else { "400" };
             let _ = write!(
                 s,
-                r#"<text font-size="12" font-weight="{weight}" text-anchor="end" x="{}" y="{}">{}</text>"#,
+                r#"<text font-size="11" font-weight="{weight}" text-anchor="end" x="{}" y="{}">{}</text>"#,
                 LABEL_W - 8.0,
                 mid + 4.0,
-                escape(&shorten(&row.label, 44))
+                escape(&shorten(&row.label, 40))
             );
             let mut end = LABEL_W;
             if let Some(v) = row.value {
@@ -103,7 +103,7 @@ impl BarChart {
                     r#"" height="{}" fill="{colour}"><title>{}: {}</title></rect>"#,
                     ROW_H - 8.0,
                     escape(&row.label),
-                    tick_label(v)
+                    value_label(v)
                 );
             }
             if let Some((lo, hi)) = row.interval {
@@ -126,8 +126,8 @@ impl BarChart {
                 }
             }
             let text = match (&row.value, &row.note) {
-                (Some(v), Some(n)) => format!("{} {}", tick_label(*v), n),
-                (Some(v), None) => tick_label(*v),
+                (Some(v), Some(n)) => format!("{} {}", value_label(*v), n),
+                (Some(v), None) => value_label(*v),
                 (None, Some(n)) => n.clone(),
                 (None, None) => "no data".into(),
             };
@@ -137,6 +137,16 @@ impl BarChart {
         }
         s.push_str("</svg>");
         s
+    }
+}
+
+/// A bar's value: whole numbers from 100 up, else three significant digits.
+fn value_label(v: f64) -> String {
+    if v.abs() >= 100.0 || v == 0.0 {
+        tick_label(v.round())
+    } else {
+        let decimals = (2 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{v:.decimals$}")
     }
 }
 
@@ -184,6 +194,14 @@ mod tests {
         assert!(svg.contains("did not converge"));
         assert!(svg.contains("a&lt;script&gt;") && !svg.contains("<script>"));
         assert!(svg.contains(HIGHLIGHT));
+    }
+
+    #[test]
+    fn values_are_rounded_for_reading() {
+        assert_eq!(value_label(1765.869), "1766");
+        assert_eq!(value_label(12.345), "12.3");
+        assert_eq!(value_label(0.3333), "0.333");
+        assert_eq!(value_label(0.0), "0");
     }
 
     #[test]
