@@ -4,10 +4,19 @@
 //! end-to-end tests see only the closing summary.
 
 use crate::clients::ClientStats;
-use indicatif::{ProgressBar, ProgressStyle};
-use std::sync::Arc;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+/// Set by `converge sweep`: each run's line is drawn under the sweep's own
+/// bar instead of fighting it for the last terminal line.
+static DRAW_UNDER: OnceLock<MultiProgress> = OnceLock::new();
+
+/// Draws every later run's progress line inside `multi` (once per process).
+pub fn draw_under(multi: MultiProgress) {
+    let _ = DRAW_UNDER.set(multi);
+}
 
 /// Redraws the line until aborted; `active` names the faults in effect.
 pub fn spawn(
@@ -16,6 +25,10 @@ pub fn spawn(
     active: Arc<dyn Fn() -> String + Send + Sync>,
 ) -> (ProgressBar, tokio::task::JoinHandle<()>) {
     let bar = ProgressBar::new(time_limit.as_secs().max(1));
+    let bar = match DRAW_UNDER.get() {
+        Some(multi) => multi.add(bar),
+        None => bar,
+    };
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:20} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),

@@ -6,10 +6,11 @@
 //! would skew each other's latencies, timeouts and convergence times, the
 //! very numbers the sweep compares.
 //!
-//! Each run draws its own live progress line (see [`crate::output::progress`])
-//! on the same terminal line as the sweep's bar, so the sweep bar is hidden
-//! while a run is active and a one-line status with the sweep's ETA is
-//! printed before each run instead.
+//! The sweep's bar (runs done, elapsed, ETA) stays on screen for the whole
+//! sweep; each run's own live line (see [`crate::output::progress`]) is
+//! drawn under it through one [`MultiProgress`]. Like every indicatif bar
+//! they hide themselves when stderr is not a terminal, so a one-line status
+//! per run goes to stderr for logs instead.
 
 use super::aggregate::{self, ConfigRuns};
 use super::matrix::{self, Matrix};
@@ -18,7 +19,7 @@ use super::{SweepArgs, SweepError, measure, safety};
 use crate::cli::RunArgs;
 use crate::config::TestConfig;
 use crate::run::{RunDirSlot, RunError};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use reports::sweep::SweepReport;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -159,11 +160,24 @@ fn run_missing(
         .enable_all()
         .build()
         .map_err(|e| SweepError::Harness(format!("cannot start the async runtime: {e}")))?;
-    let bar = ProgressBar::new(todo.len() as u64);
+    let multi = MultiProgress::new();
+    let bar = multi.add(ProgressBar::new(todo.len() as u64));
     bar.set_style(
         ProgressStyle::with_template("sweep [{elapsed_precise}] {bar:30} {pos}/{len} runs  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    // Elapsed time moves even while a run's line is the only one updating.
+    bar.enable_steady_tick(Duration::from_secs(1));
+    crate::output::progress::draw_under(multi.clone());
+    // On a terminal, status lines print above the bars; otherwise (logs,
+    // CI) the bars are hidden and the lines go to stderr as they are.
+    let status = |line: String| {
+        if multi.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            let _ = multi.println(line);
+        }
+    };
     let mut eta = Eta::default();
     let total = todo.len();
     // Each remaining run's time limit, for the ETA.
@@ -176,15 +190,14 @@ fn run_missing(
         let mut cfg = configs[p.cell].clone();
         cfg.test.seed = p.seed;
         let eta_text = eta.remaining(&limits[i..]);
-        bar.set_message(format!("ETA {eta_text}"));
-        eprintln!(
+        bar.set_message(format!("ETA {eta_text}: {} seed {}", cell.label(), p.seed));
+        status(format!(
             "converge: sweep {} run {}/{total}, ETA {eta_text}: {} seed {}",
             matrix.name,
             i + 1,
             cell.label(),
             p.seed
-        );
-        bar.set_draw_target(ProgressDrawTarget::hidden());
+        ));
         let started = Instant::now();
         let outcome = run_one(&rt, cfg).map_err(|e| match e {
             SweepError::Interrupted(sig) => SweepError::Interrupted(format!(
@@ -200,13 +213,13 @@ fn run_missing(
             )),
         })?;
         eta.record(started.elapsed(), configs[p.cell].test.time_limit.get());
-        eprintln!(
+        status(format!(
             "converge: sweep: {} seed {} -> {} ({})",
             cell.label(),
             p.seed,
             verdict_word(&outcome.results.results.valid),
             outcome.dir.display()
-        );
+        ));
         if let Err(e) = reports::render_run_report(&outcome.dir) {
             eprintln!(
                 "converge: warning: no report.html for {}: {e}",
@@ -218,7 +231,6 @@ fn run_missing(
             seed: p.seed,
             dir: outcome.dir,
         });
-        bar.set_draw_target(ProgressDrawTarget::stderr());
         bar.inc(1);
     }
     bar.finish_with_message("done");
