@@ -1,6 +1,6 @@
 //! `converge sweep` end to end: a 2×2 matrix of short real runs whose sweep
 //! report must carry the right verdicts, and a second invocation that
-//! resumes instead of rerunning.
+//! resumes instead of rerunning; Ctrl-C mid-sweep; a bad matrix.
 //!
 //! The matrix crosses anti-entropy (off / Merkle every 500 ms) with read
 //! repair (off / blocking). Hints are off, so after the partitions only
@@ -8,8 +8,9 @@
 //! the convergence wait (which does no client reads): both anti-entropy-off
 //! cells must report divergent keys, both Merkle cells must converge.
 
-use converge_tests::{Harness, binaries, cluster_lock, node_pids_under};
+use converge_tests::{Harness, binaries, cluster_lock, node_pids_under, wait_with_deadline};
 use serde_json::Value;
+use std::time::{Duration, Instant};
 
 const BASE: &str = "[test]\nnodes = 3\nrf = 3\nr = 2\nw = 2\ntime_limit = \"4s\"\n\
     concurrency = 6\nrate = 200\nconvergence_timeout = \"6s\"\nop_timeout = \"1s\"\n\n\
@@ -20,10 +21,10 @@ const BASE: &str = "[test]\nnodes = 3\nrf = 3\nr = 2\nw = 2\ntime_limit = \"4s\"
 const MATRIX: &str = "name = \"ci\"\nseeds = [3]\nbase = \"base.toml\"\n\n[axes]\n\
     \"anti_entropy.mode\" = [\"off\", \"merkle\"]\n\"read_repair.mode\" = [\"off\", \"blocking\"]\n";
 
-fn sweep(h: &Harness, matrix: &std::path::Path) -> converge_tests::Finished {
+fn sweep_command(h: &Harness, matrix: &std::path::Path, extra: &[&str]) -> std::process::Command {
     let store = h.store();
     let node = &binaries().node;
-    h.run(&[
+    let mut args = vec![
         "sweep",
         "--matrix",
         matrix.to_str().unwrap(),
@@ -31,7 +32,14 @@ fn sweep(h: &Harness, matrix: &std::path::Path) -> converge_tests::Finished {
         store.to_str().unwrap(),
         "--node-bin",
         node.to_str().unwrap(),
-    ])
+    ];
+    args.extend_from_slice(extra);
+    h.command(&args)
+}
+
+fn sweep(h: &Harness, matrix: &std::path::Path) -> converge_tests::Finished {
+    let child = sweep_command(h, matrix, &[]).spawn().unwrap();
+    wait_with_deadline(child, converge_tests::RUN_DEADLINE)
 }
 
 fn config<'a>(report: &'a Value, ae: &str, rr: &str) -> &'a Value {
@@ -133,5 +141,68 @@ fn a_bad_matrix_is_named_before_any_run() {
         out.stderr.contains("cannot read the matrix file"),
         "{}",
         out.stderr
+    );
+}
+
+#[test]
+fn sigint_mid_sweep_stops_the_cluster_and_keeps_finished_runs_for_resuming() {
+    let _one = cluster_lock();
+    let h = Harness::new();
+    let matrix = h.file(
+        "short.toml",
+        "name = \"short\"\nseeds = [1, 2]\n[base.test]\nnodes = 3\ntime_limit = \"2s\"\n\
+         convergence_timeout = \"3s\"\n[base.nemesis]\nfaults = [\"partition\"]\ninterval = \"1s\"\n\
+         [axes]\n\"read_repair.mode\" = [\"blocking\"]\n",
+    );
+    let child = sweep_command(&h, &matrix, &[]).spawn().unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    // Interrupt once the first run is finished and the second is running.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let finished = std::fs::read_dir(h.store())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("short."))
+            .flat_map(|cell| {
+                std::fs::read_dir(cell.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
+            .filter(|run| run.path().join("results.json").is_file())
+            .count();
+        if finished == 1 && !node_pids_under(h.dir.path()).is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the second run never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let out = wait_with_deadline(child, Duration::from_secs(30));
+    assert_eq!(out.code, 2, "stderr:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("rerun the same command to resume"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        node_pids_under(h.dir.path()).is_empty(),
+        "nodes outlived the sweep"
+    );
+
+    let child = sweep_command(&h, &matrix, &["--plan"]).spawn().unwrap();
+    let plan = wait_with_deadline(child, Duration::from_secs(30));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("1 runs already in the store"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(
+        plan.stdout.matches("to run: ").count(),
+        1,
+        "{}",
+        plan.stdout
     );
 }

@@ -160,6 +160,7 @@ fn run_missing(
         .enable_all()
         .build()
         .map_err(|e| SweepError::Harness(format!("cannot start the async runtime: {e}")))?;
+    let mut signals = Signals::install(&rt)?;
     let multi = MultiProgress::new();
     let bar = multi.add(ProgressBar::new(todo.len() as u64));
     bar.set_style(
@@ -199,7 +200,7 @@ fn run_missing(
             p.seed
         ));
         let started = Instant::now();
-        let outcome = run_one(&rt, cfg).map_err(|e| match e {
+        let outcome = run_one(&rt, &mut signals, cfg).map_err(|e| match e {
             SweepError::Interrupted(sig) => SweepError::Interrupted(format!(
                 "{sig} during {} seed {}; {} runs are stored; rerun the same command to resume",
                 cell.label(),
@@ -243,15 +244,49 @@ struct RunDone {
     results: crate::results_file::RunResults,
 }
 
-fn run_one(rt: &tokio::runtime::Runtime, cfg: TestConfig) -> Result<RunDone, SweepError> {
+/// SIGINT and SIGTERM, listened to for the whole sweep: a signal that
+/// arrives between two runs is kept by the stream and stops the next one
+/// before it starts, instead of being swallowed while nothing listens.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install(rt: &tokio::runtime::Runtime) -> Result<Signals, SweepError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let _context = rt.enter();
+        let fail = |e: std::io::Error| SweepError::Harness(format!("cannot watch for Ctrl-C: {e}"));
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).map_err(fail)?,
+            term: signal(SignalKind::terminate()).map_err(fail)?,
+        })
+    }
+
+    /// Resolves on the next SIGINT or SIGTERM, naming it.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "interrupted (SIGINT)",
+            _ = self.term.recv() => "terminated (SIGTERM)",
+        }
+    }
+}
+
+fn run_one(
+    rt: &tokio::runtime::Runtime,
+    signals: &mut Signals,
+    cfg: TestConfig,
+) -> Result<RunDone, SweepError> {
     let slot: RunDirSlot = Arc::default();
     rt.block_on(async {
         tokio::select! {
+            // A pending signal wins before the run even starts.
+            biased;
+            sig = signals.next() => Err(SweepError::Interrupted(sig.to_string())),
             r = crate::run::run(cfg, Arc::clone(&slot)) => match r {
                 Ok(done) => Ok(RunDone { dir: done.run_dir.root().to_path_buf(), results: done.results }),
                 Err(RunError::Input(e)) | Err(RunError::Harness(e)) => Err(SweepError::Harness(e)),
             },
-            sig = shutdown_signal() => Err(SweepError::Interrupted(sig.to_string())),
         }
     })
 }
@@ -347,19 +382,4 @@ fn build_report(
     };
     aggregate::highlight(&mut report);
     Ok(report)
-}
-
-/// Resolves on the first SIGINT or SIGTERM, naming it.
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "interrupted (SIGINT)",
-        _ = term.recv() => "terminated (SIGTERM)",
-    }
 }
