@@ -383,3 +383,20 @@ fn build_report(
     aggregate::highlight(&mut report);
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eta_adds_the_measured_overhead_to_each_remaining_time_limit() {
+        let mut eta = Eta::default();
+        let limits = [Duration::from_secs(20); 3];
+        // Before any run: the first guess of overhead per run.
+        assert_eq!(eta.remaining(&limits), "1m24s");
+        eta.record(Duration::from_secs(30), Duration::from_secs(20));
+        eta.record(Duration::from_secs(24), Duration::from_secs(20));
+        assert_eq!(eta.remaining(&limits), "1m21s");
+        assert_eq!(eta.remaining(&[]), "0m00s");
+    }
+}
