@@ -12,15 +12,13 @@
 //! they hide themselves when stderr is not a terminal, so a one-line status
 //! per run goes to stderr for logs instead.
 
-use super::aggregate::{self, ConfigRuns};
 use super::matrix::{self, Matrix};
 use super::plan::{self, PlannedRun};
-use super::{SweepArgs, SweepError, measure, safety};
+use super::{SweepArgs, SweepError};
 use crate::cli::RunArgs;
 use crate::config::TestConfig;
 use crate::run::{RunDirSlot, RunError};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use reports::sweep::SweepReport;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,7 +47,8 @@ pub fn sweep(args: &SweepArgs) -> Result<Option<SweepOutcome>, SweepError> {
     }
     let mut finished = run_missing(&matrix, &configs, planned)?;
     finished.sort_by_key(|p| (p.cell, p.seed));
-    let report = build_report(args, &matrix, &store, &configs, &finished)?;
+    let runs: Vec<(usize, PathBuf)> = finished.into_iter().map(|r| (r.cell, r.dir)).collect();
+    let report = super::report::build(args, &matrix, &store, &configs, &runs)?;
     let dir = plan::sweep_dir(&store, &matrix.name);
     let files = reports::sweep::write_sweep_report(&dir, "../..", &report)
         .map_err(|e| SweepError::Harness(format!("cannot write the sweep report: {e}")))?;
@@ -324,64 +323,6 @@ impl Eta {
         let secs: u64 = limits.iter().map(|l| (*l + overhead).as_secs()).sum();
         format!("{}m{:02}s", secs / 60, secs % 60)
     }
-}
-
-fn build_report(
-    args: &SweepArgs,
-    matrix: &Matrix,
-    store: &Path,
-    configs: &[TestConfig],
-    finished: &[FinishedRun],
-) -> Result<SweepReport, SweepError> {
-    let points_ms: Vec<u64> = matrix
-        .t_visibility_points
-        .iter()
-        .map(|d| d.get().as_millis() as u64)
-        .collect();
-    let mut summaries = Vec::new();
-    for (i, cell) in matrix.cells.iter().enumerate() {
-        let runs = finished
-            .iter()
-            .filter(|r| r.cell == i)
-            .map(|r| {
-                measure::summarize(store, &r.dir, &points_ms).map_err(|e| {
-                    SweepError::Harness(format!("{} seed {}: {e}", cell.label(), r.seed))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let safety = safety::analyze(&configs[i], &runs);
-        summaries.push(aggregate::summarize(ConfigRuns {
-            id: cell.id.clone(),
-            label: cell.label(),
-            settings: cell.settings.clone(),
-            runs,
-            safety,
-        }));
-    }
-    let mut command = format!("converge sweep --matrix {}", args.matrix.display());
-    if let Some(s) = &args.store {
-        command.push_str(&format!(" --store {}", s.display()));
-    }
-    let mut report = SweepReport {
-        name: matrix.name.clone(),
-        matrix_file: args.matrix.display().to_string(),
-        command,
-        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        axes: matrix
-            .axes
-            .iter()
-            .map(|a| reports::sweep::AxisSummary {
-                name: a.name.clone(),
-                values: a.values.iter().map(|v| v.label.clone()).collect(),
-            })
-            .collect(),
-        seeds: matrix.seeds.clone(),
-        t_visibility_points_ms: points_ms,
-        configs: summaries,
-        ..Default::default()
-    };
-    aggregate::highlight(&mut report);
-    Ok(report)
 }
 
 #[cfg(test)]

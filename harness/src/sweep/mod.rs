@@ -13,6 +13,7 @@
 //! - [`measure`]: one finished run → its figures.
 //! - [`safety`]: gc_grace and hints.window against measured numbers.
 //! - [`aggregate`]: seeds → one row per configuration; the highlights.
+//! - [`report`]: all of the above for every run → the report's data.
 //!
 //! Exit codes: 0 the sweep finished and at least one configuration is
 //! safe; 1 it finished and none is; 2 bad input, a run that failed to
@@ -23,6 +24,7 @@ pub mod execute;
 pub mod matrix;
 pub mod measure;
 pub mod plan;
+pub mod report;
 pub mod safety;
 
 use crate::app::{EXIT_ANOMALIES, EXIT_ERROR, EXIT_VALID};
