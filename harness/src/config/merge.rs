@@ -26,6 +26,9 @@ pub fn load(args: &RunArgs) -> Result<TestConfig, ConfigError> {
         }
     }
     apply_flags(&mut table, args)?;
+    if !table.contains_key("node") {
+        table.insert("node".into(), Value::Table(default_node_table()));
+    }
     inherit_cluster_settings(&mut table)?;
     if section(&mut table, "test")?.get("seed").is_none() {
         section(&mut table, "test")?.insert("seed".into(), Value::Integer(random_seed()));
@@ -138,6 +141,21 @@ fn apply_flags(root: &mut Table, a: &RunArgs) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The `[node]` table when the test gives none. The node's own defaults
+/// already turn read repair, hints and Merkle anti-entropy on, but its
+/// anti-entropy round comes every 10 minutes — right for production, never
+/// within a one-minute test. A round every 5 s (±1 s) makes "anti-entropy
+/// on" true for the default run. A test that has a `[node]` table gets it
+/// verbatim: an operator's repair config is tested exactly as written.
+pub fn default_node_table() -> Table {
+    let mut ae = Table::new();
+    ae.insert("interval".into(), Value::String("5s".into()));
+    ae.insert("jitter".into(), Value::String("1s".into()));
+    let mut node = Table::new();
+    node.insert("anti_entropy".into(), Value::Table(ae));
+    node
+}
+
 /// `[node.cluster]` supplies rf/r/w/conflict that neither a flag nor `[test]` set.
 fn inherit_cluster_settings(root: &mut Table) -> Result<(), ConfigError> {
     let from_node: Vec<(String, Value)> = match root.get("node").and_then(|n| n.get("cluster")) {
@@ -230,6 +248,18 @@ mod tests {
         assert_eq!(node["cluster"]["vnodes"].as_integer(), Some(8));
         assert_eq!(node["cluster"]["r"].as_integer(), Some(1));
         assert_eq!(node["anti_entropy"]["interval"].as_str(), Some("1s"));
+    }
+
+    #[test]
+    fn the_default_node_table_applies_only_when_the_test_has_none() {
+        let cfg = load(&RunArgs::default()).unwrap();
+        assert_eq!(cfg.node["anti_entropy"]["interval"].as_str(), Some("5s"));
+        let f = file("[node.hints]\nenabled = false\n");
+        let cfg = load(&args_with(&f)).unwrap();
+        assert!(
+            cfg.node.get("anti_entropy").is_none(),
+            "a given [node] is kept verbatim"
+        );
     }
 
     #[test]
