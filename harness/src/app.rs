@@ -4,7 +4,7 @@
 //! Exit codes: 0 every checker valid; 1 anomalies found; 2 bad input,
 //! harness error, interrupted run, or an undecided verdict.
 
-use crate::cli::{CheckArgs, Cli, Command, RunArgs};
+use crate::cli::{CheckArgs, Cli, Command, ReportArgs, RunArgs, ServeArgs};
 use crate::output::{junit, table};
 use crate::results_file::RunResults;
 use crate::run::{RunDirSlot, RunError};
@@ -22,6 +22,8 @@ pub fn main(cli: Cli) -> i32 {
         Command::Run(args) => run_command(&args),
         Command::Check(args) => check_command(&args),
         Command::Sweep(args) => crate::sweep::command(&args),
+        Command::Report(args) => report_command(&args),
+        Command::Serve(args) => serve_command(&args),
     }
 }
 
@@ -104,9 +106,67 @@ fn check_command(args: &CheckArgs) -> i32 {
     }
 }
 
-/// Prints the table, writes JUnit if asked, and maps the verdict to a code.
+fn report_command(args: &ReportArgs) -> i32 {
+    let run = match crate::store::RunDir::open(&args.run_dir) {
+        Ok(run) => run,
+        Err(e) => return error(e),
+    };
+    match write_html_reports(run.root()) {
+        Ok(path) => {
+            println!("report: {}", path.display());
+            EXIT_VALID
+        }
+        Err(e) => error(e),
+    }
+}
+
+fn serve_command(args: &ServeArgs) -> i32 {
+    if !args.store.is_dir() {
+        return error(format!(
+            "store {} does not exist; run `converge run` first or pass --store DIR",
+            args.store.display()
+        ));
+    }
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return error(e),
+    };
+    println!(
+        "converge: serving {} on http://{} (Ctrl-C stops)",
+        args.store.display(),
+        args.listen
+    );
+    match rt.block_on(reports::serve(args.store.clone(), args.listen)) {
+        Ok(()) => EXIT_VALID,
+        Err(e) => error(format!("cannot serve on {}: {e}", args.listen)),
+    }
+}
+
+/// Renders the run's report.html and rewrites the store's index.html (the
+/// store is two levels up: `store/<test>/<timestamp>/`).
+fn write_html_reports(run_dir: &Path) -> Result<std::path::PathBuf, String> {
+    let path = reports::render_run_report(run_dir)
+        .map_err(|e| format!("cannot render the report of {}: {e}", run_dir.display()))?;
+    let store = run_dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.parent().and_then(Path::parent).map(Path::to_path_buf));
+    if let Some(store) = store {
+        reports::render_store_index(&store)
+            .map_err(|e| format!("cannot render the store index {}: {e}", store.display()))?;
+    }
+    Ok(path)
+}
+
+/// Prints the table, writes the HTML report and JUnit if asked, and maps the
+/// verdict to a code.
 fn report(name: &str, dir: &Path, r: &RunResults, junit_path: Option<&Path>) -> i32 {
     print!("{}", table::render(&r.results));
+    match write_html_reports(dir) {
+        Ok(path) => println!("report: {}", path.display()),
+        // The verdict stands without its HTML rendering: warn, don't fail.
+        Err(e) => eprintln!("converge: warning: {e}"),
+    }
     println!("run: {}  seed: {}", dir.display(), r.run.seed);
     println!("reproduce: {}", r.run.reproduce);
     for p in &r.run.problems {

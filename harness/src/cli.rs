@@ -1,4 +1,5 @@
-//! The command line: `converge run [FLAGS]` and `converge check RUN_DIR`.
+//! The command line: `converge run [FLAGS]`, `converge check RUN_DIR`,
+//! `converge report RUN_DIR`, `converge serve` and `converge sweep`.
 //!
 //! Every `run` flag is optional here because it may also come from the
 //! `--config` file; [`crate::config::load`] merges the two (flags win) and
@@ -33,6 +34,31 @@ pub enum Command {
     /// finished and some configuration is safe, 1 none is, 2 error or
     /// interrupted.
     Sweep(crate::sweep::SweepArgs),
+    /// Render a stored run's report.html (and refresh the store's index.html).
+    ///
+    /// Exit codes: 0 written, 2 not a run directory or not writable.
+    Report(ReportArgs),
+    /// Serve the store over HTTP for browsing: index, reports, raw files.
+    ///
+    /// Runs until Ctrl-C. Exit codes: 0 stopped, 2 cannot listen or no store.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A run directory (e.g. store/latest).
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The store to serve.
+    #[arg(long, value_name = "DIR", default_value = "store")]
+    pub store: PathBuf,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Default, Clone, Args)]

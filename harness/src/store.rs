@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Why the store could not be used. Exit code 2.
 #[derive(Debug, thiserror::Error)]
-#[error("store {path}: {reason}; choose a writable directory with --store")]
+#[error("store {path}: {reason}")]
 pub struct StoreError {
     path: PathBuf,
     reason: String,
@@ -25,7 +25,7 @@ impl RunDir {
     pub fn create(store: &Path, name: &str) -> Result<RunDir, StoreError> {
         let fail = |path: &Path, e: std::io::Error| StoreError {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason: format!("{e}; choose a writable directory with --store"),
         };
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
         let relative = Path::new(name).join(&stamp);
@@ -50,7 +50,8 @@ impl RunDir {
         } else {
             Err(StoreError {
                 path: path.to_path_buf(),
-                reason: "no history.jsonl here, so this is not a run directory".into(),
+                reason: "no history.jsonl here, so this is not a run directory (try store/latest)"
+                    .into(),
             })
         }
     }

@@ -157,3 +157,24 @@ fn check_of_a_directory_without_a_run_is_rejected() {
         "no history.jsonl here",
     );
 }
+
+#[test]
+fn report_of_a_directory_without_a_run_is_rejected() {
+    let h = Harness::new();
+    rejected(
+        &h,
+        &["report", h.dir.path().to_str().unwrap()],
+        "no history.jsonl here",
+    );
+}
+
+#[test]
+fn serve_of_a_missing_store_is_rejected() {
+    let h = Harness::new();
+    let missing = h.dir.path().join("no-such-store");
+    rejected(
+        &h,
+        &["serve", "--store", missing.to_str().unwrap()],
+        "does not exist",
+    );
+}

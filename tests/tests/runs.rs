@@ -327,6 +327,7 @@ fn a_run_stores_everything_and_the_same_seed_replays_the_same_faults() {
         "final-state.jsonl",
         "metrics.jsonl",
         "results.json",
+        "report.html",
     ] {
         assert!(
             first.join(f).is_file(),
@@ -334,6 +335,13 @@ fn a_run_stores_everything_and_the_same_seed_replays_the_same_faults() {
         );
     }
     assert!(first.join("nodes/n1/node.log").is_file());
+    let index = std::fs::read_to_string(h.store().join("index.html")).unwrap();
+    assert!(index.contains("stored"), "the store index lists the run");
+    // `converge report` re-renders a stored run's report on demand.
+    std::fs::remove_file(first.join("report.html")).unwrap();
+    let rendered = h.run(&["report", first.to_str().unwrap()]);
+    assert_eq!(rendered.code, 0, "stderr:\n{}", rendered.stderr);
+    assert!(first.join("report.html").is_file());
     let r = h.results();
     assert_eq!(r["run"]["seed"], 7);
     assert!(
