@@ -217,3 +217,47 @@ pub fn node_pids_under(dir: &Path) -> Vec<i32> {
     }
     pids
 }
+
+/// The first seed whose fault schedule (a pure function of the seed, so
+/// this is exact) satisfies `fits`, for a 3-node run of `faults`.
+pub fn seed_where(
+    faults: Vec<converge::nemesis::FaultKind>,
+    time_limit: Duration,
+    interval: Duration,
+    fits: impl Fn(&[converge::nemesis::schedule::PlannedFault]) -> bool,
+) -> String {
+    let params = converge::nemesis::schedule::ScheduleParams {
+        faults,
+        nodes: converge::node_id::NodeId::cluster(3),
+        time_limit,
+        interval,
+        clock_skew: Duration::from_secs(5),
+        max_down: 1,
+    };
+    (0..100_000u64)
+        .find(|s| fits(&converge::nemesis::schedule::plan(*s, &params)))
+        .expect("some seed fits")
+        .to_string()
+}
+
+/// The node that the partition ending at `end` cuts off from every other
+/// node (its traffic to them, and theirs to it when `both_ways`).
+pub fn isolated_at_end(
+    faults: &[converge::nemesis::schedule::PlannedFault],
+    end: Duration,
+    both_ways: bool,
+) -> Option<converge::node_id::NodeId> {
+    use converge::nemesis::schedule::FaultAction;
+    let nodes = converge::node_id::NodeId::cluster(3);
+    faults.iter().find_map(|f| match &f.action {
+        FaultAction::Partition { grudge, .. } if f.stop == end => nodes
+            .iter()
+            .find(|x| {
+                nodes
+                    .iter()
+                    .all(|o| o == *x || (grudge.cuts(x, o) && (!both_ways || grudge.cuts(o, x))))
+            })
+            .cloned(),
+        _ => None,
+    })
+}

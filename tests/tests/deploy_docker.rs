@@ -4,7 +4,7 @@
 
 mod docker_support;
 
-use converge_tests::{Harness, anomalies, cluster_lock, verdict};
+use converge_tests::{Harness, anomalies, cluster_lock, isolated_at_end, seed_where, verdict};
 use docker_support::{
     FAST_ANTI_ENTROPY, assert_nothing_left, config, docker_or_skip, run_with_pid,
 };
@@ -60,10 +60,30 @@ fn docker_run_with_repair_off_is_flagged() {
     let _one = cluster_lock();
     let h = Harness::new();
     let text = config(
-        "[nemesis]\nfaults = [\"partition\", \"crash\", \"clock\"]\ninterval = \"1500ms\"\nmax_down = 1\n\n\
+        "[nemesis]\nfaults = [\"partition\", \"crash\", \"clock\"]\ninterval = \"2s\"\nmax_down = 1\n\n\
+         [node.cluster]\nrequest_timeout = \"300ms\"\n\
          [node.read_repair]\nmode = \"off\"\n[node.hints]\nenabled = false\n[node.anti_entropy]\nmode = \"off\"\n",
     );
     let path = h.file("no-repair.toml", &text);
+    // A seed whose last partition, ending with the run and lasting well past
+    // the nodes' request timeout, cuts one replica off both ways: with every
+    // repair off, what it missed stays missing. (iptables DROP lets TCP
+    // retransmit at heal, so a cut shorter than the request timeout loses
+    // nothing; and a random seed may heal early enough that client writes
+    // alone re-converge the few hot keys.)
+    use converge::nemesis::FaultKind;
+    let end = std::time::Duration::from_secs(8);
+    let seed = seed_where(
+        vec![FaultKind::Partition, FaultKind::Crash, FaultKind::Clock],
+        end,
+        std::time::Duration::from_secs(2),
+        |faults| {
+            isolated_at_end(faults, end, true).is_some()
+                && faults.iter().any(|f| {
+                    f.stop == end && end - f.start >= std::time::Duration::from_millis(1500)
+                })
+        },
+    );
     let (out, pid) = run_with_pid(
         &h,
         &[
@@ -74,6 +94,8 @@ fn docker_run_with_repair_off_is_flagged() {
             "docker",
             "--convergence-timeout",
             "3s",
+            "--seed",
+            &seed,
         ],
     );
     assert_nothing_left(pid);

@@ -3,7 +3,8 @@
 //! SIGINT path. Each run is a few seconds of workload on a small cluster.
 
 use converge_tests::{
-    Harness, anomalies, cluster_lock, node_pids_under, verdict, wait_with_deadline,
+    Harness, anomalies, cluster_lock, isolated_at_end, node_pids_under, seed_where, verdict,
+    wait_with_deadline,
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -144,50 +145,6 @@ fn short_gc_grace_with_a_partitioned_replica_resurrects_deleted_values() {
 /// any time, so losing to it proves nothing).
 const SKEW: &str = "[nemesis]\nfaults = [\"partition\", \"clock\"]\ninterval = \"1s\"\nclock_skew = \"5s\"\n\n\
                     [node.cluster]\nrequest_timeout = \"200ms\"\n";
-
-/// The first seed whose fault schedule (a pure function of the seed, so
-/// this is exact) satisfies `fits`, for a 3-node run of `faults`.
-fn seed_where(
-    faults: Vec<converge::nemesis::FaultKind>,
-    time_limit: Duration,
-    interval: Duration,
-    fits: impl Fn(&[converge::nemesis::schedule::PlannedFault]) -> bool,
-) -> String {
-    let params = converge::nemesis::schedule::ScheduleParams {
-        faults,
-        nodes: converge::node_id::NodeId::cluster(3),
-        time_limit,
-        interval,
-        clock_skew: Duration::from_secs(5),
-        max_down: 1,
-    };
-    (0..100_000u64)
-        .find(|s| fits(&converge::nemesis::schedule::plan(*s, &params)))
-        .expect("some seed fits")
-        .to_string()
-}
-
-/// The node that the partition ending at `end` cuts off from every other
-/// node (its traffic to them, and theirs to it when `both_ways`).
-fn isolated_at_end(
-    faults: &[converge::nemesis::schedule::PlannedFault],
-    end: Duration,
-    both_ways: bool,
-) -> Option<converge::node_id::NodeId> {
-    use converge::nemesis::schedule::FaultAction;
-    let nodes = converge::node_id::NodeId::cluster(3);
-    faults.iter().find_map(|f| match &f.action {
-        FaultAction::Partition { grudge, .. } if f.stop == end => nodes
-            .iter()
-            .find(|x| {
-                nodes
-                    .iter()
-                    .all(|o| o == *x || (grudge.cuts(x, o) && (!both_ways || grudge.cuts(o, x))))
-            })
-            .cloned(),
-        _ => None,
-    })
-}
 
 /// A seed whose run ends with one node cut off from the others (both ways:
 /// replies over a one-way cut would carry its clock to them) while its
