@@ -163,6 +163,9 @@ pub struct RunArgs {
     /// --deploy docker: drive containers by "exec" (docker exec) or "ssh" [deploy.docker_control; exec].
     #[arg(long)]
     pub docker_control: Option<String>,
+    /// --deploy ssh with --latency: the harness's address (reachable from every host) where internode proxies listen [deploy.proxy_listen].
+    #[arg(long, value_name = "ADDR")]
+    pub proxy_listen: Option<std::net::IpAddr>,
     /// The converge-node binary [deploy.node_bin; next to converge, or built].
     #[arg(long, value_name = "PATH")]
     pub node_bin: Option<PathBuf>,

@@ -228,13 +228,24 @@ pub fn deploy_docker(cfg: &TestConfig, bin: &Path, run: &RunDir) -> Result<Clust
             ip: *ip,
         })
         .collect();
-    let parts = wire(cfg, bin, run, &hosts)?;
+    // Latency proxies listen on the network's gateway: the host's address
+    // on the containers' bridge.
+    let gateway = docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+        &prefix,
+    ])
+    .ok()
+    .and_then(|g| g.trim().parse::<IpAddr>().ok());
+    let parts = wire(cfg, bin, run, &hosts, gateway)?;
     Ok(Cluster {
         db: Arc::new(DockerDb {
             inner: parts.db,
             resources: Mutex::new(Some(res)),
         }),
-        net: Arc::new(parts.net),
+        net: parts.net,
         clock: parts.clock,
         admin: parts.admin,
     })

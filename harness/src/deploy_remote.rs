@@ -6,6 +6,14 @@
 //! architecture, iptables, libfaketime when asked for), then binary and
 //! config are uploaded, then converge's iptables chain is installed. The
 //! nodes start later, from [`crate::deploy::start_all`].
+//!
+//! Added latency (`--latency`) routes every internode link through the
+//! harness's own [`ProxyMesh`], listening on an address the hosts reach
+//! (the Docker network's gateway, or `--proxy-listen`): tc netem is not used,
+//! since the kernels of the machines this was built on lack it and an
+//! untestable path would be a guess. With the mesh in use, partitions are
+//! made by the mesh too: proxied packets arrive from the harness's address,
+//! so iptables rules matching peer addresses would no longer cut anything.
 
 use crate::client::NodeClient;
 use crate::clock::{AdminClock, Clock};
@@ -14,6 +22,7 @@ use crate::config::TestConfig;
 use crate::control::{Remote, SshOptions, SshRemote, check_host, parallel};
 use crate::db::remote::{RemoteDb, RemoteLayout, RemoteNode};
 use crate::net::iptables::{IptablesNet, remove_script};
+use crate::net::{Net, ProxyMesh};
 use crate::node_id::NodeId;
 use crate::store::RunDir;
 use std::collections::BTreeMap;
@@ -37,7 +46,7 @@ pub struct RemoteHost {
 /// The three seams and the admin clients of a remote cluster.
 pub struct RemoteParts {
     pub db: RemoteDb,
-    pub net: IptablesNet,
+    pub net: Arc<dyn Net>,
     pub clock: Arc<dyn Clock>,
     pub admin: BTreeMap<NodeId, NodeClient>,
 }
@@ -53,12 +62,46 @@ pub fn wants_faketime(cfg: &TestConfig) -> Result<bool, String> {
     }
 }
 
+/// Starts the internode proxy mesh on `bind` when the test adds latency
+/// (None: no latency, direct links).
+fn latency_mesh(
+    cfg: &TestConfig,
+    bind: Option<IpAddr>,
+    hosts: &[RemoteHost],
+    peer_port: u16,
+) -> Result<Option<ProxyMesh>, String> {
+    if cfg.nemesis.latency.get().is_zero() {
+        return Ok(None);
+    }
+    let bind = bind.ok_or_else(|| {
+        format!(
+            "--latency with --deploy {} needs --proxy-listen ADDR: an address of this machine every host can reach",
+            cfg.deploy.kind
+        )
+    })?;
+    let upstreams: BTreeMap<NodeId, SocketAddr> = hosts
+        .iter()
+        .map(|h| (h.id.clone(), SocketAddr::new(h.ip, peer_port)))
+        .collect();
+    // `wire` runs on a blocking thread of the runtime; the proxies' tasks
+    // are spawned onto that runtime.
+    let mesh = tokio::runtime::Handle::try_current()
+        .map_err(|e| format!("the proxy mesh needs the harness's runtime: {e}"))?
+        .block_on(ProxyMesh::start_on(bind, &upstreams))
+        .map_err(|e| format!("cannot start the internode proxies on {bind}: {e}"))?;
+    mesh.set_latency(cfg.nemesis.latency.get())
+        .map_err(|e| e.to_string())?;
+    Ok(Some(mesh))
+}
+
 /// Checks the hosts, uploads, installs the chain; returns the seams.
+/// `proxy_bind` is where the latency proxies listen, when latency is asked for.
 pub fn wire(
     cfg: &TestConfig,
     bin: &Path,
     run: &RunDir,
     hosts: &[RemoteHost],
+    proxy_bind: Option<IpAddr>,
 ) -> Result<RemoteParts, String> {
     let faketime = wants_faketime(cfg)?;
     let remotes: Vec<Arc<dyn Remote>> = hosts.iter().map(|h| Arc::clone(&h.remote)).collect();
@@ -69,7 +112,12 @@ pub fn wire(
     let peer_port = base
         .checked_add(1)
         .ok_or("--base-port leaves no room for the internode port")?;
+    let mesh = latency_mesh(cfg, proxy_bind, hosts, peer_port)?;
     let any = |port| SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port);
+    let peer_addr = |from: &RemoteHost, to: &RemoteHost| match &mesh {
+        Some(m) => m.peer_addr(&from.id, &to.id),
+        None => Some(SocketAddr::new(to.ip, peer_port)),
+    };
     let nodes = hosts
         .iter()
         .map(|h| RemoteNode {
@@ -81,7 +129,7 @@ pub fn wire(
             peers: hosts
                 .iter()
                 .filter(|p| p.id != h.id)
-                .map(|p| (p.id.clone(), SocketAddr::new(p.ip, peer_port)))
+                .filter_map(|p| peer_addr(h, p).map(|a| (p.id.clone(), a)))
                 .collect(),
             local_log: run.node_dir(h.id.as_str()).join("node.log"),
         })
@@ -95,13 +143,18 @@ pub fn wire(
         host_cleanup: vec![remove_script()],
     })
     .map_err(|e| e.to_string())?;
-    let net = IptablesNet::install(
-        hosts
-            .iter()
-            .map(|h| (h.id.clone(), (Arc::clone(&h.remote), h.ip)))
-            .collect(),
-    )
-    .map_err(|e| e.to_string())?;
+    let net: Arc<dyn Net> = match mesh {
+        Some(mesh) => Arc::new(mesh),
+        None => Arc::new(
+            IptablesNet::install(
+                hosts
+                    .iter()
+                    .map(|h| (h.id.clone(), (Arc::clone(&h.remote), h.ip)))
+                    .collect(),
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+    };
     let clock: Arc<dyn Clock> = if faketime {
         Arc::new(FaketimeClock::new(
             hosts
@@ -220,10 +273,10 @@ pub fn deploy_ssh(
             ip,
         });
     }
-    let parts = wire(cfg, bin, run, &hosts)?;
+    let parts = wire(cfg, bin, run, &hosts, cfg.deploy.proxy_listen)?;
     Ok(crate::cluster::Cluster {
         db: Arc::new(parts.db),
-        net: Arc::new(parts.net),
+        net: parts.net,
         clock: parts.clock,
         admin: parts.admin,
     })
@@ -259,11 +312,11 @@ pub fn validate(cfg: &TestConfig) -> Result<(), String> {
         }
     }
     wants_faketime(cfg)?;
-    if !cfg.nemesis.latency.get().is_zero() {
-        return Err(format!(
-            "--latency is not supported with --deploy {} (it needs tc netem); use --deploy local",
-            d.kind
-        ));
+    if d.kind == "ssh" && d.proxy_listen.is_none() && !cfg.nemesis.latency.get().is_zero() {
+        return Err(
+            "--latency with --deploy ssh needs --proxy-listen ADDR: an address of this machine every host can reach"
+                .into(),
+        );
     }
     Ok(())
 }

@@ -108,3 +108,49 @@ fn docker_run_with_repair_off_is_flagged() {
     assert_eq!(verdict(&r, "convergence"), false);
     assert!(anomalies(&r, "convergence") > 0);
 }
+
+/// `--latency` on containers (whose kernels lack tc netem) routes internode
+/// links through the harness's proxies on the network's gateway: a write
+/// needs an ack from a remote replica (w = 2), so its latency includes at
+/// least one delayed hop each way.
+#[test]
+fn docker_run_with_latency_delays_internode_links_and_is_valid() {
+    if !docker_or_skip("docker_run_with_latency_delays_internode_links_and_is_valid") {
+        return;
+    }
+    let _one = cluster_lock();
+    let h = Harness::new();
+    let text = config(&format!(
+        "[nemesis]\nfaults = [\"partition\"]\ninterval = \"2s\"\nlatency = \"30ms\"\n{FAST_ANTI_ENTROPY}",
+    ));
+    let path = h.file("latency.toml", &text);
+    let (out, pid) = run_with_pid(
+        &h,
+        &[
+            "run",
+            "--config",
+            path.to_str().unwrap(),
+            "--deploy",
+            "docker",
+        ],
+    );
+    assert_nothing_left(pid);
+    assert_eq!(
+        out.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    let r = h.results();
+    assert_eq!(r["valid"], true);
+    let perf = r["checks"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["checker"] == "perf"))
+        .map(|c| c["details"].clone())
+        .expect("a perf check in results.json");
+    let p50 = perf["latency"]["write"]["ok"]["p50_ms"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no successful writes: {perf}"));
+    // Request and ack each cross a 30 ms link: well over 30 ms. Without the
+    // proxies a write on a local bridge takes a few milliseconds.
+    assert!(p50 >= 30.0, "write p50 {p50} ms is below the 30 ms latency");
+}

@@ -184,3 +184,28 @@ impl Drop for RemoveContainersOnDrop {
         }
     }
 }
+
+/// Latency over SSH goes through the harness's proxies, which need an
+/// address the hosts can reach: without `--proxy-listen` the run is refused
+/// before any host is contacted (exit 2, one line naming the flag).
+#[test]
+fn latency_over_ssh_without_proxy_listen_is_refused() {
+    let h = Harness::new();
+    let out = h.run(&[
+        "run",
+        "--deploy",
+        "ssh",
+        "--hosts",
+        "a,b,c",
+        "--nodes",
+        "3",
+        "--latency",
+        "5ms",
+    ]);
+    assert_eq!(out.code, 2, "stderr:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("--proxy-listen"),
+        "stderr:\n{}",
+        out.stderr
+    );
+}

@@ -138,6 +138,11 @@ fn apply_flags(root: &mut Table, a: &RunArgs) -> Result<(), ConfigError> {
     set("deploy", "known_hosts", path(a.known_hosts.as_ref()))?;
     set("deploy", "clock", text(a.clock.as_ref()))?;
     set("deploy", "docker_control", text(a.docker_control.as_ref()))?;
+    set(
+        "deploy",
+        "proxy_listen",
+        a.proxy_listen.map(|ip| Value::String(ip.to_string())),
+    )?;
     Ok(())
 }
 

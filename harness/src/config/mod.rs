@@ -198,6 +198,10 @@ pub struct DeploySection {
     pub clock: String,
     /// `--deploy docker`: "exec" (docker exec) or "ssh" into the containers.
     pub docker_control: String,
+    /// `--deploy ssh` with latency: the harness's address, reachable from
+    /// every host, where the internode proxies listen (docs/deploy.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_listen: Option<std::net::IpAddr>,
 }
 
 impl Default for DeploySection {
@@ -215,6 +219,7 @@ impl Default for DeploySection {
             known_hosts: None,
             clock: "admin".into(),
             docker_control: "exec".into(),
+            proxy_listen: None,
         }
     }
 }

@@ -7,9 +7,9 @@
 //! resets), as in a real partition. Only node addresses are matched, so the
 //! harness's own traffic (clients, SSH, docker exec) is never cut.
 //!
-//! Added latency would need tc netem, which many kernels (those of these
-//! test machines among them) lack; this backend refuses non-zero latency
-//! instead of pretending (see docs/deploy.md).
+//! This backend adds no latency (that would need tc netem, which many
+//! kernels lack): a run with `--latency` uses the harness's proxy mesh
+//! instead (see `deploy_remote` and docs/deploy.md).
 
 use super::{Grudge, Net, NetError};
 use crate::control::{Remote, exec_ok, parallel};

@@ -4,12 +4,17 @@
 //! Node `a` is told to reach peer `b` at the proxy for link a→b, which
 //! forwards to b's internode listener. Client↔node traffic never passes
 //! through a proxy, so faults never touch the clients.
+//!
+//! Remote deploys whose hosts lack tc netem use the same mesh for latency:
+//! the proxies listen on an address of the harness's that the hosts reach
+//! ([`ProxyMesh::start_on`]), so internode traffic detours through the
+//! harness machine (see docs/deploy.md).
 
 use super::proxy::{LinkProxy, LinkState};
 use super::{Grudge, Net, NetError};
 use crate::node_id::NodeId;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -26,11 +31,20 @@ impl ProxyMesh {
     /// Starts one proxy per ordered pair of distinct nodes, forwarding to each
     /// node's internode (`--peer-listen`) address.
     pub async fn start(peer_listen: &BTreeMap<NodeId, SocketAddr>) -> std::io::Result<ProxyMesh> {
+        ProxyMesh::start_on(IpAddr::from([127, 0, 0, 1]), peer_listen).await
+    }
+
+    /// Like [`ProxyMesh::start`], with the proxies listening on `bind`: for
+    /// remote hosts, an address of the harness's that every host can reach.
+    pub async fn start_on(
+        bind: IpAddr,
+        peer_listen: &BTreeMap<NodeId, SocketAddr>,
+    ) -> std::io::Result<ProxyMesh> {
         let mut links = BTreeMap::new();
         for from in peer_listen.keys() {
             for (to, upstream) in peer_listen {
                 if from != to {
-                    let proxy = LinkProxy::start(*upstream).await?;
+                    let proxy = LinkProxy::start_on(bind, *upstream).await?;
                     links.insert((from.clone(), to.clone()), proxy);
                 }
             }

@@ -11,7 +11,7 @@
 //! carry on. Optional latency delays every chunk by a fixed amount from the
 //! moment it was read.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -46,7 +46,13 @@ const CHUNK_BYTES: usize = 16 * 1024;
 impl LinkProxy {
     /// Binds an ephemeral port on 127.0.0.1 and forwards to `upstream`.
     pub async fn start(upstream: SocketAddr) -> std::io::Result<LinkProxy> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        LinkProxy::start_on(IpAddr::from([127, 0, 0, 1]), upstream).await
+    }
+
+    /// Binds an ephemeral port on `bind` (an address the dialling node can
+    /// reach, e.g. a Docker network's gateway) and forwards to `upstream`.
+    pub async fn start_on(bind: IpAddr, upstream: SocketAddr) -> std::io::Result<LinkProxy> {
+        let listener = TcpListener::bind((bind, 0)).await?;
         let local = listener.local_addr()?;
         let (state, _) = watch::channel(LinkState::default());
         let states = state.clone();
