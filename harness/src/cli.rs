@@ -136,6 +136,9 @@ pub struct RunArgs {
     /// Added one-way latency on every internode link [nemesis.latency; 0ms].
     #[arg(long, value_name = "DURATION")]
     pub latency: Option<HumanDuration>,
+    /// Remote deploys: probability (0..1) of dropping each internode packet [nemesis.loss; 0].
+    #[arg(long, value_name = "P")]
+    pub loss: Option<f64>,
     /// Deploy backend: local, docker or ssh (docs/deploy.md) [deploy.kind; local].
     #[arg(long)]
     pub deploy: Option<String>,

@@ -79,6 +79,9 @@ impl Cluster {
         if let Err(e) = self.net.set_latency(Duration::ZERO) {
             problems.push(e.to_string());
         }
+        if let Err(e) = self.net.set_loss(0.0) {
+            problems.push(e.to_string());
+        }
         for node in self.nodes() {
             if self.db.status(node) == NodeStatus::Paused
                 && let Err(e) = self.db.resume(node)

@@ -145,15 +145,17 @@ pub fn wire(
     .map_err(|e| e.to_string())?;
     let net: Arc<dyn Net> = match mesh {
         Some(mesh) => Arc::new(mesh),
-        None => Arc::new(
-            IptablesNet::install(
+        None => {
+            let net = IptablesNet::install(
                 hosts
                     .iter()
                     .map(|h| (h.id.clone(), (Arc::clone(&h.remote), h.ip)))
                     .collect(),
             )
-            .map_err(|e| e.to_string())?,
-        ),
+            .map_err(|e| e.to_string())?;
+            net.set_loss(cfg.nemesis.loss).map_err(|e| e.to_string())?;
+            Arc::new(net)
+        }
     };
     let clock: Arc<dyn Clock> = if faketime {
         Arc::new(FaketimeClock::new(
@@ -285,7 +287,14 @@ pub fn deploy_ssh(
 /// The deploy settings' checks that need no I/O (part of config validation).
 pub fn validate(cfg: &TestConfig) -> Result<(), String> {
     let d = &cfg.deploy;
+    let lossy = cfg.nemesis.loss > 0.0;
     match d.kind.as_str() {
+        "local" if lossy => {
+            return Err(
+                "--loss is not supported with --deploy local: its proxies carry TCP streams, where a lost packet is only a retransmit; use --deploy docker or ssh"
+                    .into(),
+            );
+        }
         "local" => return Ok(()),
         "docker" => {
             if !matches!(d.docker_control.as_str(), "exec" | "ssh") {
@@ -312,6 +321,12 @@ pub fn validate(cfg: &TestConfig) -> Result<(), String> {
         }
     }
     wants_faketime(cfg)?;
+    if lossy && !cfg.nemesis.latency.get().is_zero() {
+        return Err(
+            "--loss cannot be combined with --latency on remote hosts: latency detours links through the harness's proxies, which iptables loss rules would not match"
+                .into(),
+        );
+    }
     if d.kind == "ssh" && d.proxy_listen.is_none() && !cfg.nemesis.latency.get().is_zero() {
         return Err(
             "--latency with --deploy ssh needs --proxy-listen ADDR: an address of this machine every host can reach"

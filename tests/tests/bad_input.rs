@@ -178,3 +178,30 @@ fn serve_of_a_missing_store_is_rejected() {
         "does not exist",
     );
 }
+
+#[test]
+fn a_loss_outside_zero_to_one_is_named() {
+    let h = Harness::new();
+    rejected(
+        &h,
+        &["run", "--loss", "1.5"],
+        "loss (1.5) must be a probability",
+    );
+    let toml = h.file("loss.toml", "[nemesis]\nloss = -0.25\n");
+    rejected(
+        &h,
+        &["run", "--config", toml.to_str().unwrap()],
+        "must be a probability between 0 and 1",
+    );
+    rejected(&h, &["run", "--loss", "lots"], "--loss");
+}
+
+#[test]
+fn loss_on_the_local_backend_is_refused() {
+    let h = Harness::new();
+    rejected(
+        &h,
+        &["run", "--loss", "0.1"],
+        "--loss is not supported with --deploy local",
+    );
+}

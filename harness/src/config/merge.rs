@@ -106,6 +106,7 @@ fn apply_flags(root: &mut Table, a: &RunArgs) -> Result<(), ConfigError> {
     set("nemesis", "clock_skew", dur(a.clock_skew))?;
     set("nemesis", "max_down", int(a.max_down))?;
     set("nemesis", "latency", dur(a.latency))?;
+    set("nemesis", "loss", a.loss.map(Value::Float))?;
     set("deploy", "kind", text(a.deploy.as_ref()))?;
     set("deploy", "node_bin", path(a.node_bin.as_ref()))?;
     set(

@@ -125,6 +125,9 @@ pub struct NemesisSection {
     pub clock_skew: HumanDuration,
     pub max_down: u32,
     pub latency: HumanDuration,
+    /// Probability (0..=1) of dropping each internode packet, on remote
+    /// deploys (iptables statistic match; docs/deploy.md).
+    pub loss: f64,
 }
 
 impl Default for NemesisSection {
@@ -135,6 +138,7 @@ impl Default for NemesisSection {
             clock_skew: HumanDuration::from_secs(5),
             max_down: 1,
             latency: HumanDuration::default(),
+            loss: 0.0,
         }
     }
 }
@@ -265,6 +269,12 @@ impl TestConfig {
         let err = |s: String| Err(ConfigError(s));
         if t.nodes == 0 {
             return err("nodes must be at least 1".into());
+        }
+        let loss = self.nemesis.loss;
+        if !(0.0..=1.0).contains(&loss) {
+            return err(format!(
+                "loss ({loss}) must be a probability between 0 and 1"
+            ));
         }
         if t.rf == 0 {
             return err("rf must be at least 1".into());

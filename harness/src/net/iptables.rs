@@ -7,6 +7,12 @@
 //! resets), as in a real partition. Only node addresses are matched, so the
 //! harness's own traffic (clients, SSH, docker exec) is never cut.
 //!
+//! Random loss (`--loss P`) is one more rule per peer in the same chain,
+//! `-s <peer> -m statistic --mode random --probability P -j DROP`, kept
+//! behind the grudge's rules; every change rewrites the whole chain, so a
+//! heal keeps the loss and the final heal (`set_loss(0)`) or the chain's
+//! removal at teardown ends it.
+//!
 //! This backend adds no latency (that would need tc netem, which many
 //! kernels lack): a run with `--latency` uses the harness's proxy mesh
 //! instead (see `deploy_remote` and docs/deploy.md).
@@ -16,7 +22,7 @@ use crate::control::{Remote, exec_ok, parallel};
 use crate::node_id::NodeId;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// converge's chain.
@@ -42,6 +48,9 @@ pub fn remove_script() -> String {
 pub struct IptablesNet {
     /// Each node's host and the address its peers' packets come from.
     hosts: BTreeMap<NodeId, (Arc<dyn Remote>, IpAddr)>,
+    /// The current grudge and loss probability: each change rewrites the
+    /// chain from both. Held only while scripts are built, never across I/O.
+    faults: Mutex<(Grudge, f64)>,
 }
 
 impl IptablesNet {
@@ -49,7 +58,10 @@ impl IptablesNet {
     pub fn install(
         hosts: BTreeMap<NodeId, (Arc<dyn Remote>, IpAddr)>,
     ) -> Result<IptablesNet, NetError> {
-        let net = IptablesNet { hosts };
+        let net = IptablesNet {
+            hosts,
+            faults: Mutex::new((Grudge::default(), 0.0)),
+        };
         net.on_all(|_, r| exec_ok(r, &install_script()).map(|_| ()))?;
         Ok(net)
     }
@@ -78,21 +90,49 @@ impl IptablesNet {
             .map_or(Ok(()), |e| Err(NetError::Backend(e.to_string())))
     }
 
-    /// The script that makes `to`'s chain hold exactly the grudge's drops.
-    fn rules_for(&self, grudge: &Grudge, to: &NodeId) -> String {
+    /// The script that makes `to`'s chain hold exactly the grudge's drops,
+    /// then the random drops of the links it leaves open.
+    fn rules_for(&self, grudge: &Grudge, loss: f64, to: &NodeId) -> String {
         let mut script = format!("iptables -w -F {CHAIN}");
         for (from, (_, ip)) in &self.hosts {
             if grudge.cuts(from, to) {
                 script.push_str(&format!(" && iptables -w -A {CHAIN} -s {ip} -j DROP"));
             }
         }
+        if loss > 0.0 {
+            for (from, (_, ip)) in &self.hosts {
+                if from != to && !grudge.cuts(from, to) {
+                    script.push_str(&format!(" && {}", loss_rule(*ip, loss)));
+                }
+            }
+        }
         script
     }
+
+    /// Changes the faults and rewrites every host's chain.
+    fn update(&self, change: impl FnOnce(&mut (Grudge, f64))) -> Result<(), NetError> {
+        let (grudge, loss) = {
+            let mut faults = self
+                .faults
+                .lock()
+                .map_err(|_| NetError::Backend("iptables fault state poisoned".into()))?;
+            change(&mut faults);
+            faults.clone()
+        };
+        self.on_all(|to, r| exec_ok(r, &self.rules_for(&grudge, loss, to)).map(|_| ()))
+    }
+}
+
+/// The rule dropping packets from `from` with probability `loss`.
+pub fn loss_rule(from: IpAddr, loss: f64) -> String {
+    format!(
+        "iptables -w -A {CHAIN} -s {from} -m statistic --mode random --probability {loss} -j DROP"
+    )
 }
 
 impl Net for IptablesNet {
     fn apply(&self, grudge: &Grudge) -> Result<(), NetError> {
-        self.on_all(|to, r| exec_ok(r, &self.rules_for(grudge, to)).map(|_| ()))
+        self.update(|f| f.0 = grudge.clone())
     }
 
     fn heal(&self) -> Result<(), NetError> {
@@ -108,6 +148,10 @@ impl Net for IptablesNet {
             ))
         }
     }
+
+    fn set_loss(&self, probability: f64) -> Result<(), NetError> {
+        self.update(|f| f.1 = probability)
+    }
 }
 
 #[cfg(test)]
@@ -115,7 +159,6 @@ mod tests {
     use super::*;
     use crate::control::{CmdOutput, ControlError};
     use std::path::Path;
-    use std::sync::Mutex;
 
     /// Records scripts instead of running them.
     struct Recorder {
@@ -190,5 +233,27 @@ mod tests {
         assert_eq!(last(1), "iptables -w -F CONVERGE");
         assert!(net.set_latency(Duration::ZERO).is_ok());
         assert!(net.set_latency(Duration::from_millis(5)).is_err());
+
+        // Loss: random drops from every peer, after the grudge's drops and
+        // only on links the grudge leaves open; it survives a heal.
+        net.set_loss(0.05).unwrap();
+        assert_eq!(
+            last(0),
+            "iptables -w -F CONVERGE \
+             && iptables -w -A CONVERGE -s 10.0.0.2 -m statistic --mode random --probability 0.05 -j DROP \
+             && iptables -w -A CONVERGE -s 10.0.0.3 -m statistic --mode random --probability 0.05 -j DROP"
+        );
+        net.apply(&Grudge::complete(&[a, b])).unwrap();
+        assert_eq!(
+            last(0),
+            "iptables -w -F CONVERGE && iptables -w -A CONVERGE -s 10.0.0.3 -j DROP \
+             && iptables -w -A CONVERGE -s 10.0.0.2 -m statistic --mode random --probability 0.05 -j DROP"
+        );
+        net.heal().unwrap();
+        assert!(
+            last(2).contains("-s 10.0.0.1 -m statistic --mode random --probability 0.05 -j DROP")
+        );
+        net.set_loss(0.0).unwrap();
+        assert_eq!(last(2), "iptables -w -F CONVERGE");
     }
 }

@@ -98,6 +98,19 @@ impl Net for ProxyMesh {
     fn set_latency(&self, latency: Duration) -> Result<(), NetError> {
         self.update(|f| f.1 = latency)
     }
+
+    /// The proxies carry TCP byte streams, where a lost packet is only a
+    /// retransmit delay: dropping bytes would corrupt the stream, so random
+    /// loss is refused rather than faked.
+    fn set_loss(&self, probability: f64) -> Result<(), NetError> {
+        if probability == 0.0 {
+            Ok(())
+        } else {
+            Err(NetError::Backend(
+                "random loss is not supported by the proxy mesh".into(),
+            ))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -34,4 +34,6 @@ pub trait Net: Send + Sync {
     /// Adds `latency` to every forwarded chunk in each direction of every
     /// internode link (zero removes it).
     fn set_latency(&self, latency: Duration) -> Result<(), NetError>;
+    /// Drops each internode packet with `probability` (zero removes it).
+    fn set_loss(&self, probability: f64) -> Result<(), NetError>;
 }
