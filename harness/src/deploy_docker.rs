@@ -229,7 +229,7 @@ pub fn deploy_docker(cfg: &TestConfig, bin: &Path, run: &RunDir) -> Result<Clust
         })
         .collect();
     // Latency proxies listen on the network's gateway: the host's address
-    // on the containers' bridge.
+    // on the containers' bridge (or --proxy-listen if it has none).
     let gateway = docker(&[
         "network",
         "inspect",
@@ -238,7 +238,8 @@ pub fn deploy_docker(cfg: &TestConfig, bin: &Path, run: &RunDir) -> Result<Clust
         &prefix,
     ])
     .ok()
-    .and_then(|g| g.trim().parse::<IpAddr>().ok());
+    .and_then(|g| g.trim().parse::<IpAddr>().ok())
+    .or(cfg.deploy.proxy_listen);
     let parts = wire(cfg, bin, run, &hosts, gateway)?;
     Ok(Cluster {
         db: Arc::new(DockerDb {
