@@ -144,7 +144,7 @@ impl Net for IptablesNet {
             Ok(())
         } else {
             Err(NetError::Backend(
-                "added latency is not supported on remote hosts (needs tc netem); use --deploy local".into(),
+                "iptables cannot add latency; remote runs with --latency route internode links through the harness's proxy mesh instead".into(),
             ))
         }
     }
