@@ -29,8 +29,8 @@ use crate::types::{Key, NodeId};
 use crate::version::Record;
 use index::{Change, RangeSlot, describe};
 use range_store::NodeRangeStore;
+use report::AeMetrics;
 pub use report::RoundReport;
-use report::{AeMetrics, add};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -157,11 +157,11 @@ impl AntiEntropy {
         for id in ids {
             match self.round_with(&peers[id]).await {
                 Ok(stats) => {
-                    add(&mut report, &stats);
+                    report.totals.absorb(&stats);
                     report.peers_ok.push(id.to_string());
                 }
                 Err((stats, e)) => {
-                    add(&mut report, &stats);
+                    report.totals.absorb(&stats);
                     report.peers_failed.push((id.to_string(), e.to_string()));
                 }
             }

@@ -9,16 +9,13 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// What one round did, as `POST /admin/anti-entropy` reports it.
+/// What one round did, as `POST /admin/anti-entropy` reports it: the
+/// sessions' counters summed over every peer (flattened into the JSON), plus
+/// how long it took and which peers failed.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct RoundReport {
-    pub ranges_compared: u64,
-    pub ranges_differing: u64,
-    pub ranges_unconverged: u64,
-    pub keys_sent: u64,
-    pub keys_received: u64,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
+    #[serde(flatten)]
+    pub totals: SessionStats,
     pub duration_ms: u64,
     /// Peers whose sessions all completed.
     pub peers_ok: Vec<String>,
@@ -123,14 +120,4 @@ impl AeMetrics {
         })();
         out.push_str(&lines);
     }
-}
-
-pub(super) fn add(report: &mut RoundReport, stats: &SessionStats) {
-    report.ranges_compared += stats.ranges_compared;
-    report.ranges_differing += stats.ranges_differing;
-    report.ranges_unconverged += stats.ranges_unconverged;
-    report.keys_sent += stats.keys_sent;
-    report.keys_received += stats.keys_received;
-    report.bytes_sent += stats.bytes_sent;
-    report.bytes_received += stats.bytes_received;
 }
