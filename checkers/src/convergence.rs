@@ -1,9 +1,15 @@
 //! Convergence: after the final heal and wait, do all replicas agree?
 //!
 //! From the final state alone: for every key, each node's view (its sibling
-//! values; a tombstone, or no entry at all, counts as absent) must be the
-//! same on every node. Divergent keys are reported with each replica's view,
-//! and the time from the last heal to convergence comes from the summary.
+//! values; a tombstone, or no entry at all, counts as absent) must agree by
+//! the rule of [`crate::context::FinalView::agreed`]: with rf known, the
+//! nodes holding values hold the same ones, at least rf of them, and no
+//! tombstone stands beside them; else every node's view is the same.
+//! Divergent keys are reported with each replica's view (this is their one
+//! home: the lost-update and resurrection checkers judge a divergent key
+//! only where any outcome of repair would be wrong), and the time from the
+//! last heal to convergence comes from the summary. A final state missing a
+//! node's dump, or truncated, makes the verdict `unknown`.
 
 use crate::context::Context;
 use crate::findings::{Findings, Outcome};
@@ -23,28 +29,20 @@ pub fn check(cx: &Context) -> Outcome {
             json!({"reason": "no final state was recorded"}),
         );
     };
+    if let Some(reason) = &fv.incomplete {
+        return fd.finish(Validity::Unknown, json!({"reason": reason}));
+    }
     let t = cx.table;
-    let rf = fv.summary.rf.map(|r| r as usize);
-    for (&k, views) in &fv.per_node {
-        let agree = match rf {
-            // Only a key's rf replicas hold it: the holders must agree and
-            // number at least rf (a replica with a tombstone or nothing, while
-            // others hold values, is behind).
-            Some(rf) => {
-                let live: Vec<_> = views.iter().filter(|v| !v.is_empty()).collect();
-                live.windows(2).all(|w| w[0] == w[1])
-                    && (live.is_empty() || live.len() >= rf.min(views.len()))
-            }
-            None => views.windows(2).all(|w| w[0] == w[1]),
-        };
-        if agree {
+    for (&k, kf) in &fv.keys {
+        if kf.agreed.is_some() {
             continue;
         }
+        let views: Vec<&[u32]> = kf.views().collect();
         fd.anomaly("divergent-key", Some(k), || {
             let shown: Vec<String> = fv
                 .nodes
                 .iter()
-                .zip(views)
+                .zip(&views)
                 .map(|(n, v)| {
                     if v.is_empty() {
                         format!("{n}: absent")
@@ -55,7 +53,7 @@ pub fn check(cx: &Context) -> Outcome {
                 .collect();
             let mut writes: Vec<OpId> = views
                 .iter()
-                .flatten()
+                .flat_map(|v| v.iter())
                 .filter_map(|&v| t.writer(v))
                 .collect();
             writes.sort_unstable();
@@ -64,7 +62,7 @@ pub fn check(cx: &Context) -> Outcome {
             (format!("replicas disagree: {}", shown.join("; ")), writes)
         });
     }
-    fd.add("keys", fv.per_node.len() as u64);
+    fd.add("keys", fv.keys.len() as u64);
     fd.add("nodes", fv.nodes.len() as u64);
     let s = &fv.summary;
     if !s.converged {

@@ -116,7 +116,7 @@ pub enum FinalLine {
     Entry(ReplicaEntry),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FinalSummary {
     /// Every node whose dump follows (a node with no entries still counts).
     pub nodes: Vec<String>,
@@ -132,6 +132,15 @@ pub struct FinalSummary {
     /// replicas, so only the nodes holding it must agree, and at least rf must.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rf: Option<u32>,
+    /// How many entry lines follow the summary, so a reader can tell a
+    /// complete file from a truncated one. Absent in files written before
+    /// it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<u64>,
+    /// Nodes whose dump the harness could not get: their entries are not in
+    /// the file, so the final state does not say what the cluster holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,7 +18,9 @@
 //! - [`intern`]: key and value interning.
 //! - [`context`], [`timeline`], [`findings`]: what checkers share.
 //! - The checkers: [`convergence`], [`lost`] (lost updates), [`resurrection`],
-//!   [`phantoms`], [`staleness`], [`sessions`], [`perf`].
+//!   [`phantoms`], [`staleness`], [`sessions`], [`perf`]; [`quorum_reads`]
+//!   judges every read while the run happens and feeds the lost-update and
+//!   resurrection checkers.
 //!
 //! The definitions are in docs/architecture.md ("Checkers").
 
@@ -32,13 +34,14 @@ pub mod ops;
 pub mod parse;
 pub mod perf;
 pub mod phantoms;
+pub mod quorum_reads;
 pub mod result;
 pub mod resurrection;
 pub mod sessions;
 pub mod staleness;
 pub mod timeline;
 
-pub use result::{Anomaly, CheckConfig, CheckResult, Conflict, Results, Validity};
+pub use result::{Anomaly, CheckConfig, CheckResult, Conflict, Quorum, Results, Validity};
 
 use context::{Context, FinalView};
 use findings::Outcome;
@@ -136,12 +139,13 @@ pub fn analyze(
             stale.key(&cx, k, ops, &tl);
             sess.key(&cx, k, ops, &tl);
         }
+        let (staleness, evidence) = stale.finish(&cx);
         vec![
             convergence::check(&cx),
-            lost::check(&cx),
-            resurrection::check(&cx),
+            lost::check(&cx, &evidence),
+            resurrection::check(&cx, &evidence),
             phantoms::check(&cx),
-            stale.finish(&cx),
+            staleness,
             sess.finish(&cx),
             perf::check(&cx),
         ]

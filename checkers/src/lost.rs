@@ -1,77 +1,130 @@
-//! Lost updates: acknowledged writes whose effect the final state does not
-//! reflect, and that nothing that may have happened explains.
+//! Lost updates: acknowledged writes whose effect is gone and that nothing
+//! that may have happened explains.
 //!
-//! - **lww**: an `ok` write `a` is lost when its value is not in the final
-//!   state and every op that could have produced the final state strictly
+//! From the final state, judged per key against what the replicas converged
+//! to ([`crate::context::FinalView::agreed`]). A key that did not converge
+//! is the convergence checker's divergent key; it is judged here only where
+//! the verdict cannot depend on which replica wins:
+//! - **lost-write**, lww: an `ok` write `a` whose value the converged state
+//!   lacks, where every op that could have produced that state strictly
 //!   precedes `a`: the final value's write completed before `a` was invoked,
-//!   or (key absent) every delete that may have happened completed before `a`
-//!   was invoked (or there is no such delete). An acknowledged *delete* undone
-//!   the same way is a resurrection, reported by [`crate::resurrection`].
-//! - **dvv**: an `ok` write's value is lost when it is missing from the final
-//!   siblings and no op that may have happened carried a context that
-//!   observed it; and a value that an `ok` write's context observed (so the
-//!   write superseded it) must not survive in the final siblings.
+//!   or (key absent) every delete that may have happened completed before
+//!   `a` was invoked (or there is no such delete). On a divergent key `a` is
+//!   lost only if that holds for every replica's entry, each a state the key
+//!   could still converge to. An acknowledged *delete* undone the same way
+//!   is a resurrection, reported by [`crate::resurrection`].
+//! - **lost-write**, dvv: an `ok` write's value that no replica holds and no
+//!   op that may have happened observed with its context (merging replicas
+//!   never brings a value back, so this holds whether or not the key
+//!   converged).
+//! - **superseded-value-survived**, dvv: a value an `ok` write's context
+//!   observed (so the write superseded it) survives on every replica.
+//! - **lww-siblings**: one replica's own entry holds more than one value
+//!   under lww.
+//!
+//! From reads during the run ([`crate::quorum_reads`], quorums overlapping):
+//! - **lost-write-observed**: a read missed an `ok` write that completed
+//!   before it began, and the write never became visible again. A write
+//!   the final state already proves lost is reported once, as `lost-write`.
 //!
 //! Indeterminate ops may explain the final state but are never lost; `fail`
-//! ops explain nothing.
+//! ops explain nothing. With an incomplete final state (a node's dump
+//! missing, a torn file) only the read-based kind is judged; without
+//! anomalies the verdict is then `unknown`.
 
-use crate::context::Context;
+use crate::context::{Context, FinalView};
 use crate::findings::{Findings, Outcome};
-use crate::ops::{KeyId, NEVER, OpFn, OpId};
+use crate::ops::{KeyId, NEVER, NONE, OpFn, OpId, ValueId};
+use crate::quorum_reads::ReadEvidence;
 use crate::result::{Conflict, Validity};
 use serde_json::json;
+use std::collections::BTreeSet;
 
-pub fn check(cx: &Context) -> Outcome {
+pub const LOST_WRITE_OBSERVED: &str = "lost-write-observed";
+
+pub fn check(cx: &Context, evidence: &ReadEvidence) -> Outcome {
     let mut fd = Findings::new("lost-updates", cx.cfg.max_examples);
     let kinds: &[&str] = match cx.cfg.conflict {
-        Conflict::Lww => &["lost-write", "lww-siblings"],
-        Conflict::Dvv => &["lost-write", "superseded-value-survived"],
+        Conflict::Lww => &["lost-write", LOST_WRITE_OBSERVED, "lww-siblings"],
+        Conflict::Dvv => &["lost-write", LOST_WRITE_OBSERVED, "superseded-value-survived"],
     };
     fd.declare(kinds);
-    let Some(fv) = &cx.final_view else {
-        return fd.finish(
-            Validity::Unknown,
-            json!({"reason": "no final state: nothing to compare acknowledged writes with"}),
-        );
-    };
     let t = cx.table;
-    let mut acknowledged = 0;
-    for k in 0..t.key_count() as KeyId {
-        let ops = t.ops_on(k);
-        acknowledged += ops
-            .iter()
-            .filter(|&&id| t.op(id).f == OpFn::Write && t.op(id).is_ok())
-            .count() as u64;
-        match cx.cfg.conflict {
-            Conflict::Lww => lww_key(cx, &mut fd, k, ops, fv.values(k)),
-            Conflict::Dvv => dvv_key(cx, &mut fd, k, ops, fv.values(k)),
-        }
-    }
+    let acknowledged = t
+        .ops
+        .iter()
+        .filter(|op| op.f == OpFn::Write && op.is_ok())
+        .count() as u64;
     fd.add("acknowledged-writes", acknowledged);
-    let bad = kinds.iter().any(|k| fd.count(k) > 0);
-    let valid = if bad { Validity::False } else { Validity::True };
-    fd.finish(valid, json!({"conflict": cx.cfg.conflict}))
-}
 
-fn lww_key(cx: &Context, fd: &mut Findings, k: KeyId, ops: &[OpId], fin: &[u32]) {
-    let t = cx.table;
-    if fin.len() > 1 {
-        fd.anomaly("lww-siblings", Some(k), || {
+    // From the final state, when there is a trustworthy one.
+    let judged_final = cx.final_view.as_ref().filter(|fv| fv.incomplete.is_none());
+    let mut lost_in_final: BTreeSet<OpId> = BTreeSet::new();
+    if let Some(fv) = judged_final {
+        let mut divergent = 0;
+        for k in 0..t.key_count() as KeyId {
+            if fv.agreed(k).is_none() {
+                divergent += 1;
+            }
+            match cx.cfg.conflict {
+                Conflict::Lww => lww_key(cx, fv, &mut fd, k, &mut lost_in_final),
+                Conflict::Dvv => dvv_key(cx, fv, &mut fd, k, &mut lost_in_final),
+            }
+        }
+        fd.add("divergent-keys-judged-only-where-any-winner-loses", divergent);
+    }
+
+    // From reads, each write once.
+    for (&w, wit) in &evidence.lost {
+        if lost_in_final.contains(&w) {
+            continue;
+        }
+        let a = t.op(w);
+        fd.anomaly(LOST_WRITE_OBSERVED, Some(a.key), || {
+            let r = t.op(wit.read);
+            let mut ops = vec![w, wit.read];
+            ops.extend(wit.returned);
             (
                 format!(
-                    "under last-writer-wins a key holds one value, but the final state holds {}",
-                    cx.values_text(fin)
+                    "acknowledged write of {:?} completed before a quorum read began, yet the read returned {} and no later read or replica ever showed the write again",
+                    cx.value_text(a.value().unwrap_or(NONE)),
+                    cx.values_text(t.vals(r))
                 ),
-                fin.iter().filter_map(|&v| t.writer(v)).collect(),
+                ops,
             )
         });
     }
-    // The latest time at which any op that could have produced the final
-    // state may have taken effect, and those ops. `None`: nothing can.
-    let mut explainers: Vec<OpId> = Vec::new();
-    let deadline: Option<u64> = if fin.is_empty() {
+
+    let bad = kinds.iter().any(|k| fd.count(k) > 0);
+    let (valid, reason) = match (&cx.final_view, judged_final) {
+        _ if bad => (Validity::False, None),
+        (_, Some(_)) => (Validity::True, None),
+        (None, None) => (
+            Validity::Unknown,
+            Some("no final state: nothing to compare acknowledged writes with".to_string()),
+        ),
+        (Some(fv), None) => (Validity::Unknown, fv.incomplete.clone()),
+    };
+    fd.finish(
+        valid,
+        json!({"conflict": cx.cfg.conflict, "reason": reason}),
+    )
+}
+
+/// What could still explain a key's final state under lww: the latest time
+/// at which an op that could have produced it may have taken effect (`None`:
+/// nothing can), and those ops.
+struct Explained {
+    deadline: Option<u64>,
+    explainers: Vec<OpId>,
+}
+
+fn explain_lww(cx: &Context, k: KeyId, fin: &[ValueId]) -> Explained {
+    let t = cx.table;
+    let mut explainers = Vec::new();
+    let deadline = if fin.is_empty() {
         let mut best: Option<(u64, OpId)> = None;
-        for &id in ops {
+        for &id in t.ops_on(k) {
             let op = t.op(id);
             if op.f == OpFn::Delete && op.may_have_happened() {
                 let d = op.effect_deadline();
@@ -98,31 +151,81 @@ fn lww_key(cx: &Context, fd: &mut Findings, k: KeyId, ops: &[OpId], fin: &[u32])
         }
         Some(latest)
     };
-    for &id in ops {
+    Explained {
+        deadline,
+        explainers,
+    }
+}
+
+fn lww_key(
+    cx: &Context,
+    fv: &FinalView,
+    fd: &mut Findings,
+    k: KeyId,
+    lost_in_final: &mut BTreeSet<OpId>,
+) {
+    let t = cx.table;
+    if let Some(kf) = fv.keys.get(&k) {
+        let crowded = kf
+            .entries
+            .iter()
+            .zip(&fv.nodes)
+            .find(|(e, _)| e.as_ref().is_some_and(|v| v.len() > 1));
+        if let Some((Some(vals), node)) = crowded {
+            fd.anomaly("lww-siblings", Some(k), || {
+                (
+                    format!(
+                        "under last-writer-wins a replica holds one value per key, but {node}'s entry holds {}",
+                        cx.values_text(vals)
+                    ),
+                    vals.iter().filter_map(|&v| t.writer(v)).collect(),
+                )
+            });
+        }
+    }
+    // The states the key may end in: the agreed one, or, if the replicas
+    // disagree, any replica's entry.
+    let candidates: Vec<&[ValueId]> = match (fv.agreed(k), fv.keys.get(&k)) {
+        (Some(view), _) => vec![view],
+        (None, Some(kf)) => kf.candidates(),
+        (None, None) => vec![&[]],
+    };
+    let explained: Vec<Explained> = candidates.iter().map(|c| explain_lww(cx, k, c)).collect();
+    let divergent = candidates.len() > 1 || fv.agreed(k).is_none();
+    for &id in t.ops_on(k) {
         let a = t.op(id);
         if a.f != OpFn::Write || !a.is_ok() {
             continue;
         }
         let Some(v) = a.value() else { continue };
-        if fin.binary_search(&v).is_ok() {
+        let lost_under = |(fin, ex): (&&[ValueId], &Explained)| {
+            fin.binary_search(&v).is_err() && ex.deadline.is_none_or(|d| d < a.invoke_time)
+        };
+        if !candidates.iter().zip(&explained).all(lost_under) {
             continue;
         }
-        if deadline.is_some_and(|d| d >= a.invoke_time) {
-            continue;
-        }
+        lost_in_final.insert(id);
         fd.anomaly("lost-write", Some(k), || {
-            let why = if fin.is_empty() && explainers.is_empty() {
-                "the key is absent in the final state and no delete that may have happened explains it".to_string()
+            let (fin, ex) = (candidates[0], &explained[0]);
+            let state = if divergent {
+                "whichever replica's entry wins, "
+            } else {
+                ""
+            };
+            let why = if fin.is_empty() && ex.explainers.is_empty() {
+                format!("{state}the key is absent in the final state and no delete that may have happened explains it")
             } else if fin.is_empty() {
-                "the key is absent in the final state, but every delete that may have happened completed before this write was invoked".to_string()
+                format!("{state}the key is absent in the final state, but every delete that may have happened completed before this write was invoked")
             } else {
                 format!(
-                    "the final state holds {}, written by an op that completed before this write was invoked",
+                    "{state}the final state holds {}, written by an op that completed before this write was invoked",
                     cx.values_text(fin)
                 )
             };
             let mut ops = vec![id];
-            ops.extend(&explainers);
+            for ex in &explained {
+                ops.extend(&ex.explainers);
+            }
             (
                 format!("acknowledged write of {:?} is lost: {why}", cx.value_text(v)),
                 ops,
@@ -131,37 +234,51 @@ fn lww_key(cx: &Context, fd: &mut Findings, k: KeyId, ops: &[OpId], fin: &[u32])
     }
 }
 
-fn dvv_key(cx: &Context, fd: &mut Findings, k: KeyId, ops: &[OpId], fin: &[u32]) {
+fn dvv_key(
+    cx: &Context,
+    fv: &FinalView,
+    fd: &mut Findings,
+    k: KeyId,
+    lost_in_final: &mut BTreeSet<OpId>,
+) {
     let t = cx.table;
-    for &id in ops {
+    let anywhere = fv.values(k);
+    // Values on every replica survive whatever repair does next.
+    let survivors: Vec<ValueId> = match (fv.agreed(k), fv.keys.get(&k)) {
+        (Some(view), _) => view.to_vec(),
+        (None, Some(kf)) => kf.held_by_every_entry(),
+        (None, None) => Vec::new(),
+    };
+    for &id in t.ops_on(k) {
         let a = t.op(id);
         if a.f != OpFn::Write || !a.is_ok() {
             continue;
         }
         if let Some(v) = a.value()
-            && fin.binary_search(&v).is_err()
+            && anywhere.binary_search(&v).is_err()
             && cx.observations.first_possible(v) == NEVER
         {
+            lost_in_final.insert(id);
             fd.anomaly("lost-write", Some(k), || {
                 (
                     format!(
-                        "acknowledged write of {:?} is missing from the final siblings {} and no op's context observed it",
+                        "acknowledged write of {:?} is on no replica (final siblings {}) and no op's context observed it",
                         cx.value_text(v),
-                        cx.values_text(fin)
+                        cx.values_text(anywhere)
                     ),
                     vec![id],
                 )
             });
         }
         for &old in t.vals(a) {
-            if fin.binary_search(&old).is_ok() {
+            if survivors.binary_search(&old).is_ok() {
                 fd.anomaly("superseded-value-survived", Some(k), || {
                     let mut ops = vec![id];
                     ops.extend(t.writer(old));
                     (
                         format!(
-                            "acknowledged write of {:?} superseded {:?} (its context observed it), yet {:?} is in the final siblings",
-                            cx.value_text(a.value().unwrap_or(crate::ops::NONE)),
+                            "acknowledged write of {:?} superseded {:?} (its context observed it), yet every replica still holds {:?}",
+                            cx.value_text(a.value().unwrap_or(NONE)),
                             cx.value_text(old),
                             cx.value_text(old)
                         ),

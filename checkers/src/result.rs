@@ -30,6 +30,34 @@ pub struct CheckConfig {
     pub stale_read_threshold: Option<f64>,
     /// Whether session-guarantee violations make the run invalid.
     pub sessions_fail: bool,
+    /// The cluster's quorums, when known. With `r + w > n` (and a store
+    /// that answers 503 rather than use sloppy quorums) every read overlaps
+    /// every acknowledged write's replicas, so a read that misses a write
+    /// that completed before it began is an anomaly, not staleness.
+    #[serde(default)]
+    pub quorum: Option<Quorum>,
+    /// How long after it was acknowledged a crash may still take a write
+    /// from a replica's disk (nanoseconds): `None` when the store fsyncs
+    /// before acknowledging, [`u64::MAX`] when it may lose any write. Reads
+    /// that miss a write a crash of one of its replicas could have lost are
+    /// exempt from the quorum-overlap rules.
+    #[serde(default)]
+    pub crash_loss_window_ns: Option<u64>,
+}
+
+/// Replicas per key and the read and write quorums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quorum {
+    pub n: u32,
+    pub r: u32,
+    pub w: u32,
+}
+
+impl Quorum {
+    /// Whether every read quorum meets every write quorum.
+    pub fn overlaps(&self) -> bool {
+        self.r + self.w > self.n
+    }
 }
 
 impl Default for CheckConfig {
@@ -39,6 +67,8 @@ impl Default for CheckConfig {
             max_examples: 10,
             stale_read_threshold: None,
             sessions_fail: false,
+            quorum: None,
+            crash_loss_window_ns: None,
         }
     }
 }

@@ -17,12 +17,19 @@
 //! read began. **t-visibility** is the share of fresh reads as a function of
 //! the time between the latest `ok` mutation's completion and the read's
 //! invoke. Figures are given overall and for reads that overlap no fault
-//! window (from the nemesis `start`/`stop` events). Staleness is not a
-//! failure unless a threshold on the stale-read rate is configured.
+//! window (from the nemesis `start`/`stop` events).
+//!
+//! With `R + W ≤ N` (or quorums unknown) staleness is a measurement: a
+//! failure only when a threshold on the stale-read rate is configured. With
+//! `R + W > N` every read is also judged by [`crate::quorum_reads`]: a stale
+//! read there is a lost write, a resurrection (both reported by their own
+//! checkers) or a **stale-read-under-quorum-overlap**, which fails the run.
+//! The PBS figures still count every stale read.
 
 use crate::context::Context;
 use crate::findings::{Findings, Outcome};
 use crate::ops::{KeyId, NEVER, OpFn, OpId, ValueId};
+use crate::quorum_reads::{Judgement, QuorumReads, ReadEvidence};
 use crate::result::{Conflict, Validity};
 use crate::timeline::KeyTimeline;
 use serde_json::{Value, json};
@@ -95,26 +102,40 @@ impl Stats {
     }
 }
 
+/// The decisive kind this checker owns.
+pub const STALE_UNDER_OVERLAP: &str = "stale-read-under-quorum-overlap";
+
 pub struct Staleness {
     fd: Findings,
     all: Stats,
     outside_faults: Stats,
+    /// Read-based detection, when the quorums overlap.
+    quorum: Option<QuorumReads>,
 }
 
 impl Staleness {
     pub fn new(cx: &Context) -> Staleness {
         let mut fd = Findings::new("staleness", cx.cfg.max_examples);
-        fd.declare(&["stale-read"]);
+        let quorum = QuorumReads::new(cx);
+        fd.declare(&[if quorum.is_some() {
+            STALE_UNDER_OVERLAP
+        } else {
+            "stale-read"
+        }]);
         Staleness {
             fd,
             all: Stats::default(),
             outside_faults: Stats::default(),
+            quorum,
         }
     }
 
     /// Judges every `ok` read of key `k`.
     pub fn key(&mut self, cx: &Context, k: KeyId, ops: &[OpId], tl: &KeyTimeline) {
         let t = cx.table;
+        if let Some(q) = &mut self.quorum {
+            q.start_key(cx, k, ops, tl);
+        }
         for &id in ops {
             let r = t.op(id);
             if r.f != OpFn::Read || !r.is_ok() {
@@ -134,40 +155,87 @@ impl Staleness {
             if !t.overlaps_fault(r.invoke_time, r.complete_time) {
                 self.outside_faults.add(stale_k, since);
             }
-            if stale_k > 0 {
-                self.fd.anomaly("stale-read", Some(k), || {
-                    let mut ops = vec![id];
-                    ops.extend(witness.iter().flatten());
-                    // dvv: find the op whose context superseded the value
-                    // only for kept examples; it is a scan of the key.
-                    if let Some(v) = superseded {
-                        ops.extend(t.ops_on(k).iter().copied().find(|&x| {
-                            let o = t.op(x);
-                            o.is_mutation()
-                                && o.is_ok()
-                                && o.complete_time < r.invoke_time
-                                && t.vals(o).contains(&v)
-                        }));
+            let judged = self.quorum.as_mut().map(|q| {
+                let lww_stale = (stale_k > 0).then(|| {
+                    if t.vals(r).is_empty() {
+                        None
+                    } else {
+                        witness[0]
                     }
-                    (
-                        format!(
-                            "read returned {} although {stale_k} newer write(s)/delete(s) had completed before it began",
-                            cx.values_text(t.vals(r))
-                        ),
-                        ops,
-                    )
                 });
+                q.judge(cx, k, ops, id, tl, lww_stale)
+            });
+            match judged {
+                Some(Judgement::StaleUnderOverlap(missed)) => {
+                    self.fd.anomaly(STALE_UNDER_OVERLAP, Some(k), || {
+                        let mut ops = vec![id];
+                        ops.extend(t.vals(r).iter().filter_map(|&v| t.writer(v)));
+                        ops.push(missed);
+                        (
+                            format!(
+                                "with R + W > N the read had to see the write or delete it missed, which completed before it began; it returned {} (the missed op's effect was visible again later)",
+                                cx.values_text(t.vals(r))
+                            ),
+                            ops,
+                        )
+                    });
+                }
+                Some(_) => {}
+                None if stale_k > 0 => {
+                    self.fd.anomaly("stale-read", Some(k), || {
+                        let mut ops = vec![id];
+                        ops.extend(witness.iter().flatten());
+                        // dvv: find the op whose context superseded the value
+                        // only for kept examples; it is a scan of the key.
+                        if let Some(v) = superseded {
+                            ops.extend(t.ops_on(k).iter().copied().find(|&x| {
+                                let o = t.op(x);
+                                o.is_mutation()
+                                    && o.is_ok()
+                                    && o.complete_time < r.invoke_time
+                                    && t.vals(o).contains(&v)
+                            }));
+                        }
+                        (
+                            format!(
+                                "read returned {} although {stale_k} newer write(s)/delete(s) had completed before it began",
+                                cx.values_text(t.vals(r))
+                            ),
+                            ops,
+                        )
+                    });
+                }
+                None => {}
             }
         }
     }
 
-    pub fn finish(mut self, cx: &Context) -> Outcome {
+    /// The staleness verdict, and the read-based evidence for the
+    /// lost-updates and resurrection checkers.
+    pub fn finish(mut self, cx: &Context) -> (Outcome, ReadEvidence) {
         self.fd.add("reads", self.all.reads);
         self.fd
             .add("reads-outside-faults", self.outside_faults.reads);
         self.fd
             .add("stale-reads-outside-faults", self.outside_faults.stale);
+        let overlap_anomalies = self.fd.count(STALE_UNDER_OVERLAP);
+        let (evidence, quorum_details) = match self.quorum.take() {
+            Some(q) => {
+                self.fd.add("exempt-reads", q.exempt_reads);
+                let details = json!({
+                    "quorums_overlap": true,
+                    "exempt_reads": q.exempt_reads,
+                    "exemptions": q.exemptions(),
+                });
+                (q.evidence, details)
+            }
+            None => (
+                ReadEvidence::default(),
+                json!({"quorums_overlap": false, "quorum": cx.cfg.quorum}),
+            ),
+        };
         let valid = match (cx.cfg.stale_read_threshold, self.all.rate()) {
+            _ if overlap_anomalies > 0 => Validity::False,
             (None, _) => Validity::True,
             (Some(_), None) => Validity::Unknown,
             (Some(th), Some(rate)) if rate > th => Validity::False,
@@ -178,8 +246,9 @@ impl Staleness {
             "threshold": cx.cfg.stale_read_threshold,
             "all": self.all.to_json(),
             "outside_faults": self.outside_faults.to_json(),
+            "read_based": quorum_details,
         });
-        self.fd.finish(valid, details)
+        (self.fd.finish(valid, details), evidence)
     }
 }
 

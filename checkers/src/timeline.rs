@@ -13,10 +13,10 @@ use std::cell::Cell;
 
 /// A mutation as the timeline sees it.
 #[derive(Debug, Clone, Copy)]
-struct Entry {
-    complete: u64,
-    invoke: u64,
-    id: OpId,
+pub struct Entry {
+    pub complete: u64,
+    pub invoke: u64,
+    pub id: OpId,
 }
 
 /// `partition_point` for a sorted slice, searched outward from `hint` (the
@@ -113,6 +113,24 @@ impl ByCompletion {
         }
         (count, latest)
     }
+
+    /// Visits the entries `newer` counts (all entries completed strictly
+    /// before `t` when `after` is `None`), latest-completing first, until
+    /// `visit` returns false; returns whether every visit returned true.
+    fn all_newer(&self, after: Option<u64>, t: u64, mut visit: impl FnMut(OpId) -> bool) -> bool {
+        let n = self.before(t);
+        for e in self.entries[..n].iter().rev() {
+            match after {
+                Some(a) if e.complete <= a => break,
+                Some(a) if e.invoke <= a => continue,
+                _ => {}
+            }
+            if !visit(e.id) {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 /// One key's `ok` mutations by completion, and its possible deletes.
@@ -122,6 +140,8 @@ pub struct KeyTimeline {
     mutations: ByCompletion,
     /// `ok` writes only.
     writes: ByCompletion,
+    /// `ok` deletes only.
+    ok_deletes: ByCompletion,
     /// Deletes that may have happened, by invoke time, with the running
     /// maximum of their effect deadlines (and which delete has it).
     deletes: Vec<(u64, OpId)>,
@@ -134,6 +154,7 @@ impl KeyTimeline {
     pub fn load(&mut self, t: &OpTable, ops: &[OpId]) {
         self.mutations.entries.clear();
         self.writes.entries.clear();
+        self.ok_deletes.entries.clear();
         self.deletes.clear();
         for &id in ops {
             let op = t.op(id);
@@ -152,11 +173,14 @@ impl KeyTimeline {
                 self.mutations.entries.push(e);
                 if op.f == OpFn::Write {
                     self.writes.entries.push(e);
+                } else {
+                    self.ok_deletes.entries.push(e);
                 }
             }
         }
         self.mutations.build();
         self.writes.build();
+        self.ok_deletes.build();
         self.delete_hint.set(0);
         self.deletes.sort_unstable();
         self.max_deadline.clear();
@@ -189,6 +213,34 @@ impl KeyTimeline {
     /// `ok` writes that completed before `t` and were invoked after `after`.
     pub fn newer_writes(&self, after: u64, t: u64) -> (u64, Option<OpId>) {
         self.writes.newer(after, t)
+    }
+
+    /// `ok` deletes that completed before `t` and were invoked after `after`.
+    pub fn newer_deletes(&self, after: u64, t: u64) -> (u64, Option<OpId>) {
+        self.ok_deletes.newer(after, t)
+    }
+
+    /// Whether `visit` holds for every `ok` write or delete that completed
+    /// before `t` and was invoked after `after` (latest first; stops at the
+    /// first false).
+    pub fn all_newer_mutations(&self, after: u64, t: u64, visit: impl FnMut(OpId) -> bool) -> bool {
+        self.mutations.all_newer(Some(after), t, visit)
+    }
+
+    /// The same over `ok` writes only; `after: None` takes every write that
+    /// completed before `t`.
+    pub fn all_newer_writes(
+        &self,
+        after: Option<u64>,
+        t: u64,
+        visit: impl FnMut(OpId) -> bool,
+    ) -> bool {
+        self.writes.all_newer(after, t, visit)
+    }
+
+    /// The key's `ok` writes, by completion time.
+    pub fn ok_writes(&self) -> &[Entry] {
+        &self.writes.entries
     }
 
     /// `ok` writes that completed before `t`.

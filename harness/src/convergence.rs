@@ -72,14 +72,20 @@ pub fn agree(snapshot: &Snapshot, rf: usize) -> bool {
     })
 }
 
-/// One round of dumps; `None` if any node did not answer.
-async fn snapshot(cluster: &Cluster) -> Option<Snapshot> {
+/// One round of dumps: every answering node's entries, and the nodes that
+/// did not answer (or sent a dump that does not parse).
+async fn snapshot(cluster: &Cluster) -> (Snapshot, Vec<NodeId>) {
     let mut out = Snapshot::new();
+    let mut missing = Vec::new();
     for (node, client) in &cluster.admin {
-        let dump = client.dump().await.ok()?;
-        out.insert(node.clone(), entries(node, dump).ok()?);
+        match client.dump().await.ok().and_then(|d| entries(node, d).ok()) {
+            Some(e) => {
+                out.insert(node.clone(), e);
+            }
+            None => missing.push(node.clone()),
+        }
     }
-    Some(out)
+    (out, missing)
 }
 
 /// How the wait ended.
@@ -90,6 +96,11 @@ pub struct Convergence {
 
 /// Polls until agreement or `timeout`. `healed_at` and the returned times
 /// are on the history's clock (`now` gives it).
+///
+/// The final state is the newest round in which every node answered. Only
+/// if no round was complete does it fall back to the newest partial one,
+/// naming the nodes whose dump is missing, so the checkers say `unknown`
+/// instead of reading an absent dump as "this replica lost everything".
 pub async fn wait(
     cluster: &Cluster,
     rf: usize,
@@ -98,22 +109,30 @@ pub async fn wait(
     now: impl Fn() -> u64,
 ) -> Convergence {
     let deadline = Instant::now() + timeout;
-    let mut last = Snapshot::new();
+    let mut complete: Option<Snapshot> = None;
+    let mut partial: (Snapshot, Vec<NodeId>) = (Snapshot::new(), cluster.nodes().to_vec());
     let mut converged_at = None;
     loop {
-        if let Some(s) = snapshot(cluster).await {
+        let (s, missing) = snapshot(cluster).await;
+        if missing.is_empty() {
             let done = agree(&s, rf);
-            last = s;
+            complete = Some(s);
             if done {
                 converged_at = Some(now());
                 break;
             }
+        } else {
+            partial = (s, missing);
         }
         if Instant::now() >= deadline {
             break;
         }
         tokio::time::sleep(POLL_EVERY).await;
     }
+    let (snapshot, missing) = match complete {
+        Some(s) => (s, Vec::new()),
+        None => partial,
+    };
     Convergence {
         summary: FinalSummary {
             nodes: cluster.nodes().iter().map(ToString::to_string).collect(),
@@ -121,22 +140,40 @@ pub async fn wait(
             healed_at,
             converged_at,
             rf: Some(rf as u32),
+            entries: None,
+            missing: missing.iter().map(ToString::to_string).collect(),
         },
-        snapshot: last,
+        snapshot,
     }
 }
 
-/// Writes final-state.jsonl: the summary, then every entry by key and node.
+/// Writes final-state.jsonl: the summary (announcing how many entries
+/// follow), then every entry by key and node. It is written to a temporary
+/// file, synced, and renamed into place, so a harness killed while saving
+/// leaves either no final state or a whole one, never a torn file that
+/// reads as complete.
 pub fn save(path: &Path, c: &Convergence) -> std::io::Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    write_line(&mut out, &FinalLine::Summary(c.summary.clone()))?;
     let mut all: Vec<&ReplicaEntry> = c.snapshot.values().flatten().collect();
     all.sort_by(|a, b| (&a.key, &a.node).cmp(&(&b.key, &b.node)));
+    let summary = FinalSummary {
+        entries: Some(all.len() as u64),
+        ..c.summary.clone()
+    };
+    let tmp = path.with_extension("jsonl.partial");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    write_line(&mut out, &FinalLine::Summary(summary))?;
     for e in all {
         write_line(&mut out, &FinalLine::Entry(e.clone()))?;
     }
     out.flush()?;
-    out.get_ref().sync_all()
+    out.get_ref().sync_all()?;
+    drop(out);
+    std::fs::rename(&tmp, path)?;
+    // The rename is durable once the directory entry is.
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -216,6 +253,7 @@ mod tests {
                 healed_at: 0,
                 converged_at: Some(1),
                 rf: Some(3),
+                ..FinalSummary::default()
             })];
             lines.extend(entries.into_iter().map(FinalLine::Entry));
             let results = checkers::check_all(&[], &lines, &checkers::CheckConfig::default());

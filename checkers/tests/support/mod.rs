@@ -166,6 +166,21 @@ impl H {
         self
     }
 
+    /// A nemesis event with an explicit detail (e.g. the node a wipe hit).
+    pub fn fault(
+        &mut self,
+        f: Function,
+        fault: &str,
+        time: u64,
+        detail: serde_json::Value,
+    ) -> &mut H {
+        let mut e = ev(Process::Nemesis, EventType::Info, f, time, None);
+        e.fault = Some(fault.into());
+        e.detail = Some(detail);
+        self.push(e);
+        self
+    }
+
     pub fn build(&self) -> Vec<Event> {
         let mut evs = self.events.clone();
         evs.sort_by_key(|(t, n, _)| (*t, *n));
@@ -193,6 +208,7 @@ pub fn final_state(converged: bool, entries: &[(&str, &str, &[&str])]) -> Vec<Fi
         healed_at: 1_000_000,
         converged_at: converged.then_some(1_500_000),
         rf: None,
+        ..FinalSummary::default()
     })];
     for (node, key, vals) in entries {
         out.push(FinalLine::Entry(ReplicaEntry {
@@ -225,6 +241,14 @@ pub fn dvv() -> checkers::CheckConfig {
     checkers::CheckConfig {
         conflict: checkers::Conflict::Dvv,
         ..checkers::CheckConfig::default()
+    }
+}
+
+/// `cfg` with quorums of `n` replicas, `r` reads and `w` writes.
+pub fn quorum(cfg: checkers::CheckConfig, n: u32, r: u32, w: u32) -> checkers::CheckConfig {
+    checkers::CheckConfig {
+        quorum: Some(checkers::Quorum { n, r, w }),
+        ..cfg
     }
 }
 

@@ -278,6 +278,7 @@ fn final_lines(store: &Store, c: Conflict) -> Vec<FinalLine> {
         healed_at: 0,
         converged_at: Some(0),
         rf: None,
+        ..FinalSummary::default()
     })];
     let state: Vec<(String, Vec<String>)> = match c {
         Conflict::Lww => store

@@ -260,7 +260,51 @@ impl TestConfig {
             max_examples: self.checks.max_examples,
             stale_read_threshold: self.checks.stale_read_threshold,
             sessions_fail: self.checks.sessions_fail,
+            // The node answers 503 rather than use sloppy quorums
+            // (docs/node-api.md), so R + W > N means strict overlap.
+            quorum: Some(checkers::Quorum {
+                n: self.test.rf,
+                r: self.test.r,
+                w: self.test.w,
+            }),
+            crash_loss_window_ns: self.crash_loss_window()?,
         })
+    }
+
+    /// How long after acknowledging a write a kill -9 may still take it off
+    /// a node's disk, from `[node.storage]` (docs/node-api.md; the node's
+    /// default is `fsync = "interval"` every 100 ms). Twice the interval
+    /// covers a flush that was under way at the crash, and a second more a
+    /// slow fsync on a loaded disk; "never" may lose anything.
+    fn crash_loss_window(&self) -> Result<Option<u64>, ConfigError> {
+        let storage = self.node.get("storage").and_then(toml::Value::as_table);
+        let field = |name: &str| storage.and_then(|s| s.get(name));
+        let policy = match field("fsync") {
+            None => "interval",
+            Some(toml::Value::String(p)) => p.as_str(),
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "node.storage.fsync must be \"always\", \"interval\" or \"never\", got {other}"
+                )));
+            }
+        };
+        let interval_ms = match field("fsync_interval_ms") {
+            None => 100,
+            Some(toml::Value::Integer(n)) if *n > 0 => *n as u64,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "node.storage.fsync_interval_ms must be a positive number of milliseconds, got {other}"
+                )));
+            }
+        };
+        match policy {
+            "always" => Ok(None),
+            "interval" => Ok(Some((2 * interval_ms + 1_000) * 1_000_000)),
+            "never" => Ok(Some(u64::MAX)),
+            other => Err(ConfigError(format!(
+                "node.storage.fsync must be \"always\", \"interval\" or \"never\", got {other:?}"
+            ))),
+        }
     }
 
     /// Every check that needs no I/O. Each error names the setting.
