@@ -95,7 +95,7 @@ fn run_command(args: &RunArgs) -> i32 {
 }
 
 fn check_command(args: &CheckArgs) -> i32 {
-    match crate::check::check_command(&args.run_dir) {
+    match crate::check::check_command(&args.run_dir, args.conflict.as_deref()) {
         Ok((run, results)) => report(
             &results.run.name,
             run.root(),

@@ -1,7 +1,6 @@
 //! `converge check RUN_DIR`: re-runs every checker on a stored run, also a
 //! partial one left by a killed harness (a torn last history line is skipped;
-//! a missing final state is an empty one, which the convergence checker
-//! reports as undecided).
+//! without a final state the checks that need one say `unknown`).
 
 use crate::config::TestConfig;
 use crate::results_file::{RunMeta, RunResults};
@@ -13,25 +12,53 @@ use std::path::Path;
 /// files (memory stays near one compact record per op, even for 10M-op runs).
 pub fn check_dir(run: &RunDir, cfg: &checkers::CheckConfig) -> Result<Results, String> {
     let final_state = run.final_state();
-    // A run cut short has no final state; the convergence checker then says unknown.
+    // A run cut short has no final state; the checks that need one say unknown.
     let final_state = final_state.is_file().then_some(final_state.as_path());
     checkers::check_files(&run.history(), final_state, cfg).map_err(|e| e.to_string())
 }
 
 /// The whole `check` command: results.json rewritten, the results returned.
-pub fn check_command(path: &Path) -> Result<(RunDir, RunResults), String> {
+///
+/// The checkers' rules depend on the conflict mode and quorums the run was
+/// made with, which come from its config.toml. Without one, `conflict`
+/// must say the mode (quorums are then unknown, so reads stay a
+/// measurement); guessing lww would judge a dvv run by the wrong rules.
+pub fn check_command(
+    path: &Path,
+    conflict: Option<&str>,
+) -> Result<(RunDir, RunResults), String> {
     let run = RunDir::open(path).map_err(|e| e.to_string())?;
-    let cfg: TestConfig = match std::fs::read_to_string(run.config()) {
-        Ok(text) => toml::from_str(&text).map_err(|e| {
-            format!(
-                "{} is not a valid test config: {}",
-                run.config().display(),
-                e.message()
-            )
-        })?,
-        Err(_) => TestConfig::default(),
+    let (mut cfg, known): (TestConfig, bool) = match std::fs::read_to_string(run.config()) {
+        Ok(text) => (
+            toml::from_str(&text).map_err(|e| {
+                format!(
+                    "{} is not a valid test config: {}",
+                    run.config().display(),
+                    e.message()
+                )
+            })?,
+            true,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if conflict.is_none() {
+                return Err(format!(
+                    "{} has no config.toml, so the conflict mode and quorums of the run are unknown; \
+                     pass --conflict lww or --conflict dvv to check it anyway",
+                    run.root().display()
+                ));
+            }
+            (TestConfig::default(), false)
+        }
+        Err(e) => return Err(format!("cannot read {}: {e}", run.config().display())),
     };
-    let check_cfg = cfg.check_config().map_err(|e| e.0)?;
+    if let Some(c) = conflict {
+        cfg.test.conflict = c.to_string();
+    }
+    let mut check_cfg = cfg.check_config().map_err(|e| e.0)?;
+    if !known {
+        check_cfg.quorum = None;
+        check_cfg.crash_loss_window_ns = None;
+    }
     let results = check_dir(&run, &check_cfg)?;
     // Keep the metadata `converge run` wrote, if it got that far.
     let mut meta = std::fs::read_to_string(run.results())

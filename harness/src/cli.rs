@@ -188,4 +188,9 @@ pub struct CheckArgs {
     /// Also write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// The conflict mode to judge by (lww or dvv). Needed for a run
+    /// directory without config.toml, where it cannot be read; overrides
+    /// the stored one otherwise.
+    #[arg(long, value_name = "MODE")]
+    pub conflict: Option<String>,
 }

@@ -139,7 +139,8 @@ fn build_view(mut data: RunData) -> ReportView {
         .unwrap_or_default();
     let facts = ConfigFacts::from_config(&config);
     let not_converged = final_summary.as_ref().is_some_and(|s| !s.converged);
-    let summary = summary::summarise(results, &faults, &table, &facts, not_converged);
+    let evidence = summary::Evidence::gather(&data.metrics, results);
+    let summary = summary::summarise(results, &faults, &table, &facts, &evidence, not_converged);
 
     let details: Vec<&serde_json::Value> = results
         .map(|r| r.checks.iter().map(|c| &c.details).collect())
@@ -383,6 +384,12 @@ fn final_rows(s: FinalSummary) -> Vec<Row> {
         rows.push(Row::new(
             "time to converge",
             format!("{} s", secs(c.saturating_sub(s.healed_at))),
+        ));
+    }
+    if !s.missing.is_empty() {
+        rows.push(Row::new(
+            "dumps missing (final state incomplete)",
+            s.missing.join(", "),
         ));
     }
     rows

@@ -205,3 +205,32 @@ fn loss_on_the_local_backend_is_refused() {
         "--loss is not supported with --deploy local",
     );
 }
+
+#[test]
+fn check_of_a_run_without_config_toml_says_so_instead_of_assuming_lww() {
+    let h = Harness::new();
+    let run = h.dir.path().join("orphan-run");
+    std::fs::create_dir_all(&run).unwrap();
+    // A dvv history: under lww rules the two siblings would read as wrong.
+    std::fs::write(
+        run.join("history.jsonl"),
+        concat!(
+            r#"{"index":0,"process":0,"type":"invoke","f":"write","time":1,"key":"k","value":"0-0"}"#, "\n",
+            r#"{"index":1,"process":0,"type":"ok","f":"write","time":2,"key":"k","value":"0-0"}"#, "\n",
+            r#"{"index":2,"process":1,"type":"invoke","f":"write","time":3,"key":"k","value":"1-0"}"#, "\n",
+            r#"{"index":3,"process":1,"type":"ok","f":"write","time":4,"key":"k","value":"1-0"}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let dir = run.to_str().unwrap();
+    let out = rejected(&h, &["check", dir], "has no config.toml");
+    assert!(out.stderr.contains("--conflict"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    // Told the mode, it checks.
+    let out = h.run(&["check", dir, "--conflict", "dvv"]);
+    assert!(out.code == 0 || out.code == 1, "stderr:\n{}", out.stderr);
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["checks"][1]["details"]["conflict"], "dvv");
+    rejected(&h, &["check", dir, "--conflict", "crdt"], "unknown conflict mode");
+}

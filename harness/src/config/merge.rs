@@ -26,9 +26,19 @@ pub fn load(args: &RunArgs) -> Result<TestConfig, ConfigError> {
         }
     }
     apply_flags(&mut table, args)?;
-    if !table.contains_key("node") {
-        table.insert("node".into(), Value::Table(default_node_table()));
-    }
+    let given = match table.remove("node") {
+        None => Table::new(),
+        Some(Value::Table(t)) => t,
+        Some(other) => {
+            return Err(ConfigError(format!(
+                "[node] must be a table of the node's settings, got {}",
+                other.type_str()
+            )));
+        }
+    };
+    let mut node = default_node_table();
+    overlay(&mut node, given);
+    table.insert("node".into(), Value::Table(node));
     inherit_cluster_settings(&mut table)?;
     if section(&mut table, "test")?.get("seed").is_none() {
         section(&mut table, "test")?.insert("seed".into(), Value::Integer(random_seed()));
@@ -147,12 +157,14 @@ fn apply_flags(root: &mut Table, a: &RunArgs) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// The `[node]` table when the test gives none. The node's own defaults
-/// already turn read repair, hints and Merkle anti-entropy on, but its
-/// anti-entropy round comes every 10 minutes — right for production, never
-/// within a one-minute test. A round every 5 s (±1 s) makes "anti-entropy
-/// on" true for the default run. A test that has a `[node]` table gets it
-/// verbatim: an operator's repair config is tested exactly as written.
+/// The harness's test defaults for the node, under whatever `[node]` the
+/// test gives. The node's own defaults already turn read repair, hints and
+/// Merkle anti-entropy on, but its anti-entropy round comes every 10
+/// minutes — right for production, never within a one-minute test. A round
+/// every 5 s (±1 s) makes "anti-entropy on" true inside a test. The test's
+/// own fields are laid on top ([`overlay`]), so `[node.tombstones]` alone
+/// keeps the 5 s rounds and `[node.anti_entropy] interval = "10m"` tests
+/// production's.
 pub fn default_node_table() -> Table {
     let mut ae = Table::new();
     ae.insert("interval".into(), Value::String("5s".into()));
@@ -160,6 +172,19 @@ pub fn default_node_table() -> Table {
     let mut node = Table::new();
     node.insert("anti_entropy".into(), Value::Table(ae));
     node
+}
+
+/// Lays `top` over `base`: tables merge key by key, any other value
+/// replaces.
+fn overlay(base: &mut Table, top: Table) {
+    for (k, v) in top {
+        match (base.get_mut(&k), v) {
+            (Some(Value::Table(b)), Value::Table(t)) => overlay(b, t),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
 }
 
 /// `[node.cluster]` supplies rf/r/w/conflict that neither a flag nor `[test]` set.
@@ -257,15 +282,32 @@ mod tests {
     }
 
     #[test]
-    fn the_default_node_table_applies_only_when_the_test_has_none() {
+    fn the_tests_node_fields_are_laid_over_the_harness_defaults() {
         let cfg = load(&RunArgs::default()).unwrap();
         assert_eq!(cfg.node["anti_entropy"]["interval"].as_str(), Some("5s"));
-        let f = file("[node.hints]\nenabled = false\n");
+        // Any [node] table keeps the defaults it does not mention.
+        let f = file("[node.tombstones]\ngc_grace = \"1s\"\n");
         let cfg = load(&args_with(&f)).unwrap();
-        assert!(
-            cfg.node.get("anti_entropy").is_none(),
-            "a given [node] is kept verbatim"
+        assert_eq!(cfg.node["anti_entropy"]["interval"].as_str(), Some("5s"));
+        assert_eq!(cfg.node["tombstones"]["gc_grace"].as_str(), Some("1s"));
+        // A field the test sets wins, its siblings stay.
+        let f = file("[node.anti_entropy]\ninterval = \"10m\"\nmode = \"off\"\n");
+        let cfg = load(&args_with(&f)).unwrap();
+        assert_eq!(cfg.node["anti_entropy"]["interval"].as_str(), Some("10m"));
+        assert_eq!(cfg.node["anti_entropy"]["mode"].as_str(), Some("off"));
+        assert_eq!(cfg.node["anti_entropy"]["jitter"].as_str(), Some("1s"));
+        // The effective table is what the nodes get.
+        assert_eq!(
+            cfg.node_config()["anti_entropy"]["interval"].as_str(),
+            Some("10m")
         );
+    }
+
+    #[test]
+    fn a_node_value_that_is_not_a_table_is_one_clear_error() {
+        let f = file("node = 3\n");
+        let err = load(&args_with(&f)).unwrap_err();
+        assert!(err.0.contains("[node] must be a table"), "{}", err.0);
     }
 
     #[test]

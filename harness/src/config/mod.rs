@@ -4,9 +4,11 @@
 //! Merging happens on TOML tables ([`merge`]) before one strict
 //! deserialization, so a field has a single definition here and an unknown
 //! or ill-typed field is reported by name whichever way it came in. The
-//! `[node]` table is the node's own config, passed through verbatim except
-//! that the cluster settings the harness must agree with (`rf`, `r`, `w`,
-//! `conflict`) are written into its `[cluster]` table.
+//! `[node]` table is the node's own config: the harness's test defaults
+//! for the node with the test's fields laid on top ([`merge`]), and the
+//! cluster settings the harness must agree with (`rf`, `r`, `w`, `conflict`)
+//! written into its `[cluster]` table. The effective table is stored as the
+//! run's node.toml and shown in its report.
 
 pub mod duration;
 pub mod merge;
@@ -37,7 +39,8 @@ pub struct TestConfig {
     pub checks: ChecksSection,
     #[serde(default)]
     pub deploy: DeploySection,
-    /// The node's config file, verbatim (plus the cluster settings above).
+    /// The node's config file: harness defaults, the test's fields on top
+    /// (plus the cluster settings above when written out).
     #[serde(default)]
     pub node: toml::Table,
 }

@@ -16,9 +16,11 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 mod config_facts;
+mod evidence;
 mod wording;
 
 pub use config_facts::ConfigFacts;
+pub use evidence::Evidence;
 use wording::{describe_kind, divergence_cause, fault_phrase, likely_cause, sentence_case};
 
 /// The summary as the template shows it.
@@ -44,6 +46,7 @@ pub fn summarise(
     faults: &[FaultWindow],
     ops: &OpTable,
     facts: &ConfigFacts,
+    evidence: &Evidence,
     not_converged: bool,
 ) -> Summary {
     let Some(results) = results else {
@@ -84,7 +87,7 @@ pub fn summarise(
             findings.push(Finding {
                 what: describe_kind(kind, total),
                 when,
-                cause: likely_cause(kind, fault.as_deref(), facts),
+                cause: likely_cause(kind, fault.as_deref(), facts, evidence),
                 anchor: anchor.clone(),
             });
         }
@@ -136,6 +139,20 @@ pub fn summarise(
             when: None,
             cause: divergence_cause(facts),
             anchor: "convergence".into(),
+        });
+    }
+    if evidence.exempt_reads > 0 {
+        findings.push(Finding {
+            what: format!(
+                "{} quorum read(s) that missed an acknowledged write were exempt from the overlap rules.",
+                evidence.exempt_reads
+            ),
+            when: Some(format!(
+                "A fault took acknowledged data off one of the key's replicas first: {}.",
+                evidence.exempting_faults.join("; ")
+            )),
+            cause: Some("a wipe, or a crash while the node acknowledges before fsync, legitimately breaks quorum intersection for what it took.".into()),
+            anchor: "check-staleness".into(),
         });
     }
     Summary { headline, findings }
@@ -293,7 +310,7 @@ mod tests {
             window("clock", 2.5, 5.0, Some(4000.0)),
             window("partition", 8.0, 9.0, None),
         ];
-        let s = summarise(Some(&results), &faults, &ops, &facts, false);
+        let s = summarise(Some(&results), &faults, &ops, &facts, &Evidence::default(), false);
         let f = &s.findings[0];
         assert_eq!(f.what, "37 acknowledged writes were lost.");
         assert_eq!(
@@ -318,7 +335,7 @@ mod tests {
             w: Some(1),
             ..ConfigFacts::default()
         };
-        let s = summarise(Some(&results), &[], &ops, &facts, false);
+        let s = summarise(Some(&results), &[], &ops, &facts, &Evidence::default(), false);
         assert_eq!(
             s.findings[0].when.as_deref(),
             Some("It did not overlap any injected fault.")
@@ -342,7 +359,14 @@ mod tests {
             checks: Vec::new(),
             run: Value::Null,
         };
-        let s = summarise(Some(&results), &[], &OpTable::default(), &facts, true);
+        let s = summarise(
+            Some(&results),
+            &[],
+            &OpTable::default(),
+            &facts,
+            &Evidence::default(),
+            true,
+        );
         assert_eq!(
             s.findings[0].what,
             "Replicas had not converged when the convergence wait ended."
@@ -352,7 +376,7 @@ mod tests {
                 .cause
                 .as_deref()
                 .unwrap()
-                .starts_with("anti-entropy, hints disabled")
+                .starts_with("not converged; anti-entropy and hints were off")
         );
     }
 
@@ -363,5 +387,54 @@ mod tests {
         assert_eq!((f.rf, f.r, f.w), (Some(3), Some(2), Some(2)));
         assert_eq!(f.conflict.as_deref(), Some("dvv"));
         assert_eq!(f.gc_grace.as_deref(), Some("1s"));
+    }
+
+    #[test]
+    fn a_resurrection_blames_tombstone_purges_only_when_the_nodes_counted_some() {
+        let (results, ops) = results_with("resurrected-value", 2.0, &[1]);
+        let facts = ConfigFacts {
+            conflict: Some("lww".into()),
+            gc_grace: Some("1s".into()),
+            ..ConfigFacts::default()
+        };
+        let cause = |purged| {
+            let evidence = Evidence {
+                tombstones_purged: purged,
+                ..Evidence::default()
+            };
+            summarise(Some(&results), &[], &ops, &facts, &evidence, false).findings[0]
+                .cause
+                .clone()
+                .unwrap()
+        };
+        assert!(cause(Some(3)).starts_with("the nodes purged 3 tombstone(s) during the run (gc_grace 1s)"));
+        let none_purged = cause(Some(0));
+        assert!(none_purged.starts_with("no tombstone was purged"), "{none_purged}");
+        assert!(!none_purged.contains("gc_grace"), "{none_purged}");
+        assert!(cause(None).contains("no purge counter"));
+    }
+
+    #[test]
+    fn exempted_reads_are_named_with_the_faults_that_exempted_them() {
+        let results = ResultsFile {
+            valid: Verdict::Valid,
+            checks: Vec::new(),
+            run: Value::Null,
+        };
+        let evidence = Evidence {
+            exempt_reads: 4,
+            exempting_faults: vec!["wipe of n2 at 12.0 s".into()],
+            ..Evidence::default()
+        };
+        let s = summarise(
+            Some(&results),
+            &[],
+            &OpTable::default(),
+            &ConfigFacts::default(),
+            &evidence,
+            false,
+        );
+        assert!(s.findings[0].what.starts_with("4 quorum read(s)"));
+        assert!(s.findings[0].when.as_deref().unwrap().contains("wipe of n2 at 12.0 s"));
     }
 }

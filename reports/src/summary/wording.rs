@@ -3,6 +3,7 @@
 //! kind given the fault its examples overlapped and the tested config.
 
 use super::config_facts::ConfigFacts;
+use super::evidence::Evidence;
 
 pub(super) fn describe_kind(kind: &str, n: usize) -> String {
     let k = kind.to_ascii_lowercase();
@@ -15,9 +16,21 @@ pub(super) fn describe_kind(kind: &str, n: usize) -> String {
     };
     // The checkers crate's kinds first (checkers/src/*.rs), then by word.
     let phrase = match k.as_str() {
+        "lost-write-observed" => s(
+            "acknowledged write vanished during the run: a quorum read that began after it completed missed it, and no later read or replica ever showed it",
+            "acknowledged writes vanished during the run: quorum reads that began after they completed missed them, and no later read or replica ever showed them",
+        ),
+        "resurrection-observed" => s(
+            "read returned a value an acknowledged delete had already removed",
+            "reads returned values acknowledged deletes had already removed",
+        ),
+        "stale-read-under-quorum-overlap" => s(
+            "quorum read missed a write or delete acknowledged before it began, although R + W > N",
+            "quorum reads missed writes or deletes acknowledged before they began, although R + W > N",
+        ),
         "lww-siblings" => s(
-            "key held several values under lww, which must keep one",
-            "keys held several values under lww, which must keep one",
+            "replica held several values for one key under lww, which must keep one",
+            "replica entries held several values for one key under lww, which must keep one",
         ),
         "superseded-value-survived" => s(
             "value survived although a later causal write superseded it",
@@ -97,7 +110,12 @@ pub(super) fn fault_phrase(fault: &str, offset_ms: Option<f64>) -> String {
     }
 }
 
-pub(super) fn likely_cause(kind: &str, fault: Option<&str>, facts: &ConfigFacts) -> Option<String> {
+pub(super) fn likely_cause(
+    kind: &str,
+    fault: Option<&str>,
+    facts: &ConfigFacts,
+    evidence: &Evidence,
+) -> Option<String> {
     let k = kind.to_ascii_lowercase();
     let lww = facts.conflict.as_deref() == Some("lww");
     if k.contains("lost") {
@@ -105,10 +123,16 @@ pub(super) fn likely_cause(kind: &str, fault: Option<&str>, facts: &ConfigFacts)
             (Some("clock"), true) => "lww resolves conflicts by timestamp, so a write stamped by a node whose clock runs behind \
                                       loses to an older write from a node whose clock runs ahead."
                 .into(),
-            (_, true) => "lww keeps only the write with the highest timestamp: concurrent writes to one key silently overwrite each other."
-                .into(),
             (Some("wipe"), _) => "a replica lost its data; a write acknowledged by too few surviving replicas cannot be recovered.".into(),
-            _ => return quorum_cause(facts),
+            _ => match quorum_cause(facts) {
+                Some(q) => q,
+                None if overlapping(facts) => format!(
+                    "no clock skew overlapped it and R + W > N, so the node acknowledged a write that a later quorum did not hold: \
+                     it acknowledged before W replicas durably had it, or a repair, hint or {} overwrote it.",
+                    if lww { "write with a higher timestamp" } else { "merge that dropped its dot" }
+                ),
+                None => return None,
+            },
         });
     }
     if k.contains("resurrect") {
@@ -118,18 +142,28 @@ pub(super) fn likely_cause(kind: &str, fault: Option<&str>, facts: &ConfigFacts)
         } else {
             "a replica that missed the delete"
         };
-        return Some(format!(
-            "tombstones are purged after gc_grace ({grace}); {away} still held the old value, and repair copied it back."
-        ));
+        return Some(match evidence.tombstones_purged {
+            Some(n) if n > 0 => format!(
+                "the nodes purged {n} tombstone(s) during the run (gc_grace {grace}); {away} still held the old value, and repair copied it back once its tombstone was gone."
+            ),
+            Some(_) if fault == Some("clock") && lww => "no tombstone was purged (the nodes' purge counters stayed at 0): a node whose clock ran ahead stamped the old value later than the delete's tombstone, so lww kept the value.".into(),
+            Some(_) => "no tombstone was purged (the nodes' purge counters stayed at 0), so the tombstone itself lost to the old value: a repair, hint or write carried the value over it without a correct version comparison.".into(),
+            None => format!(
+                "the delete's tombstone did not prevail: it was purged (gc_grace {grace}) or lost to the old value in repair; the nodes expose no purge counter to tell which."
+            ),
+        });
     }
     if k.contains("diverg") || k.contains("converg") {
         return divergence_cause(facts);
     }
     if k == "lww-siblings" {
-        return Some("the node returned siblings although conflict = \"lww\" must resolve every conflict to one value.".into());
+        return Some("a replica stored siblings although conflict = \"lww\" must resolve every conflict to one value.".into());
     }
     if k == "failed-write-read" || k == "failed-write-in-final" {
         return Some("an op recorded as failed had taken effect: only requests surely never applied may be recorded as fail, others as info.".into());
+    }
+    if k == "stale-read-under-quorum-overlap" {
+        return Some("R + W > N, so every read quorum meets every write quorum: a replica answered without a write it had acknowledged, or the read did not wait for R replicas.".into());
     }
     if k.contains("stale") || k == "read-your-writes" || k == "monotonic-reads" {
         return quorum_cause(facts).or_else(|| {
@@ -137,6 +171,11 @@ pub(super) fn likely_cause(kind: &str, fault: Option<&str>, facts: &ConfigFacts)
         });
     }
     None
+}
+
+/// Whether the config's quorums are known to overlap.
+fn overlapping(facts: &ConfigFacts) -> bool {
+    matches!((facts.r, facts.w, facts.rf), (Some(r), Some(w), Some(rf)) if r + w > rf)
 }
 
 fn quorum_cause(facts: &ConfigFacts) -> Option<String> {
@@ -153,8 +192,18 @@ pub(super) fn divergence_cause(facts: &ConfigFacts) -> Option<String> {
         Some("repair did not finish before the convergence timeout; see the divergence and repair charts.".into())
     } else {
         Some(format!(
-            "{} disabled in the node config, so replicas that missed writes are never brought up to date.",
-            facts.repairs_off.join(", ")
+            "not converged; {} {} off in the node config, so replicas that missed writes are never brought up to date.",
+            join_and(&facts.repairs_off),
+            if facts.repairs_off.len() == 1 { "was" } else { "were" }
         ))
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
