@@ -151,6 +151,9 @@ fn breakdown(a: &Args, mut table: checkers::ops::OpTable, fin: &Path) -> Result<
     };
     let cfg = CheckConfig {
         conflict: a.conflict,
+        // The simulated store is one linearizable copy, as strict quorums
+        // with R + W > N promise: every read is judged as evidence too.
+        quorum: Some(checkers::Quorum { n: 3, r: 2, w: 2 }),
         ..CheckConfig::default()
     };
     let mut lap = {
@@ -194,12 +197,13 @@ fn breakdown(a: &Args, mut table: checkers::ops::OpTable, fin: &Path) -> Result<
         }
     }
     lap("timelines + sessions");
-    let _ = (stale.finish(&cx), sess.finish(&cx));
+    let (_, evidence) = stale.finish(&cx);
+    let _ = sess.finish(&cx);
     let _ = convergence::check(&cx);
     lap("convergence");
-    let _ = lost::check(&cx);
+    let _ = lost::check(&cx, &evidence);
     lap("lost-updates");
-    let _ = resurrection::check(&cx);
+    let _ = resurrection::check(&cx, &evidence);
     lap("resurrection");
     let _ = phantoms::check(&cx);
     lap("phantoms");
@@ -227,6 +231,9 @@ fn measure(a: &Args, history: &Path, fin: &Path) -> Result<(), String> {
     }
     let cfg = CheckConfig {
         conflict: a.conflict,
+        // The simulated store is one linearizable copy, as strict quorums
+        // with R + W > N promise: every read is judged as evidence too.
+        quorum: Some(checkers::Quorum { n: 3, r: 2, w: 2 }),
         ..CheckConfig::default()
     };
     let (t, c) = (Instant::now(), cpu_seconds());

@@ -9,16 +9,19 @@
 //!   lacks, where every op that could have produced that state strictly
 //!   precedes `a`: the final value's write completed before `a` was invoked,
 //!   or (key absent) every delete that may have happened completed before
-//!   `a` was invoked (or there is no such delete). On a divergent key `a` is
-//!   lost only if that holds for every replica's entry, each a state the key
-//!   could still converge to. An acknowledged *delete* undone the same way
-//!   is a resurrection, reported by [`crate::resurrection`].
+//!   `a` was invoked (or there is no such delete); and no `ok` write or
+//!   delete strictly follows `a` (one that does superseded it, and the
+//!   anomaly is that later op's: its loss, or the resurrection an undone
+//!   delete is, reported by [`crate::resurrection`]). On a divergent key
+//!   `a` is lost only if this holds for every replica's entry, each a state
+//!   the key could still converge to.
 //! - **lost-write**, dvv: an `ok` write's value that no replica holds and no
 //!   op that may have happened observed with its context (merging replicas
 //!   never brings a value back, so this holds whether or not the key
 //!   converged).
 //! - **superseded-value-survived**, dvv: a value an `ok` write's context
-//!   observed (so the write superseded it) survives on every replica.
+//!   observed (so the write superseded it) survives on every replica, and
+//!   no `ok` delete observed it (that is a resurrection).
 //! - **lww-siblings**: one replica's own entry holds more than one value
 //!   under lww.
 //!
@@ -192,9 +195,21 @@ fn lww_key(
     };
     let explained: Vec<Explained> = candidates.iter().map(|c| explain_lww(cx, k, c)).collect();
     let divergent = candidates.len() > 1 || fv.agreed(k).is_none();
+    // A write an acknowledged write or delete strictly follows was
+    // superseded: if the final state shows neither, the anomaly belongs to
+    // the latest acknowledged op (that write's loss, or that delete's
+    // resurrection), counted once there.
+    let last_ok_invoke = t
+        .ops_on(k)
+        .iter()
+        .map(|&o| t.op(o))
+        .filter(|o| o.is_mutation() && o.is_ok())
+        .map(|o| o.invoke_time)
+        .max()
+        .unwrap_or(0);
     for &id in t.ops_on(k) {
         let a = t.op(id);
-        if a.f != OpFn::Write || !a.is_ok() {
+        if a.f != OpFn::Write || !a.is_ok() || last_ok_invoke > a.complete_time {
             continue;
         }
         let Some(v) = a.value() else { continue };
@@ -271,7 +286,11 @@ fn dvv_key(
             });
         }
         for &old in t.vals(a) {
-            if survivors.binary_search(&old).is_ok() {
+            // A value an acknowledged delete also observed is a
+            // resurrection, counted there.
+            if survivors.binary_search(&old).is_ok()
+                && cx.observations.first_ok_delete(old) == NEVER
+            {
                 fd.anomaly("superseded-value-survived", Some(k), || {
                     let mut ops = vec![id];
                     ops.extend(t.writer(old));

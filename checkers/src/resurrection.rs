@@ -4,7 +4,8 @@
 //! to; a divergent key only where every replica's entry resurrects:
 //! - **resurrected-value**, lww: the converged state holds a value whose
 //!   write completed `ok` before an acknowledged delete of the key was
-//!   invoked.
+//!   invoked, and no acknowledged write strictly follows that delete (if
+//!   one does, the state lost that write: a lost update, counted there).
 //! - **resurrected-value**, dvv: every replica holds a value that an
 //!   acknowledged delete's context observed.
 //!
@@ -81,9 +82,24 @@ pub fn check(cx: &Context, evidence: &ReadEvidence) -> Outcome {
 }
 
 /// Values of `k` in `fin` that an acknowledged delete removed, with the
-/// deletes that prove it (lww: the value's write precedes the delete).
+/// deletes that prove it (lww: the value's write precedes the delete, and
+/// no acknowledged write strictly follows the delete — if one does, the
+/// final state lost that write, which the lost-updates checker reports).
 fn resurrected_lww(cx: &Context, k: KeyId, fin: &[ValueId], ok_deletes: &[OpId]) -> Vec<(ValueId, OpId, Vec<OpId>)> {
     let t = cx.table;
+    let last_ok_write_invoke = t
+        .ops_on(k)
+        .iter()
+        .map(|&o| t.op(o))
+        .filter(|o| o.f == OpFn::Write && o.is_ok())
+        .map(|o| o.invoke_time)
+        .max()
+        .unwrap_or(0);
+    let ok_deletes: Vec<OpId> = ok_deletes
+        .iter()
+        .copied()
+        .filter(|&d| t.op(d).complete_time >= last_ok_write_invoke)
+        .collect();
     let mut out = Vec::new();
     for &v in fin {
         let Some(w) = t.writer(v).filter(|&w| t.op(w).key == k) else {

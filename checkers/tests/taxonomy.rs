@@ -198,3 +198,45 @@ fn a_torn_final_state_file_is_unknown_through_check_files() {
     assert_eq!(valid(&r, "convergence"), Validity::Unknown);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_undone_chain_of_acknowledged_ops_is_one_anomaly_of_its_latest_op() {
+    let three = |v: &[&'static str]| with_rf(&[("n1", "k", v), ("n2", "k", v), ("n3", "k", v)]);
+    // "2-0" was deleted after it was written; the old "1-0" came back. That
+    // is a resurrection, and "2-0" is not also lost.
+    let mut h = H::new();
+    h.write(1, "k", "1-0", 0, 10, End::Ok)
+        .write(2, "k", "2-0", 20, 30, End::Ok)
+        .delete(3, "k", 40, 50, End::Ok);
+    let r = check_all(&h.build(), &three(&["1-0"]), &lww());
+    assert_eq!(count(&r, "resurrection", "resurrected-value"), 1);
+    assert_eq!(count(&r, "lost-updates", "lost-write"), 0);
+    // Written again after the delete: the final state lost that write.
+    let mut h = H::new();
+    h.write(1, "k", "1-0", 0, 10, End::Ok)
+        .delete(3, "k", 20, 30, End::Ok)
+        .write(2, "k", "2-0", 40, 50, End::Ok);
+    let r = check_all(&h.build(), &three(&["1-0"]), &lww());
+    assert_eq!(count(&r, "lost-updates", "lost-write"), 1);
+    assert_eq!(count(&r, "resurrection", "resurrected-value"), 0);
+    // Two writes, the later lost: only the later is the loss.
+    let mut h = H::new();
+    h.write(1, "k", "1-0", 0, 10, End::Ok)
+        .write(2, "k", "2-0", 20, 30, End::Ok)
+        .write(3, "k", "3-0", 40, 50, End::Ok);
+    let r = check_all(&h.build(), &three(&["1-0"]), &lww());
+    assert_eq!(count(&r, "lost-updates", "lost-write"), 1);
+    let a = &r.check("lost-updates").unwrap().anomalies[0];
+    assert!(a.explanation.contains("\"3-0\""), "{}", a.explanation);
+}
+
+#[test]
+fn dvv_a_value_a_delete_observed_is_a_resurrection_not_also_a_superseded_survivor() {
+    let mut h = H::new();
+    h.cwrite(1, "k", "1-0", &[], 0, 10, End::Ok)
+        .cwrite(2, "k", "2-0", &["1-0"], 20, 30, End::Ok)
+        .cdelete(3, "k", &["1-0", "2-0"], 40, 50, End::Ok);
+    let r = check_all(&h.build(), &agreed(&[("k", &["1-0"])]), &dvv());
+    assert_eq!(count(&r, "resurrection", "resurrected-value"), 1);
+    assert_eq!(count(&r, "lost-updates", "superseded-value-survived"), 0);
+}

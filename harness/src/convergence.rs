@@ -270,4 +270,44 @@ mod tests {
             Some(checkers::Validity::False)
         );
     }
+
+    #[test]
+    fn the_final_state_is_renamed_into_place_whole_with_its_entry_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("final-state.jsonl");
+        // A torn file from an earlier, killed save is replaced, not appended to.
+        std::fs::write(&path, "{\"kind\":\"summ").unwrap();
+        let c = Convergence {
+            summary: FinalSummary {
+                nodes: vec!["n1".into(), "n2".into(), "n3".into()],
+                converged: false,
+                missing: vec!["n3".into()],
+                ..FinalSummary::default()
+            },
+            snapshot: snap(vec![
+                entry("n1", "k", &["a"], false),
+                entry("n2", "k", &["a"], false),
+            ]),
+        };
+        save(&path, &c).unwrap();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["final-state.jsonl"], "no temporary file is left");
+        let lines =
+            checkers::history::read_final_state(std::fs::read(&path).unwrap().as_slice()).unwrap();
+        assert_eq!(lines.len(), 3);
+        let FinalLine::Summary(s) = &lines[0] else {
+            panic!("the summary comes first")
+        };
+        assert_eq!(s.entries, Some(2));
+        assert_eq!(s.missing, ["n3"]);
+        // The checkers refuse to judge writes by it.
+        let results = checkers::check_all(&[], &lines, &checkers::CheckConfig::default());
+        assert_eq!(
+            results.check("lost-updates").map(|c| c.valid),
+            Some(checkers::Validity::Unknown)
+        );
+    }
 }

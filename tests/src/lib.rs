@@ -194,6 +194,29 @@ pub fn anomalies(results: &serde_json::Value, name: &str) -> usize {
         .map_or(0, Vec::len)
 }
 
+/// The count of anomaly `kind` (or any count) checker `name` reported.
+pub fn count(results: &serde_json::Value, name: &str, kind: &str) -> u64 {
+    results["checks"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["checker"] == name))
+        .map(|c| c["counts"][kind].as_u64().unwrap_or(0))
+        .unwrap_or_else(|| panic!("no checker {name} in results"))
+}
+
+/// The checkers whose verdict is not `true`, for assertion messages and
+/// for asserting that nothing but the expected checkers failed.
+pub fn failing(results: &serde_json::Value) -> Vec<String> {
+    results["checks"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .filter(|c| c["valid"] != true)
+                .map(|c| format!("{}={} {}", c["checker"], c["valid"], c["counts"]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Pids of live processes whose command line mentions `dir` (node processes
 /// get their data dir under the run directory, so this finds a run's nodes).
 pub fn node_pids_under(dir: &Path) -> Vec<i32> {

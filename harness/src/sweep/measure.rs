@@ -46,8 +46,13 @@ pub fn summarize(store: &Path, run_dir: &Path, points_ms: &[u64]) -> Result<RunS
             Validity::Unknown => "unknown",
         }
         .into(),
-        lost_updates: count("lost-updates", "lost-write"),
-        resurrections: count("resurrection", "resurrected-value"),
+        // Each lost write and resurrected value is counted once by its
+        // checker, from the final state or (if only a read showed it) from
+        // the read; the two kinds never count the same one twice.
+        lost_updates: count("lost-updates", "lost-write")
+            + count("lost-updates", "lost-write-observed"),
+        resurrections: count("resurrection", "resurrected-value")
+            + count("resurrection", "resurrection-observed"),
         divergent_keys: count("convergence", "divergent-key"),
         convergence_ms: convergence
             .filter(|_| converged)
