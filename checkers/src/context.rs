@@ -25,9 +25,7 @@ pub struct KeyFinal {
 impl KeyFinal {
     /// Each node's view with "no entry" and "tombstone" both absent.
     pub fn views(&self) -> impl Iterator<Item = &[ValueId]> {
-        self.entries
-            .iter()
-            .map(|e| e.as_deref().unwrap_or(&[]))
+        self.entries.iter().map(|e| e.as_deref().unwrap_or(&[]))
     }
 
     /// The distinct views of the nodes that hold an entry of the key: what
@@ -177,7 +175,8 @@ fn agreed(entries: &[Option<View>], rf: Option<usize>) -> Option<View> {
     }
     match rf {
         Some(rf) => {
-            let live: Vec<&[ValueId]> = entries.iter().map(view).filter(|v| !v.is_empty()).collect();
+            let live: Vec<&[ValueId]> =
+                entries.iter().map(view).filter(|v| !v.is_empty()).collect();
             let Some(first) = live.first() else {
                 return Some(Vec::new());
             };
@@ -188,7 +187,10 @@ fn agreed(entries: &[Option<View>], rf: Option<usize>) -> Option<View> {
         }
         None => {
             let first = entries.first().map_or(&[][..], view);
-            entries.iter().all(|e| view(e) == first).then(|| first.to_vec())
+            entries
+                .iter()
+                .all(|e| view(e) == first)
+                .then(|| first.to_vec())
         }
     }
 }

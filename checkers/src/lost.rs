@@ -49,7 +49,11 @@ pub fn check(cx: &Context, evidence: &ReadEvidence) -> Outcome {
     let mut fd = Findings::new("lost-updates", cx.cfg.max_examples);
     let kinds: &[&str] = match cx.cfg.conflict {
         Conflict::Lww => &["lost-write", LOST_WRITE_OBSERVED, "lww-siblings"],
-        Conflict::Dvv => &["lost-write", LOST_WRITE_OBSERVED, "superseded-value-survived"],
+        Conflict::Dvv => &[
+            "lost-write",
+            LOST_WRITE_OBSERVED,
+            "superseded-value-survived",
+        ],
     };
     fd.declare(kinds);
     let t = cx.table;
@@ -74,7 +78,10 @@ pub fn check(cx: &Context, evidence: &ReadEvidence) -> Outcome {
                 Conflict::Dvv => dvv_key(cx, fv, &mut fd, k, &mut lost_in_final),
             }
         }
-        fd.add("divergent-keys-judged-only-where-any-winner-loses", divergent);
+        fd.add(
+            "divergent-keys-judged-only-where-any-winner-loses",
+            divergent,
+        );
     }
 
     // From reads, each write once.

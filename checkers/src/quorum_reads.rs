@@ -122,15 +122,14 @@ impl QuorumReads {
                 continue;
             }
             let detail = e.detail.as_ref().unwrap_or(&Value::Null);
-            let (fault, window, nodes): (&'static str, u64, Vec<&str>) =
-                match e.fault.as_deref() {
-                    Some("wipe") => ("wipe", NEVER, node_names(detail)),
-                    Some("crash") => match cx.cfg.crash_loss_window_ns {
-                        Some(w) => ("crash", w, node_names(detail)),
-                        None => continue,
-                    },
-                    _ => continue,
-                };
+            let (fault, window, nodes): (&'static str, u64, Vec<&str>) = match e.fault.as_deref() {
+                Some("wipe") => ("wipe", NEVER, node_names(detail)),
+                Some("crash") => match cx.cfg.crash_loss_window_ns {
+                    Some(w) => ("crash", w, node_names(detail)),
+                    None => continue,
+                },
+                _ => continue,
+            };
             for node in nodes {
                 faults.push(DataLoss {
                     fault,
@@ -221,14 +220,11 @@ impl QuorumReads {
                 }
                 if let (_, Some(d)) = tl.newer_deletes(after, r.invoke_time) {
                     let v = t.op(w).value().unwrap_or(crate::ops::NONE);
-                    self.evidence
-                        .resurrected
-                        .entry((k, v))
-                        .or_insert(Witness {
-                            read: id,
-                            missed: d,
-                            returned: Some(w),
-                        });
+                    self.evidence.resurrected.entry((k, v)).or_insert(Witness {
+                        read: id,
+                        missed: d,
+                        returned: Some(w),
+                    });
                     return Judgement::Recorded;
                 }
                 match tl.newer_writes(after, r.invoke_time) {
@@ -299,14 +295,11 @@ impl QuorumReads {
                     .copied()
                     .find(|&s| t.op(s).f == OpFn::Delete)
                     .unwrap_or(id);
-                self.evidence
-                    .resurrected
-                    .entry((k, v))
-                    .or_insert(Witness {
-                        read: id,
-                        missed: d,
-                        returned: t.writer(v),
-                    });
+                self.evidence.resurrected.entry((k, v)).or_insert(Witness {
+                    read: id,
+                    missed: d,
+                    returned: t.writer(v),
+                });
                 return Judgement::Recorded;
             }
         }
@@ -318,10 +311,7 @@ impl QuorumReads {
             .filter(|&&(_, v, first)| first >= r.complete_time && !got.contains(&v))
             .map(|&(w, _, _)| w)
             .collect();
-        if let Some(&newest) = missing
-            .iter()
-            .max_by_key(|&&w| (t.op(w).complete_time, w))
-        {
+        if let Some(&newest) = missing.iter().max_by_key(|&&w| (t.op(w).complete_time, w)) {
             if self.exempt(cx, k, r, |visit| missing.iter().all(|&w| visit(w))) {
                 return Judgement::Exempt;
             }
@@ -401,7 +391,9 @@ impl QuorumReads {
         let mut covers = |m: OpId| {
             let m = t.op(m);
             let found = faults.iter().position(|f| {
-                replicas.as_ref().is_none_or(|rs| rs.iter().any(|n| *n == f.node))
+                replicas
+                    .as_ref()
+                    .is_none_or(|rs| rs.iter().any(|n| *n == f.node))
                     && m.invoke_time < f.at
                     && f.at < r.complete_time
                     && (f.window == NEVER || f.at <= m.complete_time.saturating_add(f.window))
@@ -472,10 +464,7 @@ fn superseding_ops(cx: &Context, ops: &[OpId], v: ValueId, t: u64) -> Vec<OpId> 
         .copied()
         .filter(|&o| {
             let op = table.op(o);
-            op.is_mutation()
-                && op.is_ok()
-                && op.complete_time < t
-                && table.vals(op).contains(&v)
+            op.is_mutation() && op.is_ok() && op.complete_time < t && table.vals(op).contains(&v)
         })
         .collect()
 }

@@ -85,7 +85,12 @@ pub fn check(cx: &Context, evidence: &ReadEvidence) -> Outcome {
 /// deletes that prove it (lww: the value's write precedes the delete, and
 /// no acknowledged write strictly follows the delete — if one does, the
 /// final state lost that write, which the lost-updates checker reports).
-fn resurrected_lww(cx: &Context, k: KeyId, fin: &[ValueId], ok_deletes: &[OpId]) -> Vec<(ValueId, OpId, Vec<OpId>)> {
+fn resurrected_lww(
+    cx: &Context,
+    k: KeyId,
+    fin: &[ValueId],
+    ok_deletes: &[OpId],
+) -> Vec<(ValueId, OpId, Vec<OpId>)> {
     let t = cx.table;
     let last_ok_write_invoke = t
         .ops_on(k)

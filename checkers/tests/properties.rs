@@ -250,4 +250,3 @@ fn skewed_lww_store_loses_writes_so_the_reorder_property_is_not_vacuous() {
         "invalid {invalid}, stale {stale}, lost {lost}, observed during the run {observed}"
     );
 }
-

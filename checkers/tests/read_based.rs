@@ -23,14 +23,21 @@ fn lost_then_overwritten() -> H {
 #[test]
 fn a_write_lost_mid_run_and_overwritten_later_is_caught_by_the_read_that_missed_it() {
     let fin = agreed(&[("k", &["1-1"])]);
-    let r = check_all(&lost_then_overwritten().build(), &fin, &quorum(lww(), 3, 2, 2));
+    let r = check_all(
+        &lost_then_overwritten().build(),
+        &fin,
+        &quorum(lww(), 3, 2, 2),
+    );
     assert_eq!(count(&r, "lost-updates", "lost-write-observed"), 1);
     assert_eq!(count(&r, "lost-updates", "lost-write"), 0);
     assert_eq!(valid(&r, "lost-updates"), Validity::False);
     let a = &r.check("lost-updates").unwrap().anomalies[0];
     assert_eq!(a.kind, "lost-write-observed");
     let values: Vec<_> = a.ops.iter().filter_map(|e| e.value.clone()).collect();
-    assert!(values.contains(&"2-0".to_string()), "the lost write is shown");
+    assert!(
+        values.contains(&"2-0".to_string()),
+        "the lost write is shown"
+    );
     // The final state converged and nothing was resurrected: the run fails
     // for the lost write alone.
     assert_eq!(valid(&r, "convergence"), Validity::True);
@@ -41,7 +48,11 @@ fn a_write_lost_mid_run_and_overwritten_later_is_caught_by_the_read_that_missed_
 #[test]
 fn without_quorum_overlap_the_same_read_is_only_a_stale_read_measurement() {
     let fin = agreed(&[("k", &["1-1"])]);
-    let r = check_all(&lost_then_overwritten().build(), &fin, &quorum(lww(), 3, 1, 1));
+    let r = check_all(
+        &lost_then_overwritten().build(),
+        &fin,
+        &quorum(lww(), 3, 1, 1),
+    );
     assert_eq!(count(&r, "staleness", "stale-read"), 1);
     assert_eq!(valid(&r, "staleness"), Validity::True);
     assert_eq!(count(&r, "lost-updates", "lost-write-observed"), 0);
@@ -55,7 +66,11 @@ fn a_missed_write_seen_again_later_is_a_stale_read_under_quorum_overlap() {
         .write(2, "k", "2-0", 20, 30, End::Ok)
         .read(3, "k", &["1-0"], 40, 50)
         .read(3, "k", &["2-0"], 60, 70);
-    let r = check_all(&h.build(), &agreed(&[("k", &["2-0"])]), &quorum(lww(), 3, 2, 2));
+    let r = check_all(
+        &h.build(),
+        &agreed(&[("k", &["2-0"])]),
+        &quorum(lww(), 3, 2, 2),
+    );
     assert_eq!(count(&r, "staleness", "stale-read-under-quorum-overlap"), 1);
     assert_eq!(valid(&r, "staleness"), Validity::False);
     assert_eq!(count(&r, "lost-updates", "lost-write-observed"), 0);
@@ -69,7 +84,11 @@ fn a_read_of_a_deleted_value_is_a_resurrection_observed() {
         .delete(2, "k", 20, 30, End::Ok)
         .read(3, "k", &["1-0"], 40, 50)
         .write(1, "k", "1-1", 60, 70, End::Ok);
-    let r = check_all(&h.build(), &agreed(&[("k", &["1-1"])]), &quorum(lww(), 3, 2, 2));
+    let r = check_all(
+        &h.build(),
+        &agreed(&[("k", &["1-1"])]),
+        &quorum(lww(), 3, 2, 2),
+    );
     assert_eq!(count(&r, "resurrection", "resurrection-observed"), 1);
     assert_eq!(count(&r, "resurrection", "resurrected-value"), 0);
     assert_eq!(valid(&r, "resurrection"), Validity::False);
@@ -80,7 +99,8 @@ fn a_read_of_a_deleted_value_is_a_resurrection_observed() {
 #[test]
 fn a_loss_the_final_state_proves_too_is_counted_once_as_lost_write() {
     let mut h = H::new();
-    h.write(1, "k", "1-0", 0, 10, End::Ok).read(3, "k", &[], 20, 30);
+    h.write(1, "k", "1-0", 0, 10, End::Ok)
+        .read(3, "k", &[], 20, 30);
     let r = check_all(&h.build(), &agreed(&[]), &quorum(lww(), 3, 2, 2));
     assert_eq!(count(&r, "lost-updates", "lost-write"), 1);
     assert_eq!(count(&r, "lost-updates", "lost-write-observed"), 0);
@@ -96,7 +116,11 @@ fn concurrent_and_indeterminate_writes_never_make_a_quorum_read_wrong() {
         // Indeterminate: may land at any time, even after the read.
         .write(4, "k", "4-0", 20, 25, End::Info)
         .read(3, "k", &["2-0"], 60, 70);
-    let r = check_all(&h.build(), &agreed(&[("k", &["2-0"])]), &quorum(lww(), 3, 2, 2));
+    let r = check_all(
+        &h.build(),
+        &agreed(&[("k", &["2-0"])]),
+        &quorum(lww(), 3, 2, 2),
+    );
     assert_eq!(r.valid, Validity::True, "{:?}", r.checks);
 }
 
@@ -106,8 +130,18 @@ fn missed_after(fault: &str, node: &str) -> H {
     let mut h = H::new();
     h.write(1, "k", "1-0", 0, 10, End::Ok)
         .write(2, "k", "2-0", 20, 30, End::Ok)
-        .fault(Function::Start, fault, 35, json!({"action": fault, "node": node, "nodes": [node]}))
-        .fault(Function::Stop, fault, 36, json!({"action": fault, "node": node, "nodes": [node]}))
+        .fault(
+            Function::Start,
+            fault,
+            35,
+            json!({"action": fault, "node": node, "nodes": [node]}),
+        )
+        .fault(
+            Function::Stop,
+            fault,
+            36,
+            json!({"action": fault, "node": node, "nodes": [node]}),
+        )
         .read(3, "k", &["1-0"], 40, 50)
         .read(3, "k", &["2-0"], 60, 70);
     h
@@ -116,7 +150,11 @@ fn missed_after(fault: &str, node: &str) -> H {
 #[test]
 fn a_wipe_of_one_of_the_keys_replicas_exempts_the_read_and_the_verdict_names_it() {
     let fin = agreed(&[("k", &["2-0"])]);
-    let r = check_all(&missed_after("wipe", "n2").build(), &fin, &quorum(lww(), 3, 2, 2));
+    let r = check_all(
+        &missed_after("wipe", "n2").build(),
+        &fin,
+        &quorum(lww(), 3, 2, 2),
+    );
     assert_eq!(r.valid, Validity::True, "{:?}", r.checks);
     let s = r.check("staleness").unwrap();
     assert_eq!(s.counts["exempt-reads"], 1);
@@ -124,7 +162,11 @@ fn a_wipe_of_one_of_the_keys_replicas_exempts_the_read_and_the_verdict_names_it(
     assert_eq!(used["fault"], "wipe");
     assert_eq!(used["node"], "n2");
     // A node that holds none of the key's replicas exempts nothing.
-    let r = check_all(&missed_after("wipe", "n9").build(), &fin, &quorum(lww(), 3, 2, 2));
+    let r = check_all(
+        &missed_after("wipe", "n9").build(),
+        &fin,
+        &quorum(lww(), 3, 2, 2),
+    );
     assert_eq!(count(&r, "staleness", "stale-read-under-quorum-overlap"), 1);
 }
 
@@ -160,7 +202,11 @@ fn dvv_siblings_omitting_an_acknowledged_write_nothing_observed_is_a_lost_write_
         .read(3, "k", &["1-0"], 40, 50)
         // Supersedes both later on: the final state alone shows nothing.
         .cwrite(1, "k", "1-1", &["1-0", "2-0"], 60, 70, End::Ok);
-    let r = check_all(&h.build(), &agreed(&[("k", &["1-1"])]), &quorum(dvv(), 3, 2, 2));
+    let r = check_all(
+        &h.build(),
+        &agreed(&[("k", &["1-1"])]),
+        &quorum(dvv(), 3, 2, 2),
+    );
     assert_eq!(count(&r, "lost-updates", "lost-write-observed"), 1);
     assert_eq!(count(&r, "lost-updates", "lost-write"), 0);
     // Had nothing observed "2-0" ever, the final state would prove the loss
@@ -170,7 +216,11 @@ fn dvv_siblings_omitting_an_acknowledged_write_nothing_observed_is_a_lost_write_
         .cwrite(1, "k", "1-0", &[], 0, 10, End::Ok)
         .cwrite(2, "k", "2-0", &[], 20, 30, End::Ok)
         .read(3, "k", &["1-0"], 40, 50);
-    let r = check_all(&blind.build(), &agreed(&[("k", &["1-0"])]), &quorum(dvv(), 3, 2, 2));
+    let r = check_all(
+        &blind.build(),
+        &agreed(&[("k", &["1-0"])]),
+        &quorum(dvv(), 3, 2, 2),
+    );
     assert_eq!(count(&r, "lost-updates", "lost-write"), 1);
     assert_eq!(count(&r, "lost-updates", "lost-write-observed"), 0);
 }

@@ -23,10 +23,7 @@ pub fn check_dir(run: &RunDir, cfg: &checkers::CheckConfig) -> Result<Results, S
 /// made with, which come from its config.toml. Without one, `conflict`
 /// must say the mode (quorums are then unknown, so reads stay a
 /// measurement); guessing lww would judge a dvv run by the wrong rules.
-pub fn check_command(
-    path: &Path,
-    conflict: Option<&str>,
-) -> Result<(RunDir, RunResults), String> {
+pub fn check_command(path: &Path, conflict: Option<&str>) -> Result<(RunDir, RunResults), String> {
     let run = RunDir::open(path).map_err(|e| e.to_string())?;
     let (mut cfg, known): (TestConfig, bool) = match std::fs::read_to_string(run.config()) {
         Ok(text) => (

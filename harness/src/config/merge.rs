@@ -304,6 +304,24 @@ mod tests {
     }
 
     #[test]
+    fn the_checkers_learn_the_quorums_and_what_a_crash_may_lose() {
+        let cfg = load(&RunArgs::default()).unwrap().check_config().unwrap();
+        assert_eq!(
+            cfg.quorum,
+            Some(checkers::Quorum { n: 3, r: 2, w: 2 }),
+            "the default test's quorums"
+        );
+        // The node's default: fsync every 100 ms.
+        assert_eq!(cfg.crash_loss_window_ns, Some(1_200_000_000));
+        let f = file("[node.storage]\nfsync = \"always\"\n");
+        let cfg = load(&args_with(&f)).unwrap().check_config().unwrap();
+        assert_eq!(cfg.crash_loss_window_ns, None);
+        let f = file("[node.storage]\nfsync = \"never\"\n");
+        let cfg = load(&args_with(&f)).unwrap().check_config().unwrap();
+        assert_eq!(cfg.crash_loss_window_ns, Some(u64::MAX));
+    }
+
+    #[test]
     fn a_node_value_that_is_not_a_table_is_one_clear_error() {
         let f = file("node = 3\n");
         let err = load(&args_with(&f)).unwrap_err();

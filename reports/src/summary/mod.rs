@@ -310,7 +310,14 @@ mod tests {
             window("clock", 2.5, 5.0, Some(4000.0)),
             window("partition", 8.0, 9.0, None),
         ];
-        let s = summarise(Some(&results), &faults, &ops, &facts, &Evidence::default(), false);
+        let s = summarise(
+            Some(&results),
+            &faults,
+            &ops,
+            &facts,
+            &Evidence::default(),
+            false,
+        );
         let f = &s.findings[0];
         assert_eq!(f.what, "37 acknowledged writes were lost.");
         assert_eq!(
@@ -335,7 +342,14 @@ mod tests {
             w: Some(1),
             ..ConfigFacts::default()
         };
-        let s = summarise(Some(&results), &[], &ops, &facts, &Evidence::default(), false);
+        let s = summarise(
+            Some(&results),
+            &[],
+            &ops,
+            &facts,
+            &Evidence::default(),
+            false,
+        );
         assert_eq!(
             s.findings[0].when.as_deref(),
             Some("It did not overlap any injected fault.")
@@ -407,9 +421,15 @@ mod tests {
                 .clone()
                 .unwrap()
         };
-        assert!(cause(Some(3)).starts_with("the nodes purged 3 tombstone(s) during the run (gc_grace 1s)"));
+        assert!(
+            cause(Some(3))
+                .starts_with("the nodes purged 3 tombstone(s) during the run (gc_grace 1s)")
+        );
         let none_purged = cause(Some(0));
-        assert!(none_purged.starts_with("no tombstone was purged"), "{none_purged}");
+        assert!(
+            none_purged.starts_with("no tombstone was purged"),
+            "{none_purged}"
+        );
         assert!(!none_purged.contains("gc_grace"), "{none_purged}");
         assert!(cause(None).contains("no purge counter"));
     }
@@ -435,6 +455,12 @@ mod tests {
             false,
         );
         assert!(s.findings[0].what.starts_with("4 quorum read(s)"));
-        assert!(s.findings[0].when.as_deref().unwrap().contains("wipe of n2 at 12.0 s"));
+        assert!(
+            s.findings[0]
+                .when
+                .as_deref()
+                .unwrap()
+                .contains("wipe of n2 at 12.0 s")
+        );
     }
 }

@@ -194,7 +194,11 @@ pub(super) fn divergence_cause(facts: &ConfigFacts) -> Option<String> {
         Some(format!(
             "not converged; {} {} off in the node config, so replicas that missed writes are never brought up to date.",
             join_and(&facts.repairs_off),
-            if facts.repairs_off.len() == 1 { "was" } else { "were" }
+            if facts.repairs_off.len() == 1 {
+                "was"
+            } else {
+                "were"
+            }
         ))
     }
 }
