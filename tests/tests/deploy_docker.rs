@@ -4,7 +4,7 @@
 
 mod docker_support;
 
-use converge_tests::{Harness, anomalies, cluster_lock, isolated_at_end, seed_where, verdict};
+use converge_tests::{Harness, cluster_lock, count, verdict};
 use docker_support::{
     FAST_ANTI_ENTROPY, assert_nothing_left, config, docker_or_skip, run_with_pid,
 };
@@ -64,26 +64,12 @@ fn docker_run_with_repair_off_is_flagged() {
          [node.cluster]\nrequest_timeout = \"300ms\"\n\
          [node.read_repair]\nmode = \"off\"\n[node.hints]\nenabled = false\n[node.anti_entropy]\nmode = \"off\"\n",
     );
+    // 1,000 keys, mostly cold: a write a cut-off replica missed is rarely
+    // overwritten later, so every seed leaves divergence behind (each cut
+    // lasts 2 s, past the 300 ms request timeout: iptables DROP lets TCP
+    // retransmit at the heal, so only longer cuts make replicas miss writes).
+    let text = text.replace("keys = 20", "keys = 1000");
     let path = h.file("no-repair.toml", &text);
-    // A seed whose last partition, ending with the run and lasting well past
-    // the nodes' request timeout, cuts one replica off both ways: with every
-    // repair off, what it missed stays missing. (iptables DROP lets TCP
-    // retransmit at heal, so a cut shorter than the request timeout loses
-    // nothing; and a random seed may heal early enough that client writes
-    // alone re-converge the few hot keys.)
-    use converge::nemesis::FaultKind;
-    let end = std::time::Duration::from_secs(8);
-    let seed = seed_where(
-        vec![FaultKind::Partition, FaultKind::Crash, FaultKind::Clock],
-        end,
-        std::time::Duration::from_secs(2),
-        |faults| {
-            isolated_at_end(faults, end, true).is_some()
-                && faults.iter().any(|f| {
-                    f.stop == end && end - f.start >= std::time::Duration::from_millis(1500)
-                })
-        },
-    );
     let (out, pid) = run_with_pid(
         &h,
         &[
@@ -94,8 +80,6 @@ fn docker_run_with_repair_off_is_flagged() {
             "docker",
             "--convergence-timeout",
             "3s",
-            "--seed",
-            &seed,
         ],
     );
     assert_nothing_left(pid);
@@ -106,7 +90,7 @@ fn docker_run_with_repair_off_is_flagged() {
     );
     let r = h.results();
     assert_eq!(verdict(&r, "convergence"), false);
-    assert!(anomalies(&r, "convergence") > 0);
+    assert!(count(&r, "convergence", "divergent-key") > 0);
 }
 
 /// `--latency` on containers (whose kernels lack tc netem) routes internode
