@@ -79,7 +79,7 @@ pub fn check(cx: &Context, evidence: &ReadEvidence) -> Outcome {
             }
         }
         fd.add(
-            "divergent-keys-judged-only-where-any-winner-loses",
+            "divergent-keys",
             divergent,
         );
     }
