@@ -78,10 +78,7 @@ pub fn check(cx: &Context, evidence: &ReadEvidence) -> Outcome {
                 Conflict::Dvv => dvv_key(cx, fv, &mut fd, k, &mut lost_in_final),
             }
         }
-        fd.add(
-            "divergent-keys",
-            divergent,
-        );
+        fd.add("divergent-keys", divergent);
     }
 
     // From reads, each write once.

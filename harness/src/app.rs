@@ -1,27 +1,30 @@
-//! The two commands as the binary runs them: config loading, the run under
-//! a SIGINT/SIGTERM watch, the closing table, JUnit, and exit codes.
+//! The binary's edge: each command as the binary runs it — config loading,
+//! the run under a SIGINT/SIGTERM watch, the closing table, JUnit — and the
+//! only place that prints errors and picks exit codes (the library returns
+//! typed outcomes and errors).
 //!
-//! Exit codes: 0 every checker valid; 1 anomalies found; 2 bad input,
-//! harness error, interrupted run, or an undecided verdict.
+//! Exit codes: 0 every checker valid (sweep: some configuration safe); 1
+//! anomalies found (sweep: none safe); 2 bad input, harness error,
+//! interrupted run or sweep, or an undecided verdict.
 
-use crate::cli::{CheckArgs, Cli, Command, ReportArgs, RunArgs, ServeArgs};
-use crate::output::{junit, table};
-use crate::results_file::RunResults;
-use crate::run::{RunDirSlot, RunError};
+use crate::cli::{CheckArgs, Cli, Command, ReportArgs, RunArgs, ServeArgs, SweepArgs};
 use checkers::Validity;
+use converge::output::{junit, table};
+use converge::results_file::RunResults;
+use converge::run::{RunDirSlot, RunError};
 use std::path::Path;
 use std::sync::Arc;
 
-pub const EXIT_VALID: i32 = 0;
-pub const EXIT_ANOMALIES: i32 = 1;
-pub const EXIT_ERROR: i32 = 2;
+const EXIT_VALID: i32 = 0;
+const EXIT_ANOMALIES: i32 = 1;
+const EXIT_ERROR: i32 = 2;
 
 /// Runs the parsed command and returns the process exit code.
-pub fn main(cli: Cli) -> i32 {
+pub(crate) fn main(cli: Cli) -> i32 {
     match cli.command {
         Command::Run(args) => run_command(&args),
         Command::Check(args) => check_command(&args),
-        Command::Sweep(args) => crate::sweep::command(&args),
+        Command::Sweep(args) => sweep_command(&args),
         Command::Report(args) => report_command(&args),
         Command::Serve(args) => serve_command(&args),
     }
@@ -40,15 +43,16 @@ fn exit_code(v: Validity) -> i32 {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .context("cannot start the async runtime")
 }
 
 fn run_command(args: &RunArgs) -> i32 {
-    let cfg = match crate::config::load(args) {
+    let cfg = match converge::config::load(&args.into()) {
         Ok(c) => c,
         Err(e) => return error(e),
     };
@@ -60,7 +64,7 @@ fn run_command(args: &RunArgs) -> i32 {
     let name = cfg.test.name.clone();
     let slot: RunDirSlot = Arc::default();
     let outcome = rt.block_on(async {
-        let run = crate::run::run(cfg, Arc::clone(&slot));
+        let run = converge::run::run(cfg, Arc::clone(&slot));
         tokio::select! {
             r = run => Some(r),
             sig = shutdown_signal() => {
@@ -95,7 +99,7 @@ fn run_command(args: &RunArgs) -> i32 {
 }
 
 fn check_command(args: &CheckArgs) -> i32 {
-    match crate::check::check_command(&args.run_dir, args.conflict.as_deref()) {
+    match converge::check::check_command(&args.run_dir, args.conflict.as_deref()) {
         Ok((run, results)) => report(
             &results.run.name,
             run.root(),
@@ -106,8 +110,27 @@ fn check_command(args: &CheckArgs) -> i32 {
     }
 }
 
+/// `converge sweep`: the report's paths, and whether any configuration was
+/// safe as the exit code.
+fn sweep_command(args: &SweepArgs) -> i32 {
+    match converge::sweep::execute::sweep(&args.into()) {
+        Ok(None) => EXIT_VALID,
+        Ok(Some(outcome)) => {
+            println!("sweep report: {}", outcome.html.display());
+            println!("summary:      {}", outcome.markdown.display());
+            if outcome.any_safe {
+                EXIT_VALID
+            } else {
+                eprintln!("converge: no configuration was safe");
+                EXIT_ANOMALIES
+            }
+        }
+        Err(e) => error(e),
+    }
+}
+
 fn report_command(args: &ReportArgs) -> i32 {
-    let run = match crate::store::RunDir::open(&args.run_dir) {
+    let run = match converge::store::RunDir::open(&args.run_dir) {
         Ok(run) => run,
         Err(e) => return error(e),
     };

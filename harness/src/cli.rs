@@ -2,11 +2,13 @@
 //! `converge report RUN_DIR`, `converge serve` and `converge sweep`.
 //!
 //! Every `run` flag is optional here because it may also come from the
-//! `--config` file; [`crate::config::load`] merges the two (flags win) and
+//! `--config` file; `converge::config::load` merges the two (flags win) and
 //! fills in defaults. Help texts name the default and the file key.
 
-use crate::config::duration::HumanDuration;
 use clap::{Args, Parser, Subcommand};
+use converge::config::Overrides;
+use converge::config::duration::HumanDuration;
+use converge::sweep::SweepOptions;
 use std::path::PathBuf;
 
 /// converge: prove (or disprove) that a Dynamo-style replicated store converges.
@@ -33,7 +35,7 @@ pub enum Command {
     /// Resumable: runs already in the store are not repeated. Exit codes: 0
     /// finished and some configuration is safe, 1 none is, 2 error or
     /// interrupted.
-    Sweep(crate::sweep::SweepArgs),
+    Sweep(SweepArgs),
     /// Render a stored run's report.html (and refresh the store's index.html).
     ///
     /// Exit codes: 0 written, 2 not a run directory or not writable.
@@ -180,6 +182,51 @@ pub struct RunArgs {
     pub leave_running: bool,
 }
 
+impl From<&RunArgs> for Overrides {
+    fn from(a: &RunArgs) -> Overrides {
+        Overrides {
+            config: a.config.clone(),
+            name: a.name.clone(),
+            nodes: a.nodes,
+            rf: a.rf,
+            r: a.r,
+            w: a.w,
+            conflict: a.conflict.clone(),
+            time_limit: a.time_limit,
+            concurrency: a.concurrency,
+            rate: a.rate,
+            seed: a.seed,
+            convergence_timeout: a.convergence_timeout,
+            op_timeout: a.op_timeout,
+            store: a.store.clone(),
+            junit: a.junit.clone(),
+            workload: a.workload.clone(),
+            keys: a.keys,
+            zipf: a.zipf,
+            mix: a.mix.clone(),
+            nemesis: a.nemesis.clone(),
+            nemesis_interval: a.nemesis_interval,
+            clock_skew: a.clock_skew,
+            max_down: a.max_down,
+            latency: a.latency,
+            loss: a.loss,
+            deploy: a.deploy.clone(),
+            hosts: a.hosts.clone(),
+            ssh_user: a.ssh_user.clone(),
+            ssh_key: a.ssh_key.clone(),
+            ssh_port: a.ssh_port,
+            ssh_accept_new: a.ssh_accept_new,
+            known_hosts: a.known_hosts.clone(),
+            clock: a.clock.clone(),
+            docker_control: a.docker_control.clone(),
+            proxy_listen: a.proxy_listen,
+            node_bin: a.node_bin.clone(),
+            base_port: a.base_port,
+            leave_running: a.leave_running,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
     /// A run directory (e.g. store/latest).
@@ -193,4 +240,36 @@ pub struct CheckArgs {
     /// the stored one otherwise.
     #[arg(long, value_name = "MODE")]
     pub conflict: Option<String>,
+}
+
+/// `converge sweep` flags.
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// The matrix file: a base test plus axes of field values and seeds
+    /// (format: harness/src/sweep/matrix.rs, example:
+    /// harness/examples/sweeps/).
+    #[arg(long, value_name = "FILE")]
+    pub matrix: PathBuf,
+    /// Where runs and the sweep report are stored [the base test's
+    /// test.store; ./store].
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// The converge-node binary [the base test's deploy.node_bin; next to
+    /// converge, or built].
+    #[arg(long, value_name = "PATH")]
+    pub node_bin: Option<PathBuf>,
+    /// Only list the cells and which runs are already in the store.
+    #[arg(long)]
+    pub plan: bool,
+}
+
+impl From<&SweepArgs> for SweepOptions {
+    fn from(a: &SweepArgs) -> SweepOptions {
+        SweepOptions {
+            matrix: a.matrix.clone(),
+            store: a.store.clone(),
+            node_bin: a.node_bin.clone(),
+            plan: a.plan,
+        }
+    }
 }

@@ -2,10 +2,12 @@
 //! while injecting faults, records a history, waits for convergence and runs
 //! the checkers.
 //!
-//! The `converge` binary is argument parsing plus calls into this library.
+//! The `converge` binary (`main.rs` with its `cli` and `app` modules) is the
+//! only place that parses flags, prints verdicts and picks exit codes; this
+//! library takes plain structs ([`config::Overrides`],
+//! [`sweep::SweepOptions`]) and returns typed outcomes.
 //! Map of modules (Jepsen's seams, one trait each where backends differ):
-//! - [`app`]: the commands as the binary runs them; exit codes.
-//! - [`cli`], [`config`]: flags and the TOML test file, merged and validated.
+//! - [`config`]: the TOML test file and overrides, merged and validated.
 //! - [`node_id`]: the `NodeId` type.
 //! - [`db`]: node lifecycle ([`db::Db`]; local processes: [`db::LocalDb`]).
 //! - [`net`]: network faults ([`net::Net`]; partitions as [`net::Grudge`]s
@@ -29,9 +31,7 @@
 //!   [`net::iptables`], [`clock_faketime`], [`deploy_remote`] (`--deploy ssh`
 //!   and shared wiring), [`deploy_docker`] with [`docker_image`].
 
-pub mod app;
 pub mod check;
-pub mod cli;
 pub mod client;
 pub mod clients;
 pub mod clock;

@@ -2,6 +2,9 @@
 
 use clap::Parser;
 
+mod app;
+mod cli;
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -10,6 +13,6 @@ fn main() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = converge::cli::Cli::parse();
-    std::process::exit(converge::app::main(cli));
+    let cli = cli::Cli::parse();
+    std::process::exit(app::main(cli));
 }

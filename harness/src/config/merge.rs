@@ -5,15 +5,15 @@
 //! `[node.cluster]` table (so a node config copied from production sets the
 //! cluster shape by itself); then the defaults in [`super`].
 
+use super::Overrides;
 use super::{ConfigError, TestConfig};
-use crate::cli::RunArgs;
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use toml::{Table, Value};
 
 /// Loads, merges and validates. The seed is drawn here if none was given, so
 /// the stored config always reproduces the run.
-pub fn load(args: &RunArgs) -> Result<TestConfig, ConfigError> {
+pub fn load(args: &Overrides) -> Result<TestConfig, ConfigError> {
     let mut table = match &args.config {
         Some(path) => read_file(path)?,
         None => Table::new(),
@@ -73,7 +73,7 @@ fn section<'a>(root: &'a mut Table, name: &str) -> Result<&'a mut Table, ConfigE
     }
 }
 
-fn apply_flags(root: &mut Table, a: &RunArgs) -> Result<(), ConfigError> {
+fn apply_flags(root: &mut Table, a: &Overrides) -> Result<(), ConfigError> {
     let mut set = |sec: &str, key: &str, v: Option<Value>| -> Result<(), ConfigError> {
         if let Some(v) = v {
             section(root, sec)?.insert(key.into(), v);
@@ -231,8 +231,8 @@ mod tests {
         f
     }
 
-    fn args_with(f: &tempfile::NamedTempFile) -> RunArgs {
-        RunArgs {
+    fn args_with(f: &tempfile::NamedTempFile) -> Overrides {
+        Overrides {
             config: Some(f.path().to_path_buf()),
             ..Default::default()
         }
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn defaults_match_the_issue() {
-        let cfg = load(&RunArgs::default()).unwrap();
+        let cfg = load(&Overrides::default()).unwrap();
         assert_eq!(
             (cfg.test.nodes, cfg.test.rf, cfg.test.r, cfg.test.w),
             (5, 3, 2, 2)
@@ -283,7 +283,7 @@ mod tests {
 
     #[test]
     fn the_tests_node_fields_are_laid_over_the_harness_defaults() {
-        let cfg = load(&RunArgs::default()).unwrap();
+        let cfg = load(&Overrides::default()).unwrap();
         assert_eq!(cfg.node["anti_entropy"]["interval"].as_str(), Some("5s"));
         // Any [node] table keeps the defaults it does not mention.
         let f = file("[node.tombstones]\ngc_grace = \"1s\"\n");
@@ -305,7 +305,7 @@ mod tests {
 
     #[test]
     fn the_checkers_learn_the_quorums_and_what_a_crash_may_lose() {
-        let cfg = load(&RunArgs::default()).unwrap().check_config().unwrap();
+        let cfg = load(&Overrides::default()).unwrap().check_config().unwrap();
         assert_eq!(
             cfg.quorum,
             Some(checkers::Quorum { n: 3, r: 2, w: 2 }),
@@ -330,49 +330,49 @@ mod tests {
 
     #[test]
     fn a_random_seed_is_drawn_and_kept() {
-        let a = load(&RunArgs::default()).unwrap().test.seed;
-        let b = load(&RunArgs::default()).unwrap().test.seed;
+        let a = load(&Overrides::default()).unwrap().test.seed;
+        let b = load(&Overrides::default()).unwrap().test.seed;
         assert_ne!(a, b);
         assert!(a < 1 << 53);
     }
 
-    fn load_err(a: &RunArgs) -> String {
+    fn load_err(a: &Overrides) -> String {
         load(a).unwrap_err().to_string()
     }
 
     #[test]
     fn bad_inputs_are_named() {
-        let mut a = RunArgs {
+        let mut a = Overrides {
             nodes: Some(2),
             ..Default::default()
         };
         assert!(load_err(&a).contains("nodes (2) < rf (3)"));
-        a = RunArgs {
+        a = Overrides {
             r: Some(4),
             ..Default::default()
         };
         assert!(load_err(&a).contains("r (4)"));
-        a = RunArgs {
+        a = Overrides {
             w: Some(5),
             ..Default::default()
         };
         assert!(load_err(&a).contains("w (5)"));
-        a = RunArgs {
+        a = Overrides {
             nemesis: Some("partition,meteor".into()),
             ..Default::default()
         };
         assert!(load_err(&a).contains("unknown nemesis \"meteor\""));
-        a = RunArgs {
+        a = Overrides {
             workload: Some("queue".into()),
             ..Default::default()
         };
         assert!(load_err(&a).contains("queue"));
-        a = RunArgs {
+        a = Overrides {
             conflict: Some("crdt".into()),
             ..Default::default()
         };
         assert!(load_err(&a).contains("crdt"));
-        a = RunArgs {
+        a = Overrides {
             config: Some("/nonexistent/test.toml".into()),
             ..Default::default()
         };

@@ -12,8 +12,10 @@
 
 pub mod duration;
 pub mod merge;
+pub mod overrides;
 
 pub use merge::load;
+pub use overrides::Overrides;
 
 use crate::nemesis::FaultKind;
 use duration::HumanDuration;

@@ -14,8 +14,7 @@
 
 use super::matrix::{self, Matrix};
 use super::plan::{self, PlannedRun};
-use super::{SweepArgs, SweepError};
-use crate::cli::RunArgs;
+use super::{SweepError, SweepOptions};
 use crate::config::TestConfig;
 use crate::run::{RunDirSlot, RunError};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -31,7 +30,7 @@ pub struct SweepOutcome {
 }
 
 /// Runs the sweep; `None` when only the plan was asked for.
-pub fn sweep(args: &SweepArgs) -> Result<Option<SweepOutcome>, SweepError> {
+pub fn sweep(args: &SweepOptions) -> Result<Option<SweepOutcome>, SweepError> {
     let matrix = matrix::load(&args.matrix)?;
     let store = args
         .store
@@ -67,7 +66,7 @@ pub fn sweep(args: &SweepArgs) -> Result<Option<SweepOutcome>, SweepError> {
 fn load_cells(
     matrix: &Matrix,
     store: &Path,
-    args: &SweepArgs,
+    args: &SweepOptions,
 ) -> Result<Vec<TestConfig>, SweepError> {
     matrix
         .cells
@@ -82,11 +81,11 @@ fn load_cells(
 fn run_args(
     matrix: &Matrix,
     store: &Path,
-    args: &SweepArgs,
+    args: &SweepOptions,
     cell: &matrix::Cell,
     seed: u64,
-) -> RunArgs {
-    RunArgs {
+) -> crate::config::Overrides {
+    crate::config::Overrides {
         config: Some(plan::cell_config_path(store, matrix, cell)),
         seed: Some(seed),
         store: Some(store.to_path_buf()),

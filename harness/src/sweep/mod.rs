@@ -15,9 +15,10 @@
 //! - [`aggregate`]: seeds → one row per configuration; the highlights.
 //! - [`report`]: all of the above for every run → the report's data.
 //!
-//! Exit codes: 0 the sweep finished and at least one configuration is
-//! safe; 1 it finished and none is; 2 bad input, a run that failed to
-//! produce a verdict, or an interrupted sweep (rerun to resume).
+//! [`execute::sweep`] returns whether any configuration was safe; the
+//! binary turns that into exit codes (0 some configuration is safe; 1 none
+//! is; 2 bad input, a run that failed to produce a verdict, or an
+//! interrupted sweep, rerun to resume).
 
 pub mod aggregate;
 pub mod execute;
@@ -27,28 +28,18 @@ pub mod plan;
 pub mod report;
 pub mod safety;
 
-use crate::app::{EXIT_ANOMALIES, EXIT_ERROR, EXIT_VALID};
-use clap::Args;
 use std::path::PathBuf;
 
-/// `converge sweep` flags.
-#[derive(Debug, Clone, Args)]
-pub struct SweepArgs {
-    /// The matrix file: a base test plus axes of field values and seeds
-    /// (format: harness/src/sweep/matrix.rs, example:
-    /// harness/examples/sweeps/).
-    #[arg(long, value_name = "FILE")]
+/// What a sweep is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct SweepOptions {
+    /// The matrix file.
     pub matrix: PathBuf,
-    /// Where runs and the sweep report are stored [the base test's
-    /// test.store; ./store].
-    #[arg(long, value_name = "DIR")]
+    /// Where runs and the sweep report go; `None`: the base test's store.
     pub store: Option<PathBuf>,
-    /// The converge-node binary [the base test's deploy.node_bin; next to
-    /// converge, or built].
-    #[arg(long, value_name = "PATH")]
+    /// The converge-node binary; `None`: the base test's, or found/built.
     pub node_bin: Option<PathBuf>,
-    /// Only list the cells and which runs are already in the store.
-    #[arg(long)]
+    /// Only list the cells and which runs the store already holds.
     pub plan: bool,
 }
 
@@ -64,25 +55,4 @@ pub enum SweepError {
     /// Ctrl-C or SIGTERM.
     #[error("{0}")]
     Interrupted(String),
-}
-
-/// Runs `converge sweep` and returns the exit code.
-pub fn command(args: &SweepArgs) -> i32 {
-    match execute::sweep(args) {
-        Ok(None) => EXIT_VALID,
-        Ok(Some(outcome)) => {
-            println!("sweep report: {}", outcome.html.display());
-            println!("summary:      {}", outcome.markdown.display());
-            if outcome.any_safe {
-                EXIT_VALID
-            } else {
-                eprintln!("converge: no configuration was safe");
-                EXIT_ANOMALIES
-            }
-        }
-        Err(e) => {
-            eprintln!("converge: error: {e}");
-            EXIT_ERROR
-        }
-    }
 }

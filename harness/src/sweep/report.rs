@@ -4,7 +4,7 @@
 
 use super::aggregate::{self, ConfigRuns};
 use super::matrix::Matrix;
-use super::{SweepArgs, SweepError, measure, safety};
+use super::{SweepError, SweepOptions, measure, safety};
 use crate::config::TestConfig;
 use reports::sweep::SweepReport;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Measures every run, analyses and aggregates each configuration, and
 /// picks the highlights. `runs` pairs a cell index with a run directory.
 pub fn build(
-    args: &SweepArgs,
+    args: &SweepOptions,
     matrix: &Matrix,
     store: &Path,
     configs: &[TestConfig],
