@@ -59,8 +59,8 @@ fn a_run_with_every_anomaly_kind_renders_every_section() {
         "resurrection finding"
     );
     assert!(
-        html.contains("gc_grace (1s)"),
-        "resurrection cause names gc_grace"
+        html.contains("purged 3 tombstone(s) during the run (gc_grace 1s)"),
+        "resurrection cause names the purges the nodes counted, and gc_grace"
     );
     // Every checker has its section, every anomaly kind its card and timeline.
     for checker in [

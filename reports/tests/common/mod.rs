@@ -330,6 +330,9 @@ fn write_metrics(dir: &Path, spec: &Spec, duration: u64, node: &dyn Fn(u64) -> S
                     "converge_anti_entropy_bytes_total": (s * 40_000) as f64,
                     "converge_read_repairs_total": (s * 5) as f64,
                     "converge_hints_replayed_total": (s * 3) as f64,
+                    // One tombstone purged per node late in the run: the
+                    // evidence a resurrection's gc_grace cause needs.
+                    "converge_tombstones_purged_total": if fault >= 8 { 1.0 } else { 0.0 },
                     "converge_clock_offset_ms": skew,
                     "converge_op_latency_seconds_bucket{op=\"get\",le=\"0.01\"}": 5.0,
                 }
