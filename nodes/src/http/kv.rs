@@ -64,9 +64,7 @@ pub fn parse_get(
     query: Option<&str>,
     limits: Limits,
 ) -> Result<(Key, usize), BadRequest> {
-    let key = Key::parse(raw_key).map_err(|e| BadRequest(e.to_string()))?;
-    let r = quorum(query, "r", limits.default_r, limits.rf)?;
-    Ok((key, r))
+    key_and_quorum(raw_key, query, "r", limits.default_r, limits.rf)
 }
 
 /// A checked PUT from its raw key, query string and body.
@@ -76,8 +74,7 @@ pub fn parse_put(
     body: &[u8],
     limits: Limits,
 ) -> Result<WriteRequest, BadRequest> {
-    let key = Key::parse(raw_key).map_err(|e| BadRequest(e.to_string()))?;
-    let w = quorum(query, "w", limits.default_w, limits.rf)?;
+    let (key, w) = key_and_quorum(raw_key, query, "w", limits.default_w, limits.rf)?;
     let parsed: PutBody =
         serde_json::from_slice(body).map_err(|e| BadRequest(format!("bad JSON: {e}")))?;
     check_value(&parsed.value).map_err(|e| BadRequest(e.to_string()))?;
@@ -97,21 +94,33 @@ pub fn parse_delete(
     body: &[u8],
     limits: Limits,
 ) -> Result<WriteRequest, BadRequest> {
-    let key = Key::parse(raw_key).map_err(|e| BadRequest(e.to_string()))?;
-    let w = quorum(query, "w", limits.default_w, limits.rf)?;
+    let (key, w) = key_and_quorum(raw_key, query, "w", limits.default_w, limits.rf)?;
     let context = if body.iter().all(u8::is_ascii_whitespace) {
-        decode_context(None, limits.mode)?
+        None
     } else {
         let parsed: DeleteBody =
             serde_json::from_slice(body).map_err(|e| BadRequest(format!("bad JSON: {e}")))?;
-        decode_context(parsed.context.as_deref(), limits.mode)?
+        parsed.context
     };
     Ok(WriteRequest {
         key,
         w,
         value: None,
-        context,
+        context: decode_context(context.as_deref(), limits.mode)?,
     })
+}
+
+/// The key, then the quorum `name` (in that order: the first problem is
+/// the one reported).
+fn key_and_quorum(
+    raw_key: &str,
+    query: Option<&str>,
+    name: &str,
+    default: usize,
+    rf: usize,
+) -> Result<(Key, usize), BadRequest> {
+    let key = Key::parse(raw_key).map_err(|e| BadRequest(e.to_string()))?;
+    Ok((key, quorum(query, name, default, rf)?))
 }
 
 fn decode_context(context: Option<&str>, mode: ConflictMode) -> Result<ClientContext, BadRequest> {
