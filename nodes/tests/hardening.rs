@@ -170,6 +170,34 @@ async fn a_context_too_far_ahead_is_refused_and_counted() {
     assert!(decode_lww(&body["context"]).physical_us < now_us() + 5_000_000);
 }
 
+/// A peer whose clock runs beyond `max_clock_offset` ahead is refused, not
+/// followed: its frames would drag this node's clock, and every LWW
+/// timestamp it stamps afterwards, into the future with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_clock_beyond_the_max_offset_is_refused_not_followed() {
+    let config = "[cluster]\nrf = 2\nr = 1\nw = 2\nmax_clock_offset = \"10s\"\n";
+    let cluster = Cluster::start(2, config).await;
+    let r = cluster
+        .client
+        .put(cluster.url(1, "/admin/clock"))
+        .json(&serde_json::json!({ "offset_ms": 3_600_000 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // n2's write reaches n1 stamped an hour ahead: n1 does not ack it.
+    let (status, body) = cluster.put(1, "k", "from-the-future", "?w=2", None).await;
+    assert_eq!(status, 503, "{body}");
+    let refused = cluster
+        .metric(0, "converge_clock_offset_rejections_total{source=\"peer\"}")
+        .await;
+    assert!(refused >= Some(1.0), "{refused:?}");
+    // n1's own writes are still stamped with the present.
+    let (status, body) = cluster.put(0, "k2", "v", "?w=1", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(decode_lww(&body["context"]).physical_us < now_us() + 5_000_000);
+}
+
 /// VmRSS of a process, in KiB.
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -180,27 +208,18 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
-/// Writes `n` values over `keys` keys from 8 concurrent clients.
-async fn write_load(cluster: &Cluster, n: usize, keys: usize) {
-    let mut tasks = tokio::task::JoinSet::new();
-    for writer in 0..8 {
-        let client = cluster.client.clone();
-        let base = cluster.url(0, "/kv/");
-        tasks.spawn(async move {
-            for i in (writer..n).step_by(8) {
-                let r = client
-                    .put(format!("{base}key-{}", i % keys))
-                    .json(&serde_json::json!({ "value": format!("value-{i}-{}", "x".repeat(200)) }))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200);
-            }
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        done.unwrap();
-    }
+/// Writes `n` values of about 200 bytes over 200 keys through n1 from 8
+/// concurrent clients.
+async fn write_load(cluster: &Cluster, n: usize) {
+    cluster
+        .put_concurrently(8, n, |i| {
+            (
+                0,
+                format!("key-{}", i % 200),
+                format!("value-{i}-{}", "x".repeat(200)),
+            )
+        })
+        .await;
 }
 
 /// With anti-entropy off nothing drains the Merkle change queue, so every
@@ -210,9 +229,9 @@ async fn memory_stays_flat_under_a_long_write_load_with_anti_entropy_off() {
     let config = "[cluster]\nrf = 3\nr = 1\nw = 1\n[anti_entropy]\nmode = \"off\"\n";
     let cluster = Cluster::start(3, config).await;
     let pid = cluster.children[0].as_ref().unwrap().id();
-    write_load(&cluster, 4_000, 200).await;
+    write_load(&cluster, 4_000).await;
     let warm = rss_kib(pid);
-    write_load(&cluster, 20_000, 200).await;
+    write_load(&cluster, 20_000).await;
     let pending = cluster
         .metric(0, "converge_anti_entropy_pending_changes")
         .await;
