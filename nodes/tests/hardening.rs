@@ -232,11 +232,12 @@ async fn memory_stays_flat_under_a_long_write_load_with_anti_entropy_off() {
     write_load(&cluster, 4_000).await;
     let warm = rss_kib(pid);
     write_load(&cluster, 20_000).await;
+    let grown = rss_kib(pid).saturating_sub(warm);
+    eprintln!("n1 RSS after warm-up {warm} KiB; growth over 20,000 more writes {grown} KiB");
     let pending = cluster
         .metric(0, "converge_anti_entropy_pending_changes")
         .await;
     assert_eq!(pending, Some(0.0), "anti-entropy is off: nothing to queue");
-    let grown = rss_kib(pid).saturating_sub(warm);
     // 20,000 queued changes cost several MiB; the redb cache of 200 keys does
     // not grow. 32 MiB is a generous margin for allocator noise.
     assert!(grown < 32 * 1024, "RSS grew by {grown} KiB after warm-up");
