@@ -122,9 +122,13 @@ async fn serve_connection(
             break Err("unexpected frame".to_string());
         };
         // Held until the response is queued; waiting for it here stops
-        // reading the socket while MAX_IN_FLIGHT requests are in service.
-        let Ok(permit) = in_flight.clone().acquire_owned().await else {
-            break Err("request limiter closed".to_string());
+        // reading the socket while MAX_IN_FLIGHT requests are in service. A
+        // peer that stops reading responses (a hung link) stalls them all:
+        // give up on the connection after the idle timeout, as for silence.
+        let permit = match timeout(IDLE_TIMEOUT, in_flight.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => break Err("request limiter closed".to_string()),
+            Err(_) => break Err("responses stalled".to_string()),
         };
         let clock_ok = replica.clock.observe_remote(clock, ClockSource::Peer);
         let replica = replica.clone();
