@@ -15,29 +15,38 @@ use crate::merkle::{
     Initiator, LwwRecord, LwwRule, MemoryRangeStore, Request, Responder, Response, SessionConfig,
 };
 use crate::peer::protocol::Frame;
-use crate::types::{ConflictMode, NodeId};
+use crate::types::ConflictMode;
 use crate::version::context::ClientContext;
 use crate::version::{DvvRecord, Record};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 const MODES: [ConflictMode; 2] = [ConflictMode::Lww, ConflictMode::Dvv];
 
-/// A client context string, as either conflict mode would decode it.
+/// A client context: the bytes as the context string, and the bytes as the
+/// postcard inside one (base64-encoded here, so byte-level mutations reach
+/// the decoder behind the base64 layer), as either conflict mode would
+/// decode them.
 pub fn client_context(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    for mode in MODES {
-        let Ok(context) = ClientContext::decode(text, mode) else {
-            continue;
-        };
-        if let ClientContext::Dvv(seen) = &context {
-            // Whatever a client sends, minting on it must not overflow: the
-            // actor `n1` is the one a fuzzer finds first.
-            let minted = DvvRecord::mint(None, seen, &NodeId::new("n1"), Some("v".into()), 0);
-            assert!(minted.is_ok(), "an accepted context broke minting");
+    let wrapped = URL_SAFE_NO_PAD.encode(data);
+    let texts = [std::str::from_utf8(data).ok(), Some(wrapped.as_str())];
+    for text in texts.into_iter().flatten() {
+        for mode in MODES {
+            let Ok(context) = ClientContext::decode(text, mode) else {
+                continue;
+            };
+            if let ClientContext::Dvv(seen) = &context {
+                assert_eq!(seen.check(), Ok(()), "decode let a bad context through");
+                // Whatever a client sends, minting on it must not overflow,
+                // whichever of its actors the minting replica is.
+                for actor in seen.actors() {
+                    let minted = DvvRecord::mint(None, seen, actor, Some("v".into()), 0);
+                    assert!(minted.is_ok(), "an accepted context broke minting");
+                }
+            }
+            let again = ClientContext::decode(&context.encode(), mode);
+            assert_eq!(again.as_ref(), Ok(&context), "context does not round-trip");
         }
-        let again = ClientContext::decode(&context.encode(), mode);
-        assert_eq!(again.as_ref(), Ok(&context), "context does not round-trip");
     }
 }
 

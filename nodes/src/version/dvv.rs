@@ -137,6 +137,11 @@ impl CausalContext {
         Ok(())
     }
 
+    /// Every actor with at least one dot in the set.
+    pub fn actors(&self) -> impl Iterator<Item = &NodeId> {
+        self.vv.keys().chain(self.cloud.iter().map(|d| &d.node))
+    }
+
     /// Whether nothing has been seen.
     pub fn is_empty(&self) -> bool {
         self.vv.is_empty() && self.cloud.is_empty()
