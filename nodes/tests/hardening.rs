@@ -107,14 +107,7 @@ async fn a_hostile_context_is_a_400_and_the_node_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_node_orders_new_writes_after_its_stored_ones() {
     let mut cluster = Cluster::start(1, LWW_ALONE).await;
-    let r = cluster
-        .client
-        .put(cluster.url(0, "/admin/clock"))
-        .json(&serde_json::json!({ "offset_ms": 3_600_000 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    cluster.set_clock_offset(0, 3_600_000).await;
     assert_eq!(cluster.put(0, "k", "skewed", "", None).await.0, 200);
 
     // The offset lives in memory: the restarted node has the real clock.
@@ -177,14 +170,7 @@ async fn a_context_too_far_ahead_is_refused_and_counted() {
 async fn a_peer_clock_beyond_the_max_offset_is_refused_not_followed() {
     let config = "[cluster]\nrf = 2\nr = 1\nw = 2\nmax_clock_offset = \"10s\"\n";
     let cluster = Cluster::start(2, config).await;
-    let r = cluster
-        .client
-        .put(cluster.url(1, "/admin/clock"))
-        .json(&serde_json::json!({ "offset_ms": 3_600_000 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    cluster.set_clock_offset(1, 3_600_000).await;
     // n2's write reaches n1 stamped an hour ahead: n1 does not ack it.
     let (status, body) = cluster.put(1, "k", "from-the-future", "?w=2", None).await;
     assert_eq!(status, 503, "{body}");

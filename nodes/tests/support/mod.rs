@@ -282,6 +282,18 @@ impl Cluster {
         }
     }
 
+    /// `PUT /admin/clock` on node `i`; the node must accept it.
+    pub async fn set_clock_offset(&self, i: usize, offset_ms: i64) {
+        let r = self
+            .client
+            .put(self.url(i, "/admin/clock"))
+            .json(&serde_json::json!({ "offset_ms": offset_ms }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
     /// `/admin/dump` parsed into (key → line).
     pub async fn dump(&self, i: usize) -> std::collections::BTreeMap<String, Value> {
         let text = self
