@@ -9,11 +9,28 @@
 //! microsecond resolution but never go backwards and always exceed every
 //! timestamp this node has seen in a message, so a write that causally
 //! follows another gets a larger timestamp even across skewed clocks.
+//!
+//! Three rules keep it honest across restarts and bad peers:
+//! - at start the node seeds it with the largest timestamp it has stored
+//!   ([`NodeClock::observe`]), so a node that ran skewed forward and
+//!   restarted never stamps a write below one it already holds (that write
+//!   would be acknowledged and never visible);
+//! - an LWW write observes the timestamp in the client's context, so it is
+//!   ordered after the version the client read;
+//! - a reading received from outside (a peer frame, a client context) more
+//!   than `cluster.max_clock_offset` ahead of this node's clock is refused,
+//!   logged and counted ([`NodeClock::observe_remote`]), as CockroachDB
+//!   does: otherwise one node with a wild clock drags every clock it talks
+//!   to (and every later LWW timestamp) forward with it.
 
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Default `cluster.max_clock_offset`: an order of magnitude above the
+/// harness's clock faults (seconds), far below anything sane.
+pub const DEFAULT_MAX_OFFSET: Duration = Duration::from_secs(60);
 
 /// A hybrid-logical-clock reading: physical microseconds since the Unix
 /// epoch plus a logical counter that orders events within one microsecond.
@@ -25,18 +42,70 @@ pub struct HlcTimestamp {
     pub logical: u32,
 }
 
+/// Where a remote clock reading came from (the metric label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClockSource {
+    /// A client's LWW context.
+    Client,
+    /// A peer's request or response frame.
+    Peer,
+}
+
+impl ClockSource {
+    /// Every source, in metric order.
+    pub const ALL: [ClockSource; 2] = [ClockSource::Client, ClockSource::Peer];
+
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            ClockSource::Client => "client",
+            ClockSource::Peer => "peer",
+        }
+    }
+}
+
+/// A remote clock reading too far ahead to be observed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "clock reading is {ahead_ms} ms ahead of this node's clock, beyond max_clock_offset ({max_ms} ms)"
+)]
+pub struct ClockAhead {
+    pub ahead_ms: u64,
+    pub max_ms: u64,
+}
+
 /// The node clock: wall clock + admin offset, and the HLC state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NodeClock {
     offset_ms: AtomicI64,
     /// A std mutex: held for a few instructions, never across an await.
     last: Mutex<HlcTimestamp>,
+    max_offset: Duration,
+    /// Refused remote readings, by [`ClockSource`] (index in `ALL`).
+    rejections: [AtomicU64; 2],
+}
+
+impl Default for NodeClock {
+    fn default() -> Self {
+        NodeClock::with_max_offset(DEFAULT_MAX_OFFSET)
+    }
 }
 
 impl NodeClock {
-    /// A clock with offset 0.
+    /// A clock with offset 0 and the default `max_clock_offset`.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A clock with offset 0 refusing remote readings more than
+    /// `max_offset` ahead.
+    pub fn with_max_offset(max_offset: Duration) -> Self {
+        NodeClock {
+            offset_ms: AtomicI64::new(0),
+            last: Mutex::new(HlcTimestamp::default()),
+            max_offset,
+            rejections: [AtomicU64::new(0), AtomicU64::new(0)],
+        }
     }
 
     /// The admin offset in milliseconds.
@@ -82,12 +151,41 @@ impl NodeClock {
         *last
     }
 
-    /// Advances the clock past a timestamp received in a message.
+    /// Advances the clock to a trusted timestamp (one this node stored).
     pub fn observe(&self, seen: HlcTimestamp) {
         let mut last = self.lock();
         if seen > *last {
             *last = seen;
         }
+    }
+
+    /// Advances the clock to a timestamp received from `source`, unless it
+    /// is more than `max_clock_offset` ahead of this node's wall clock: then
+    /// the clock is left alone, the refusal counted and logged, and the
+    /// caller refuses whatever carried it.
+    pub fn observe_remote(
+        &self,
+        seen: HlcTimestamp,
+        source: ClockSource,
+    ) -> Result<(), ClockAhead> {
+        let wall = self.wall_us();
+        let max_us = u64::try_from(self.max_offset.as_micros()).unwrap_or(u64::MAX);
+        if seen.physical_us > wall.saturating_add(max_us) {
+            let ahead = ClockAhead {
+                ahead_ms: (seen.physical_us - wall) / 1_000,
+                max_ms: max_us / 1_000,
+            };
+            self.rejections[source as usize].fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(source = source.label(), error = %ahead, "refused a remote clock reading");
+            return Err(ahead);
+        }
+        self.observe(seen);
+        Ok(())
+    }
+
+    /// Remote readings refused so far from `source`.
+    pub fn rejections(&self, source: ClockSource) -> u64 {
+        self.rejections[source as usize].load(Ordering::Relaxed)
     }
 
     /// The latest timestamp issued or observed, without advancing.
@@ -126,6 +224,29 @@ mod tests {
         };
         clock.observe(future);
         assert!(clock.now() > future);
+    }
+
+    #[test]
+    fn remote_readings_beyond_the_max_offset_are_refused_and_counted() {
+        let clock = NodeClock::with_max_offset(Duration::from_secs(10));
+        let near = HlcTimestamp {
+            physical_us: clock.wall_us() + 5_000_000,
+            logical: 0,
+        };
+        assert_eq!(clock.observe_remote(near, ClockSource::Peer), Ok(()));
+        assert!(clock.now() > near);
+        let far = HlcTimestamp {
+            physical_us: clock.wall_us() + 3_600_000_000,
+            logical: 0,
+        };
+        let refused = clock.observe_remote(far, ClockSource::Client).unwrap_err();
+        assert!(refused.ahead_ms >= 3_599_000 && refused.max_ms == 10_000);
+        assert!(
+            clock.now() < far,
+            "a refused reading must not move the clock"
+        );
+        assert_eq!(clock.rejections(ClockSource::Client), 1);
+        assert_eq!(clock.rejections(ClockSource::Peer), 0);
     }
 
     #[test]

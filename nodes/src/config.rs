@@ -39,6 +39,13 @@ pub struct ClusterConfig {
     /// How long a coordinator waits for R/W replicas before answering 503.
     #[serde(deserialize_with = "duration::deserialize")]
     pub request_timeout: Duration,
+    /// How far ahead of this node's clock a received HLC reading (a peer's
+    /// frame, a client's LWW context) may be; further ones are refused and
+    /// counted, so one bad clock cannot drag the cluster's clocks forward.
+    /// Set well above the skew the harness injects, so skew tests keep
+    /// testing LWW instead of turning into partitions.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub max_clock_offset: Duration,
 }
 
 impl Default for ClusterConfig {
@@ -50,6 +57,7 @@ impl Default for ClusterConfig {
             conflict: ConflictMode::Lww,
             vnodes: 64,
             request_timeout: Duration::from_secs(1),
+            max_clock_offset: crate::clock::DEFAULT_MAX_OFFSET,
         }
     }
 }
@@ -263,6 +271,9 @@ impl Config {
         }
         if c.request_timeout.is_zero() {
             return fail("config field cluster.request_timeout must be positive".into());
+        }
+        if c.max_clock_offset.is_zero() {
+            return fail("config field cluster.max_clock_offset must be positive".into());
         }
         if self.anti_entropy.leaf_bits > crate::merkle::MAX_LEAF_BITS {
             return fail(format!(

@@ -14,7 +14,7 @@ use crate::clock::NodeClock;
 use crate::config::{ReadRepairConfig, ReadRepairMode};
 use crate::hints::Hints;
 use crate::metrics::Metrics;
-use crate::peer::{PeerClient, PeerRequest, PeerResponse};
+use crate::peer::{PeerClient, PeerError, PeerRequest, PeerResponse};
 use crate::replica::LocalReplica;
 use crate::ring::Ring;
 use crate::types::{ConflictMode, Key, NodeId};
@@ -171,6 +171,13 @@ impl Coordinator {
     /// DVV: has one replica of `key` mint the write's dot from its local
     /// state; this node if it is a replica, else the first replica in
     /// preference order that answers.
+    ///
+    /// The next replica is asked only when the previous one certainly did
+    /// not mint (it refused, or was never reached). After a failure that may
+    /// follow an applied mint (the connection dropped after the request went
+    /// out, the deadline passed) the write is answered 503, indeterminate:
+    /// minting it again elsewhere would turn one client write into two
+    /// siblings.
     async fn mint(
         &self,
         key: &Key,
@@ -190,19 +197,54 @@ impl Coordinator {
                 value: value.clone(),
                 written_ms,
             };
-            if let Some(PeerResponse::Minted { record, context }) =
-                self.call(node, request, deadline).await
-            {
-                return Ok((record, context, node.clone()));
-            }
-            if Instant::now() >= deadline {
-                break;
+            match self.try_mint(node, request, deadline).await {
+                MintAttempt::Minted(record, context) => {
+                    return Ok((record, context, node.clone()));
+                }
+                MintAttempt::NotApplied if Instant::now() < deadline => {}
+                MintAttempt::NotApplied | MintAttempt::Unknown => break,
             }
         }
         Err(Unavailable {
             required: w,
             acked: 0,
         })
+    }
+
+    /// One mint request, classified by whether it may have been applied.
+    async fn try_mint(
+        &self,
+        node: &NodeId,
+        request: PeerRequest,
+        deadline: Instant,
+    ) -> MintAttempt {
+        let answer = if *node == self.me {
+            timeout_at(deadline, self.local.handle(request)).await.ok()
+        } else {
+            let Some(peer) = self.peers.get(node) else {
+                return MintAttempt::NotApplied;
+            };
+            match peer.call(request, deadline).await {
+                Ok(answer) => Some(answer),
+                // Never sent, or refused at the handshake.
+                Err(PeerError::Unreachable(..) | PeerError::Refused(..)) => {
+                    return MintAttempt::NotApplied;
+                }
+                Err(e @ (PeerError::ConnectionLost(_) | PeerError::Timeout(_))) => {
+                    tracing::debug!(error = %e, "mint outcome unknown; not retrying elsewhere");
+                    None
+                }
+            }
+        };
+        match answer {
+            Some(PeerResponse::Minted { record, context }) => MintAttempt::Minted(record, context),
+            // The replica answered that it could not mint: nothing applied.
+            Some(PeerResponse::Failed(reason)) => {
+                tracing::debug!(%node, %reason, "replica could not mint");
+                MintAttempt::NotApplied
+            }
+            Some(_) | None => MintAttempt::Unknown,
+        }
     }
 
     /// Sends `request` to every node in `targets`, each in its own task.
@@ -296,6 +338,15 @@ impl Coordinator {
             other => other,
         }
     }
+}
+
+/// How one mint request ended.
+enum MintAttempt {
+    Minted(Record, CausalContext),
+    /// Certainly not applied: another replica may mint instead.
+    NotApplied,
+    /// Possibly applied: minting elsewhere could duplicate the write.
+    Unknown,
 }
 
 /// Answers of a fan-out, as they arrive.

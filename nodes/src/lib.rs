@@ -18,6 +18,7 @@
 //! - [`anti_entropy`]: runs those sessions between this node and its peers.
 //! - [`metrics`]: Prometheus text exposition.
 //! - [`types`]: `NodeId`, `Key`, `ConflictMode`.
+//! - [`untrusted`]: every decoder of outside bytes, one entry per fuzz target.
 
 pub mod anti_entropy;
 pub mod cli;
@@ -36,4 +37,5 @@ pub mod replica;
 pub mod ring;
 pub mod storage;
 pub mod types;
+pub mod untrusted;
 pub mod version;

@@ -1,6 +1,10 @@
 //! Wiring: opens storage, binds both listeners, connects the parts, and runs
 //! until shutdown is requested; then stops accepting, finishes in-flight
 //! requests, and makes storage durable before returning.
+//!
+//! A dead storage writer also stops the node (exit 1, logged): every write
+//! would fail from then on, and a node that keeps answering `/health` and
+//! reads while it cannot write is worse than one that is visibly down.
 
 use crate::anti_entropy::AntiEntropy;
 use crate::cli::Cli;
@@ -13,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::peer::{ClusterSettings, PeerClient};
 use crate::replica::LocalReplica;
 use crate::ring::Ring;
-use crate::storage::{StorageError, Store};
+use crate::storage::{StorageError, Store, StoreOptions};
 use crate::types::NodeId;
 use crate::{gc, peer};
 use std::collections::HashMap;
@@ -36,6 +40,8 @@ pub enum NodeError {
     AntiEntropy(String),
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
+    #[error("stopping: {0}")]
+    WriterDied(String),
 }
 
 /// Runs the node until `shutdown` resolves.
@@ -48,7 +54,7 @@ pub async fn run(
         tracing::warn!("{warning}");
     }
     let metrics = Arc::new(Metrics::new());
-    let clock = Arc::new(NodeClock::new());
+    let clock = Arc::new(NodeClock::with_max_offset(config.cluster.max_clock_offset));
     let cluster = &config.cluster;
     let mut members: Vec<NodeId> = cli.peers.iter().map(|p| p.id.clone()).collect();
     members.push(cli.id.clone());
@@ -64,15 +70,23 @@ pub async fn run(
         .map_err(NodeError::AntiEntropy)?,
     );
     let store = Store::open(
-        &cli.data_dir,
-        cluster.conflict,
-        config.storage.fsync,
-        std::time::Duration::from_millis(config.storage.fsync_interval_ms),
+        StoreOptions {
+            dir: &cli.data_dir,
+            id: &cli.id,
+            mode: cluster.conflict,
+            fsync: config.storage.fsync,
+            fsync_interval: std::time::Duration::from_millis(config.storage.fsync_interval_ms),
+        },
         metrics.clone(),
         Some(anti_entropy.clone()),
     )?;
     // Rebuild the Merkle trees from storage before serving anything.
     anti_entropy.attach(store.clone())?;
+    // Never stamp a write below one already stored (see crate::clock).
+    if let Some(latest) = store.max_stored_timestamp() {
+        clock.observe(latest);
+    }
+    tracing::info!(actor = %store.incarnation().actor(), "DVV incarnation");
     let settings = Arc::new(ClusterSettings {
         rf: cluster.rf,
         conflict: cluster.conflict,
@@ -163,8 +177,21 @@ pub async fn run(
         default_w: cluster.w,
     };
     tracing::info!(id = %cli.id, listen = %cli.listen, peer_listen = %cli.peer_listen, "node ready");
+    let writer_death: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let stop = {
+        let (store, writer_death) = (store.clone(), writer_death.clone());
+        async move {
+            tokio::select! {
+                () = shutdown => {}
+                why = store.writer_failed() => {
+                    tracing::error!(reason = %why, "shutting down: the storage writer died");
+                    *writer_death.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+                }
+            }
+        }
+    };
     let served = axum::serve(http_listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stop)
         .await;
 
     peer_server.abort();
@@ -175,5 +202,12 @@ pub async fn run(
         tracing::error!(error = %e, "final storage sync failed");
     }
     tracing::info!("node stopped");
+    if let Some(why) = writer_death
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    {
+        return Err(NodeError::WriterDied(why));
+    }
     served.map_err(NodeError::Serve)
 }

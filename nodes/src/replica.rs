@@ -52,21 +52,19 @@ impl LocalReplica {
                     Err(e) => PeerResponse::Failed(e.to_string()),
                 }
             }
+            PeerRequest::AntiEntropyEnd { from, session } => {
+                self.anti_entropy.end_session(&from, session);
+                PeerResponse::Ended
+            }
             PeerRequest::Mint {
                 key,
                 context,
                 value,
                 written_ms,
-            } => {
-                match self
-                    .store
-                    .mint(key, context, self.id.clone(), value, written_ms)
-                    .await
-                {
-                    Ok((record, context)) => PeerResponse::Minted { record, context },
-                    Err(e) => self.failed("mint", e),
-                }
-            }
+            } => match self.store.mint(key, context, value, written_ms).await {
+                Ok((record, context)) => PeerResponse::Minted { record, context },
+                Err(e) => self.failed("mint", e),
+            },
         }
     }
 

@@ -17,25 +17,11 @@ fn config(anti_entropy: &str) -> String {
 
 /// Writes `keys` keys through n1 and n2 at W=2 with 32 concurrent clients.
 async fn write_keys(cluster: &Cluster, keys: usize) {
-    let mut tasks = tokio::task::JoinSet::new();
-    for worker in 0..32 {
-        let client = cluster.client.clone();
-        let base = cluster.url(worker % 2, "/kv/");
-        tasks.spawn(async move {
-            for i in (worker..keys).step_by(32) {
-                let r = client
-                    .put(format!("{base}key-{i}?w=2"))
-                    .json(&json!({ "value": format!("value-{i}") }))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200);
-            }
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        done.unwrap();
-    }
+    cluster
+        .put_concurrently(32, keys, |i| {
+            (i % 2, format!("key-{i}?w=2"), format!("value-{i}"))
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

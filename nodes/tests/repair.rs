@@ -165,14 +165,7 @@ async fn a_replica_down_past_the_hint_window_gets_no_hints() {
     .await;
 
     // Move n1's clock past the window: n3 has now been down "too long".
-    let r = cluster
-        .client
-        .put(cluster.url(0, "/admin/clock"))
-        .json(&json!({"offset_ms": 5000}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    cluster.set_clock_offset(0, 5000).await;
     assert_eq!(cluster.put(0, "late", "v", "?w=2", None).await.0, 200);
     assert_eq!(
         cluster

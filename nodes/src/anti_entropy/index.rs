@@ -5,12 +5,21 @@
 //! The writer must never wait on a session, so it only appends to a small
 //! `pending` queue (its own mutex); whoever next locks the index (a session
 //! step, the metrics) drains the queue first. Lock order: index, then
-//! pending; the writer takes only pending.
+//! pending; the writer takes pending, and the index only by `try_lock`.
+//!
+//! Sessions may be far apart (`anti_entropy.interval` is ten minutes by
+//! default), so the queue cannot wait for them: once it holds
+//! [`MAX_PENDING`] changes the writer drains it itself if no session holds
+//! the index. A session holding the index drains the queue when its step
+//! ends, so the queue is bounded by what one session step lets pile up.
 
 use crate::merkle::{EntryHash, KeyHash, MerkleTree, entry_hash, key_hash};
 use crate::version::Record;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, TryLockError};
+
+/// Queued changes at which the writer drains the queue into the index.
+pub const MAX_PENDING: usize = 4096;
 
 /// What the tree knows about one key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,12 +78,30 @@ impl RangeSlot {
         }
     }
 
-    /// Queues a change (storage writer; never blocks on a session).
+    /// Queues a change (storage writer; never blocks on a session), and
+    /// drains the queue once it is [`MAX_PENDING`] long and the index free.
     pub fn push(&self, change: Change) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(change);
+        let queued = {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            pending.push(change);
+            pending.len()
+        };
+        if queued < MAX_PENDING {
+            return;
+        }
+        let index = match self.index.try_lock() {
+            Ok(index) => Some(index),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        if let Some(mut index) = index {
+            self.drain_into(&mut index);
+        }
+    }
+
+    /// Changes queued and not yet applied (the pending-changes gauge).
+    pub fn pending(&self) -> usize {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Locks the index with every queued change applied.

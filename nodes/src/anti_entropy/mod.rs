@@ -13,6 +13,13 @@
 //! `interval` plus random `jitter`, at most `max_concurrent` peers at once,
 //! with all streaming throttled to `rate_bytes_per_sec`; `POST
 //! /admin/anti-entropy` runs one round with every peer now.
+//!
+//! Memory is bounded whatever the configuration: with anti-entropy off, or
+//! for a replica set of this node alone (rf = 1), there are no trees at all
+//! (nothing could ever compare them); the change queue of a range is bounded
+//! by [`index::MAX_PENDING`]; responders are dropped when their initiator
+//! ends the session (`AntiEntropyEnd`), when idle for [`RESPONDER_IDLE`],
+//! and the least recently used goes when [`MAX_RESPONDERS`] are held.
 
 mod index;
 mod range_store;
@@ -38,8 +45,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A responder idle this long is dropped (its initiator gave up).
 const RESPONDER_IDLE: Duration = Duration::from_secs(120);
+/// Most responders held at once (each holds a fingerprinter, about 8 KiB).
+/// Initiators run `max_concurrent` sessions each, one range at a time, so
+/// live sessions are few; the cap only matters for abandoned ones.
+pub const MAX_RESPONDERS: usize = 64;
 /// Deadline of one session message: a full-mode chunk can be large.
 const MIN_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Responder state per (initiator, session id), with its last use.
+type Responders = HashMap<(NodeId, u64), (Responder, Instant)>;
 
 /// The anti-entropy component of one node.
 pub struct AntiEntropy {
@@ -51,7 +65,7 @@ pub struct AntiEntropy {
     slots: Vec<RangeSlot>,
     /// Set once storage is open (the writer hook exists before the store).
     store: OnceLock<Store>,
-    responders: Mutex<HashMap<(NodeId, u64), (Responder, Instant)>>,
+    responders: Mutex<Responders>,
     next_session: AtomicU64,
     request_timeout: Duration,
     metrics: AeMetrics,
@@ -78,14 +92,19 @@ impl AntiEntropy {
         ring: Ring,
         request_timeout: Duration,
     ) -> Result<AntiEntropy, String> {
+        // No trees when nothing could ever compare them: anti-entropy off, or
+        // a replica set of this node alone. Their change queues would only
+        // grow (only sessions drain them).
         let mut ranges: Vec<Vec<NodeId>> = ring
             .ranges_of(&me)
             .into_iter()
+            .filter(|_| config.mode != AntiEntropyMode::Off)
             .map(|r| {
                 let mut set = r.replicas;
                 set.sort();
                 set
             })
+            .filter(|set| set.len() > 1)
             .collect();
         ranges.sort();
         ranges.dedup();
@@ -244,13 +263,33 @@ impl AntiEntropy {
         Ok(f(&mut range))
     }
 
-    /// Drives one initiator session against `peer` for `slot`.
+    /// Drives one initiator session against `peer` for `slot`, then tells
+    /// the peer the session is over so it drops its responder at once.
     async fn session(
         self: &Arc<Self>,
         peer: &PeerClient,
         slot: usize,
     ) -> Result<SessionStats, RoundError> {
         let session_id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let result = self.run_session(peer, slot, session_id).await;
+        let end = PeerRequest::AntiEntropyEnd {
+            from: self.me.clone(),
+            session: session_id,
+        };
+        // Best effort: a responder not told is dropped when idle or evicted.
+        let deadline = tokio::time::Instant::now() + self.request_timeout;
+        if let Err(e) = peer.call(end, deadline).await {
+            tracing::debug!(peer = %peer.peer(), error = %e, "could not end an anti-entropy session");
+        }
+        result
+    }
+
+    async fn run_session(
+        self: &Arc<Self>,
+        peer: &PeerClient,
+        slot: usize,
+        session_id: u64,
+    ) -> Result<SessionStats, RoundError> {
         let mut initiator = Initiator::new(self.session_config());
         let this = self.clone();
         let (back, first) = tokio::task::spawn_blocking(move || {
@@ -320,7 +359,7 @@ impl AntiEntropy {
             .ranges
             .binary_search(&replicas)
             .map_err(|_| "unknown range".to_string())?;
-        let mut responders = self.responders.lock().unwrap_or_else(|p| p.into_inner());
+        let mut responders = self.lock_responders();
         responders.retain(|_, (_, used)| used.elapsed() < RESPONDER_IDLE);
         let (mut responder, _) = responders
             .remove(&(from.clone(), session))
@@ -329,11 +368,39 @@ impl AntiEntropy {
         let result = self.with_store(slot, |s| {
             responder.handle(s, request).map_err(|e| e.to_string())
         });
-        self.responders
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert((from, session), (responder, Instant::now()));
+        let mut responders = self.lock_responders();
+        while responders.len() >= MAX_RESPONDERS {
+            let oldest = responders
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => responders.remove(&k),
+                None => break,
+            };
+        }
+        responders.insert((from, session), (responder, Instant::now()));
+        drop(responders);
         result.map_err(|e| e.to_string())?
+    }
+
+    /// Drops the responder of a session its initiator has ended.
+    pub fn end_session(&self, from: &NodeId, session: u64) {
+        self.lock_responders().remove(&(from.clone(), session));
+    }
+
+    /// Responders currently held (the responders gauge).
+    pub fn responders(&self) -> usize {
+        self.lock_responders().len()
+    }
+
+    /// Changes queued for the trees and not yet applied (a gauge).
+    pub fn pending_changes(&self) -> usize {
+        self.slots.iter().map(RangeSlot::pending).sum()
+    }
+
+    fn lock_responders(&self) -> std::sync::MutexGuard<'_, Responders> {
+        self.responders.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Runs rounds forever on the configured schedule.
@@ -373,6 +440,19 @@ impl AntiEntropy {
     /// Appends the anti-entropy metrics to a Prometheus exposition.
     pub fn render_metrics(&self, out: &mut String) {
         self.metrics.render_metrics(out);
+        use std::fmt::Write as _;
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
+            "# HELP converge_anti_entropy_pending_changes Changes queued for the Merkle trees, not yet applied.\n\
+             # TYPE converge_anti_entropy_pending_changes gauge\n\
+             converge_anti_entropy_pending_changes {}\n\
+             # HELP converge_anti_entropy_responders Anti-entropy sessions this node is answering.\n\
+             # TYPE converge_anti_entropy_responders gauge\n\
+             converge_anti_entropy_responders {}\n",
+            self.pending_changes(),
+            self.responders()
+        );
     }
 }
 
@@ -410,4 +490,73 @@ fn random_u64() -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ae(mode: AntiEntropyMode, members: usize, rf: usize) -> AntiEntropy {
+        let ids: Vec<NodeId> = (1..=members)
+            .map(|i| NodeId::new(&format!("n{i}")))
+            .collect();
+        let config = AntiEntropyConfig {
+            mode,
+            ..AntiEntropyConfig::default()
+        };
+        let ring = Ring::new(&ids, 16, rf);
+        AntiEntropy::new(config, ids[0].clone(), ring, Duration::from_secs(1)).unwrap()
+    }
+
+    fn write_many(ae: &AntiEntropy, n: usize) {
+        let record = Record::Lww(crate::version::LwwRecord {
+            timestamp: crate::clock::HlcTimestamp::default(),
+            coordinator: NodeId::new("n1"),
+            value: Some("v".into()),
+        });
+        for i in 0..n {
+            ae.changed(&Key::parse(&format!("key-{i}")).unwrap(), Some(&record));
+        }
+    }
+
+    #[test]
+    fn nothing_is_queued_when_no_session_could_ever_drain_it() {
+        // Anti-entropy off, and a node that replicates alone (rf = 1).
+        for ae in [
+            ae(AntiEntropyMode::Off, 3, 3),
+            ae(AntiEntropyMode::Merkle, 3, 1),
+        ] {
+            write_many(&ae, 10_000);
+            assert_eq!(ae.pending_changes(), 0);
+        }
+    }
+
+    #[test]
+    fn the_change_queue_stays_bounded_between_sessions() {
+        let ae = ae(AntiEntropyMode::Merkle, 3, 3);
+        write_many(&ae, 3 * index::MAX_PENDING);
+        assert!(ae.pending_changes() <= index::MAX_PENDING * ae.slots.len());
+        assert!(ae.pending_changes() < 3 * index::MAX_PENDING);
+    }
+
+    #[test]
+    fn responders_are_capped_and_dropped_when_their_session_ends() {
+        let ae = ae(AntiEntropyMode::Merkle, 3, 3);
+        let from = NodeId::new("n2");
+        let replicas = ae.ranges[0].clone();
+        for session in 0..(3 * MAX_RESPONDERS as u64) {
+            // No store is attached, so the answer is an error; the session's
+            // state is still kept, which is what this test is about.
+            let _ = ae.respond(
+                from.clone(),
+                replicas.clone(),
+                session,
+                Request::Open { salt: session },
+            );
+        }
+        assert_eq!(ae.responders(), MAX_RESPONDERS);
+        let last = 3 * MAX_RESPONDERS as u64 - 1;
+        ae.end_session(&from, last);
+        assert_eq!(ae.responders(), MAX_RESPONDERS - 1);
+    }
 }

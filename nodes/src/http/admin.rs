@@ -11,8 +11,21 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+/// `200 ok`, or `503 failed` once the storage writer has died (the node is
+/// then shutting down: it can no longer take a write).
 pub async fn health(State(app): State<AppState>) -> Response {
-    axum::Json(serde_json::json!({ "id": app.id.as_str(), "status": "ok" })).into_response()
+    match app.store.writer_failure() {
+        None => {
+            axum::Json(serde_json::json!({ "id": app.id.as_str(), "status": "ok" })).into_response()
+        }
+        Some(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(
+                serde_json::json!({ "id": app.id.as_str(), "status": "failed", "error": why }),
+            ),
+        )
+            .into_response(),
+    }
 }
 
 /// NDJSON, one line per stored key, tombstones included.
@@ -65,6 +78,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     let backlog = app.coordinator.hints.backlog();
     let mut text = app.metrics.render(app.clock.offset_ms(), &backlog);
     app.anti_entropy.render_metrics(&mut text);
+    render_clock_rejections(&app.clock, &mut text);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -81,4 +95,23 @@ pub async fn anti_entropy_round(State(app): State<AppState>) -> Response {
         .round_with_all(&app.coordinator.peers)
         .await;
     axum::Json(report).into_response()
+}
+
+/// `converge_clock_offset_rejections_total{source}` (see [`crate::clock`]).
+fn render_clock_rejections(clock: &crate::clock::NodeClock, out: &mut String) {
+    use crate::clock::ClockSource;
+    use std::fmt::Write as _;
+    out.push_str(
+        "# HELP converge_clock_offset_rejections_total Remote clock readings refused for being beyond max_clock_offset ahead.\n\
+         # TYPE converge_clock_offset_rejections_total counter\n",
+    );
+    for source in ClockSource::ALL {
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "converge_clock_offset_rejections_total{{source=\"{}\"}} {}",
+            source.label(),
+            clock.rejections(source)
+        );
+    }
 }

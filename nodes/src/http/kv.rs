@@ -1,10 +1,17 @@
 //! `/kv/{key}`: validates client input, hands it to the coordinator, and
 //! shapes the answer (and metrics) per docs/node-api.md.
+//!
+//! Parsing is split from serving: [`parse_get`], [`parse_put`] and
+//! [`parse_delete`] turn the raw key, query string and body into a checked
+//! request or one [`BadRequest`] naming the problem, with no I/O, so the
+//! fuzz targets (nodes/fuzz) and their corpus replay test drive exactly the
+//! code the handlers run.
 
 use super::{AppState, error};
+use crate::clock::ClockSource;
 use crate::coordinator::Unavailable;
 use crate::metrics::{Op, OpResult};
-use crate::types::{Key, check_value};
+use crate::types::{ConflictMode, Key, check_value};
 use crate::version::Record;
 use crate::version::context::ClientContext;
 use axum::body::Bytes;
@@ -28,9 +35,108 @@ struct DeleteBody {
     context: Option<String>,
 }
 
+/// Why a client request was refused (a 400 with this message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadRequest(pub String);
+
+/// A checked PUT or DELETE (`value: None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteRequest {
+    pub key: Key,
+    pub w: usize,
+    pub value: Option<String>,
+    pub context: ClientContext,
+}
+
+/// What a node's parsing depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub mode: ConflictMode,
+    pub rf: usize,
+    pub default_r: usize,
+    pub default_w: usize,
+}
+
+/// A checked GET: the key and R.
+pub fn parse_get(
+    raw_key: &str,
+    query: Option<&str>,
+    limits: Limits,
+) -> Result<(Key, usize), BadRequest> {
+    key_and_quorum(raw_key, query, "r", limits.default_r, limits.rf)
+}
+
+/// A checked PUT from its raw key, query string and body.
+pub fn parse_put(
+    raw_key: &str,
+    query: Option<&str>,
+    body: &[u8],
+    limits: Limits,
+) -> Result<WriteRequest, BadRequest> {
+    let (key, w) = key_and_quorum(raw_key, query, "w", limits.default_w, limits.rf)?;
+    let parsed: PutBody =
+        serde_json::from_slice(body).map_err(|e| BadRequest(format!("bad JSON: {e}")))?;
+    check_value(&parsed.value).map_err(|e| BadRequest(e.to_string()))?;
+    let context = decode_context(parsed.context.as_deref(), limits.mode)?;
+    Ok(WriteRequest {
+        key,
+        w,
+        value: Some(parsed.value),
+        context,
+    })
+}
+
+/// A checked DELETE; an empty (or blank) body is the empty context.
+pub fn parse_delete(
+    raw_key: &str,
+    query: Option<&str>,
+    body: &[u8],
+    limits: Limits,
+) -> Result<WriteRequest, BadRequest> {
+    let (key, w) = key_and_quorum(raw_key, query, "w", limits.default_w, limits.rf)?;
+    let context = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let parsed: DeleteBody =
+            serde_json::from_slice(body).map_err(|e| BadRequest(format!("bad JSON: {e}")))?;
+        parsed.context
+    };
+    Ok(WriteRequest {
+        key,
+        w,
+        value: None,
+        context: decode_context(context.as_deref(), limits.mode)?,
+    })
+}
+
+/// The key, then the quorum `name` (in that order: the first problem is
+/// the one reported).
+fn key_and_quorum(
+    raw_key: &str,
+    query: Option<&str>,
+    name: &str,
+    default: usize,
+    rf: usize,
+) -> Result<(Key, usize), BadRequest> {
+    let key = Key::parse(raw_key).map_err(|e| BadRequest(e.to_string()))?;
+    Ok((key, quorum(query, name, default, rf)?))
+}
+
+fn decode_context(context: Option<&str>, mode: ConflictMode) -> Result<ClientContext, BadRequest> {
+    ClientContext::decode(context.unwrap_or(""), mode)
+        .map_err(|e| BadRequest(format!("bad context: {e}")))
+}
+
 /// A rejected request: its response (boxed: it is the cold path) and the
 /// metric result.
 struct Rejected(Box<Response>, OpResult);
+
+impl From<BadRequest> for Rejected {
+    fn from(e: BadRequest) -> Rejected {
+        bad_request(e.0)
+    }
+}
 
 fn bad_request(message: impl Into<String>) -> Rejected {
     Rejected(
@@ -49,14 +155,8 @@ fn unavailable(u: Unavailable) -> Rejected {
 }
 
 /// Reads `name=N` from the query string; `default` if absent.
-fn quorum(
-    query: &Option<String>,
-    name: &str,
-    default: usize,
-    rf: usize,
-) -> Result<usize, Rejected> {
+fn quorum(query: Option<&str>, name: &str, default: usize, rf: usize) -> Result<usize, BadRequest> {
     let raw = query
-        .as_deref()
         .unwrap_or("")
         .split('&')
         .filter_map(|pair| pair.split_once('='))
@@ -65,19 +165,43 @@ fn quorum(
     let Some(raw) = raw else { return Ok(default) };
     match raw.parse::<usize>() {
         Ok(n) if (1..=rf).contains(&n) => Ok(n),
-        _ => Err(bad_request(format!(
+        _ => Err(BadRequest(format!(
             "{name}={raw} must be an integer in 1..={rf}"
         ))),
     }
 }
 
-fn key_of(path: Result<Path<String>, PathRejection>) -> Result<Key, Rejected> {
+fn raw_key(path: Result<Path<String>, PathRejection>) -> Result<String, Rejected> {
     let Path(raw) = path.map_err(|e| bad_request(format!("bad key: {e}")))?;
-    Key::parse(&raw).map_err(|e| bad_request(e.to_string()))
+    Ok(raw)
 }
 
-fn context_of(app: &AppState, context: Option<&str>) -> Result<ClientContext, Rejected> {
-    ClientContext::decode(context.unwrap_or(""), app.mode).map_err(|e| bad_request(e.to_string()))
+fn limits(app: &AppState) -> Limits {
+    Limits {
+        mode: app.mode,
+        rf: app.rf,
+        default_r: app.default_r,
+        default_w: app.default_w,
+    }
+}
+
+/// Coordinates a checked write. Under LWW the coordinator's clock first
+/// observes the context's timestamp, so the write is stamped after the
+/// version its client read; a timestamp beyond `max_clock_offset` ahead is
+/// refused rather than allowed to drag the clock (see [`crate::clock`]).
+async fn write(app: &AppState, request: WriteRequest) -> Result<(Response, OpResult), Rejected> {
+    if let ClientContext::Lww(Some(read)) = &request.context {
+        app.clock
+            .observe_remote(*read, ClockSource::Client)
+            .map_err(|e| bad_request(format!("bad context: timestamp {e}")))?;
+    }
+    let returned = app
+        .coordinator
+        .write(&request.key, request.value, request.context, request.w)
+        .await
+        .map_err(unavailable)?;
+    let body = serde_json::json!({ "context": returned.encode() });
+    Ok((axum::Json(body).into_response(), OpResult::Ok))
 }
 
 fn finish(
@@ -101,8 +225,7 @@ pub async fn get(
 ) -> Response {
     let started = Instant::now();
     let outcome = async {
-        let key = key_of(path)?;
-        let r = quorum(&query, "r", app.default_r, app.rf)?;
+        let (key, r) = parse_get(&raw_key(path)?, query.as_deref(), limits(&app))?;
         let record = app.coordinator.read(&key, r).await.map_err(unavailable)?;
         let values = record.as_ref().map(Record::values).unwrap_or_default();
         let context = match &record {
@@ -130,20 +253,10 @@ pub async fn put(
 ) -> Response {
     let started = Instant::now();
     let outcome = async {
-        let key = key_of(path)?;
-        let w = quorum(&query, "w", app.default_w, app.rf)?;
+        let raw = raw_key(path)?;
         let body = body.map_err(|e| bad_request(format!("bad body: {e}")))?;
-        let parsed: PutBody =
-            serde_json::from_slice(&body).map_err(|e| bad_request(format!("bad JSON: {e}")))?;
-        check_value(&parsed.value).map_err(|e| bad_request(e.to_string()))?;
-        let context = context_of(&app, parsed.context.as_deref())?;
-        let returned = app
-            .coordinator
-            .write(&key, Some(parsed.value), context, w)
-            .await
-            .map_err(unavailable)?;
-        let body = serde_json::json!({ "context": returned.encode() });
-        Ok((axum::Json(body).into_response(), OpResult::Ok))
+        let request = parse_put(&raw, query.as_deref(), &body, limits(&app))?;
+        write(&app, request).await
     }
     .await;
     finish(&app, Op::Put, started, outcome)
@@ -157,23 +270,10 @@ pub async fn delete(
 ) -> Response {
     let started = Instant::now();
     let outcome = async {
-        let key = key_of(path)?;
-        let w = quorum(&query, "w", app.default_w, app.rf)?;
+        let raw = raw_key(path)?;
         let body = body.map_err(|e| bad_request(format!("bad body: {e}")))?;
-        let context = if body.iter().all(u8::is_ascii_whitespace) {
-            context_of(&app, None)?
-        } else {
-            let parsed: DeleteBody =
-                serde_json::from_slice(&body).map_err(|e| bad_request(format!("bad JSON: {e}")))?;
-            context_of(&app, parsed.context.as_deref())?
-        };
-        let returned = app
-            .coordinator
-            .write(&key, None, context, w)
-            .await
-            .map_err(unavailable)?;
-        let body = serde_json::json!({ "context": returned.encode() });
-        Ok((axum::Json(body).into_response(), OpResult::Ok))
+        let request = parse_delete(&raw, query.as_deref(), &body, limits(&app))?;
+        write(&app, request).await
     }
     .await;
     finish(&app, Op::Delete, started, outcome)

@@ -11,7 +11,7 @@
 
 use super::outbox::write_batched;
 use super::protocol::{ClusterSettings, Frame, PeerRequest, PeerResponse, codec};
-use crate::clock::NodeClock;
+use crate::clock::{ClockSource, NodeClock};
 use crate::types::NodeId;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -46,9 +46,13 @@ pub enum PeerError {
 /// Waiters for responses, by request id.
 type Pending = Mutex<HashMap<u64, oneshot::Sender<PeerResponse>>>;
 
+/// Request frames queued for one connection's writer. A caller waits (up to
+/// its deadline) for room rather than growing the queue without bound.
+const MAX_QUEUED: usize = 1024;
+
 /// One live connection.
 struct Connection {
-    outgoing: mpsc::UnboundedSender<Bytes>,
+    outgoing: mpsc::Sender<Bytes>,
     pending: Arc<Pending>,
     alive: Arc<AtomicBool>,
     tasks: [AbortHandle; 2],
@@ -143,9 +147,17 @@ impl PeerClient {
             .map_err(|e| PeerError::Unreachable(self.peer.clone(), format!("encode: {e}")))?;
         let (tx, rx) = oneshot::channel();
         lock(&connection.pending).insert(id, tx);
-        if connection.outgoing.send(bytes).is_err() {
-            connection.kill();
-            return Err(PeerError::ConnectionLost(self.peer.clone()));
+        match timeout_at(deadline, connection.outgoing.send(bytes)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                connection.kill();
+                return Err(PeerError::ConnectionLost(self.peer.clone()));
+            }
+            Err(_) => {
+                // Never sent: the queue stayed full until the deadline.
+                lock(&connection.pending).remove(&id);
+                return Err(PeerError::Timeout(self.peer.clone()));
+            }
         }
         match timeout_at(deadline, rx).await {
             Ok(Ok(response)) => Ok(response),
@@ -237,7 +249,7 @@ impl PeerClient {
         let (sink, mut stream) = framed.split();
         let pending: Arc<Pending> = Arc::new(Mutex::new(HashMap::new()));
         let alive = Arc::new(AtomicBool::new(true));
-        let (outgoing, queue) = mpsc::unbounded_channel::<Bytes>();
+        let (outgoing, queue) = mpsc::channel::<Bytes>(MAX_QUEUED);
 
         let writer_alive = alive.clone();
         let writer = tokio::spawn(async move {
@@ -257,7 +269,12 @@ impl PeerClient {
                         clock: seen,
                         body,
                     }) => {
-                        clock.observe(seen);
+                        // An answer stamped too far in the future is not
+                        // taken (no ack, see crate::clock); it was counted.
+                        let body = match clock.observe_remote(seen, ClockSource::Peer) {
+                            Ok(()) => body,
+                            Err(ahead) => PeerResponse::Failed(format!("refused: {ahead}")),
+                        };
                         if let Some(waiter) = lock(&reader_pending).remove(&id) {
                             let _ = waiter.send(body);
                         }

@@ -4,6 +4,8 @@
 //! syscall made loopback TCP sends the node's largest CPU cost. The writer
 //! drains the queue, yields once so tasks that are about to enqueue can do
 //! so, drains again, and only then flushes: one `writev` for many frames.
+//! The queue is bounded by its owner (each end sizes it to the requests it
+//! allows in flight), so a stalled socket cannot grow it without limit.
 
 use bytes::Bytes;
 use futures_util::{Sink, SinkExt};
@@ -11,7 +13,7 @@ use tokio::sync::mpsc;
 
 /// Writes every queued frame to `sink` until the queue closes or a write
 /// fails. Returns when the connection should be considered dead.
-pub(crate) async fn write_batched<S>(mut sink: S, mut queue: mpsc::UnboundedReceiver<Bytes>)
+pub(crate) async fn write_batched<S>(mut sink: S, mut queue: mpsc::Receiver<Bytes>)
 where
     S: Sink<Bytes> + Unpin,
 {

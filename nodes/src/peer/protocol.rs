@@ -127,6 +127,9 @@ pub enum PeerRequest {
         session: u64,
         request: crate::merkle::Request,
     },
+    /// The initiator `from` has finished session `session` (successfully or
+    /// not): the replica drops its responder state now rather than when idle.
+    AntiEntropyEnd { from: NodeId, session: u64 },
 }
 
 /// A replica's answer.
@@ -142,4 +145,6 @@ pub enum PeerResponse {
     /// The replica could not serve the request (e.g. storage error); it
     /// does not count as an ack.
     Failed(String),
+    /// Answer to `AntiEntropyEnd`.
+    Ended,
 }

@@ -9,20 +9,32 @@
 //! through the single [`writer`] thread, which applies a read-merge-write per
 //! key inside one transaction per batch (group commit). Because it is the
 //! only mutator, per-key merges need no locks and the live-key / tombstone
-//! gauges it maintains are exact.
+//! gauges it maintains are exact. It also owns this replica's DVV actor
+//! ([`incarnation`]), since only it mints and purges.
+//!
+//! A writer that dies (a panic) cannot be replaced: the node would keep
+//! answering reads while every write fails. The store reports it
+//! ([`Store::writer_failure`], [`Store::writer_failed`]) so `/health` fails
+//! and the node shuts down.
 
+mod incarnation;
 mod writer;
 
+pub use incarnation::Incarnation;
+
+use crate::clock::HlcTimestamp;
 use crate::config::FsyncPolicy;
 use crate::metrics::Metrics;
-use crate::types::{ConflictMode, Key, NodeId};
+use crate::types::{ConflictMode, Key};
+use crate::version::dvv::MintError;
 use crate::version::{CausalContext, Record, RecordState};
+use incarnation::{META_CLEAN_SHUTDOWN, META_INCARNATION, rotation_reason};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 pub(crate) const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
 pub(crate) const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
@@ -45,6 +57,13 @@ pub enum StorageError {
     },
     #[error("the storage writer has stopped")]
     WriterGone,
+    #[error("a {record} record cannot be stored in a {store} store")]
+    WrongRecordMode {
+        record: ConflictMode,
+        store: ConflictMode,
+    },
+    #[error("cannot mint: {0}")]
+    Mint(#[from] MintError),
 }
 
 pub(crate) fn engine<E: std::fmt::Display>(e: E) -> StorageError {
@@ -76,11 +95,11 @@ pub(crate) enum WriteOp {
         reply: oneshot::Sender<Result<Record, StorageError>>,
     },
     /// Mint a DVV write on top of the stored version (this node is a replica
-    /// of `key`); reply with the new record and the client's new context.
+    /// of `key`) under the writer's current incarnation; reply with the new
+    /// record and the client's new context.
     Mint {
         key: Key,
         client_context: CausalContext,
-        node: NodeId,
         value: Option<String>,
         written_ms: u64,
         reply: oneshot::Sender<Result<(Record, CausalContext), StorageError>>,
@@ -114,23 +133,45 @@ pub struct Store {
     db: Arc<Database>,
     writes: mpsc::Sender<WriteOp>,
     mode: ConflictMode,
+    /// `Some(why)` once the writer thread has died.
+    writer_health: watch::Receiver<Option<String>>,
+    /// The largest LWW timestamp stored when the store was opened.
+    max_timestamp: Option<HlcTimestamp>,
+    /// The incarnation the store was opened with (the writer may move on).
+    opened_as: Incarnation,
+}
+
+/// What [`Store::open`] needs to know about the node.
+pub struct StoreOptions<'a> {
+    pub dir: &'a Path,
+    /// This node's id: the stem of its DVV actors.
+    pub id: &'a crate::types::NodeId,
+    pub mode: ConflictMode,
+    pub fsync: FsyncPolicy,
+    pub fsync_interval: Duration,
 }
 
 impl Store {
     /// Opens (or creates) `dir/converge.redb`, checks it belongs to this
-    /// conflict mode, initialises the gauges and starts the writer thread.
+    /// conflict mode, decides this run's incarnation, initialises the gauges
+    /// and starts the writer thread.
     pub fn open(
-        dir: &Path,
-        mode: ConflictMode,
-        fsync: FsyncPolicy,
-        fsync_interval: Duration,
+        options: StoreOptions<'_>,
         metrics: Arc<Metrics>,
         observer: Option<Arc<dyn ChangeObserver>>,
     ) -> Result<Store, StorageError> {
+        let StoreOptions {
+            dir,
+            id,
+            mode,
+            fsync,
+            fsync_interval,
+        } = options;
         std::fs::create_dir_all(dir)
             .map_err(|e| engine(format!("create {}: {e}", dir.display())))?;
         let db = Database::create(dir.join("converge.redb")).map_err(engine)?;
         let txn = db.begin_write().map_err(engine)?;
+        let incarnation;
         {
             txn.open_table(RECORDS).map_err(engine)?;
             txn.open_table(HINTS).map_err(engine)?;
@@ -152,18 +193,113 @@ impl Store {
                         .map_err(engine)?;
                 }
             }
+            let stored_epoch = meta
+                .get(META_INCARNATION)
+                .map_err(engine)?
+                .map(|g| g.value().to_owned());
+            let clean = meta
+                .get(META_CLEAN_SHUTDOWN)
+                .map_err(engine)?
+                .is_some_and(|g| g.value() == "1");
+            incarnation = match (
+                rotation_reason(stored_epoch.as_deref(), clean, fsync),
+                stored_epoch,
+            ) {
+                (None, Some(epoch)) => Incarnation::new(id, epoch),
+                (reason, _) => {
+                    let fresh = Incarnation::fresh(id);
+                    tracing::info!(
+                        actor = %fresh.actor(),
+                        reason = reason.unwrap_or("no stored incarnation"),
+                        "starting a new DVV incarnation"
+                    );
+                    meta.insert(META_INCARNATION, fresh.epoch())
+                        .map_err(engine)?;
+                    fresh
+                }
+            };
+            // Durable (redb's default) before anything is served: a crash
+            // from here on is an unclean shutdown.
+            meta.insert(META_CLEAN_SHUTDOWN, "0").map_err(engine)?;
         }
         txn.commit().map_err(engine)?;
         let db = Arc::new(db);
         let (mut live, mut tombstones) = (0i64, 0i64);
-        scan_db(&db, |_, record| match record.state() {
-            RecordState::Live => live += 1,
-            RecordState::Tombstone => tombstones += 1,
+        let mut max_timestamp: Option<HlcTimestamp> = None;
+        scan_db(&db, |_, record| {
+            match record.state() {
+                RecordState::Live => live += 1,
+                RecordState::Tombstone => tombstones += 1,
+            }
+            if let Record::Lww(r) = &record {
+                max_timestamp = max_timestamp.max(Some(r.timestamp));
+            }
         })?;
         metrics.keys_live.store(live, Ordering::Relaxed);
         metrics.tombstones_live.store(tombstones, Ordering::Relaxed);
-        let writes = writer::spawn(db.clone(), fsync, fsync_interval, metrics, observer)?;
-        Ok(Store { db, writes, mode })
+        let (writes, writer_health) = writer::spawn(
+            db.clone(),
+            writer::Settings {
+                fsync,
+                fsync_interval,
+                incarnation: incarnation.clone(),
+            },
+            metrics,
+            observer,
+        )?;
+        Ok(Store {
+            db,
+            writes,
+            mode,
+            writer_health,
+            max_timestamp,
+            opened_as: incarnation,
+        })
+    }
+
+    /// The incarnation this run started with (logged; tombstone GC may move
+    /// the writer on to a newer one).
+    pub fn incarnation(&self) -> &Incarnation {
+        &self.opened_as
+    }
+
+    /// The largest LWW timestamp stored when the store was opened: the node
+    /// seeds its clock with it, so a node that ran skewed forward and
+    /// restarted never stamps new writes below the ones it already holds.
+    pub fn max_stored_timestamp(&self) -> Option<HlcTimestamp> {
+        self.max_timestamp
+    }
+
+    /// Why the writer thread died, if it has.
+    pub fn writer_failure(&self) -> Option<String> {
+        self.writer_health.borrow().clone()
+    }
+
+    /// Resolves (with the reason) when the writer thread dies; never
+    /// resolves while it runs or after a clean shutdown.
+    pub async fn writer_failed(&self) -> String {
+        let mut health = self.writer_health.clone();
+        let failed = health
+            .wait_for(Option::is_some)
+            .await
+            .map(|why| why.clone().unwrap_or_default());
+        match failed {
+            Ok(why) => why,
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// Records of the other conflict mode never reach the writer: merging one
+    /// would keep the stored record (or store a record no mint can build on).
+    fn check_mode(&self, record: &Record) -> Result<(), StorageError> {
+        if record.mode() == self.mode {
+            Ok(())
+        } else {
+            Err(StorageError::WrongRecordMode {
+                record: record.mode(),
+                store: self.mode,
+            })
+        }
     }
 
     /// The conflict mode of this store.
@@ -195,6 +331,7 @@ impl Store {
     /// Merges `record` into `key`'s stored version; returns the merged
     /// record once committed (durably, under `fsync = "always"`).
     pub async fn merge(&self, key: Key, record: Record) -> Result<Record, StorageError> {
+        self.check_mode(&record)?;
         let (reply, rx) = oneshot::channel();
         self.submit(WriteOp::Merge {
             key,
@@ -210,6 +347,7 @@ impl Store {
     /// The commit is not forced to disk even under `fsync = "always"`: a
     /// repair lost in a crash is simply found and redone by the next round.
     pub fn merge_blocking(&self, key: Key, record: Record) -> Result<Record, StorageError> {
+        self.check_mode(&record)?;
         let (reply, rx) = oneshot::channel();
         self.submit(WriteOp::Merge {
             key,
@@ -220,12 +358,12 @@ impl Store {
         rx.blocking_recv().map_err(|_| StorageError::WriterGone)?
     }
 
-    /// Mints a DVV write on this replica (see [`crate::version::DvvRecord::mint`]).
+    /// Mints a DVV write on this replica under its current incarnation (see
+    /// [`crate::version::DvvRecord::mint`]).
     pub async fn mint(
         &self,
         key: Key,
         client_context: CausalContext,
-        node: NodeId,
         value: Option<String>,
         written_ms: u64,
     ) -> Result<(Record, CausalContext), StorageError> {
@@ -233,7 +371,6 @@ impl Store {
         self.submit(WriteOp::Mint {
             key,
             client_context,
-            node,
             value,
             written_ms,
             reply,
@@ -332,7 +469,20 @@ fn scan_db(db: &Database, mut visit: impl FnMut(Key, Record)) -> Result<(), Stor
 mod tests {
     use super::*;
     use crate::clock::HlcTimestamp;
+    use crate::types::NodeId;
     use crate::version::LwwRecord;
+
+    static N1: std::sync::LazyLock<NodeId> = std::sync::LazyLock::new(|| NodeId::new("n1"));
+
+    fn options(dir: &Path, mode: ConflictMode, fsync: FsyncPolicy) -> StoreOptions<'_> {
+        StoreOptions {
+            dir,
+            id: &N1,
+            mode,
+            fsync,
+            fsync_interval: Duration::from_millis(10),
+        }
+    }
 
     fn lww(ts: u64, value: Option<&str>) -> Record {
         Record::Lww(LwwRecord {
@@ -351,10 +501,7 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let open = |m: Arc<Metrics>| {
             Store::open(
-                dir.path(),
-                ConflictMode::Lww,
-                FsyncPolicy::Always,
-                Duration::from_millis(10),
+                options(dir.path(), ConflictMode::Lww, FsyncPolicy::Always),
                 m,
                 None,
             )
@@ -402,10 +549,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = Arc::new(Metrics::new());
         let store = Store::open(
-            dir.path(),
-            ConflictMode::Lww,
-            FsyncPolicy::Never,
-            Duration::from_millis(10),
+            options(dir.path(), ConflictMode::Lww, FsyncPolicy::Never),
             m.clone(),
             None,
         )
@@ -413,14 +557,219 @@ mod tests {
         store.shutdown().await.unwrap();
         drop(store);
         let err = Store::open(
-            dir.path(),
-            ConflictMode::Dvv,
-            FsyncPolicy::Never,
-            Duration::from_millis(10),
+            options(dir.path(), ConflictMode::Dvv, FsyncPolicy::Never),
             m,
             None,
         )
         .err();
         assert!(matches!(err, Some(StorageError::ModeMismatch { .. })));
+    }
+
+    fn dvv_store(
+        dir: &Path,
+        fsync: FsyncPolicy,
+        observer: Option<Arc<dyn ChangeObserver>>,
+    ) -> Store {
+        Store::open(
+            options(dir, ConflictMode::Dvv, fsync),
+            Arc::new(Metrics::new()),
+            observer,
+        )
+        .unwrap()
+    }
+
+    fn dots(record: &Record) -> Vec<crate::version::dvv::Dot> {
+        match record {
+            Record::Dvv(r) => r.siblings.keys().cloned().collect(),
+            Record::Lww(_) => panic!("not a DVV record"),
+        }
+    }
+
+    async fn blind_write(store: &Store, key: &str, value: Option<&str>) -> Record {
+        let (record, _) = store
+            .mint(
+                Key::parse(key).unwrap(),
+                CausalContext::new(),
+                value.map(str::to_owned),
+                1,
+            )
+            .await
+            .unwrap();
+        record
+    }
+
+    #[tokio::test]
+    async fn a_wiped_data_dir_mints_as_a_new_actor_and_a_clean_restart_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dvv_store(dir.path(), FsyncPolicy::Interval, None);
+        let first = dots(&blind_write(&store, "k", Some("a")).await);
+        store.shutdown().await.unwrap();
+        drop(store);
+
+        let store = dvv_store(dir.path(), FsyncPolicy::Interval, None);
+        let second = dots(&blind_write(&store, "k2", Some("b")).await);
+        assert_eq!(
+            first[0].node, second[0].node,
+            "a clean restart keeps the actor"
+        );
+        store.shutdown().await.unwrap();
+        drop(store);
+
+        std::fs::remove_dir_all(dir.path()).unwrap();
+        let store = dvv_store(dir.path(), FsyncPolicy::Interval, None);
+        let after_wipe = dots(&blind_write(&store, "k", Some("c")).await);
+        assert_ne!(
+            after_wipe[0], first[0],
+            "the wiped node re-issued dot {:?}",
+            first[0]
+        );
+        store.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unclean_stop_without_fsync_always_starts_a_new_actor() {
+        for (fsync, rotates) in [(FsyncPolicy::Interval, true), (FsyncPolicy::Always, false)] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = dvv_store(dir.path(), fsync, None);
+            let before = dots(&blind_write(&store, "k", Some("a")).await);
+            // No shutdown: what kill -9 leaves (the writer thread just stops,
+            // and closes the file once it notices the queue is gone).
+            drop(store);
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let store = loop {
+                let opened = Store::open(
+                    options(dir.path(), ConflictMode::Dvv, fsync),
+                    Arc::new(Metrics::new()),
+                    None,
+                );
+                match opened {
+                    Ok(store) => break store,
+                    Err(e) => assert!(std::time::Instant::now() < deadline, "reopen: {e}"),
+                }
+                std::thread::yield_now();
+            };
+            let after = dots(&blind_write(&store, "k2", Some("b")).await);
+            assert_eq!(before[0].node != after[0].node, rotates, "{fsync:?}");
+            store.shutdown().await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn purging_a_tombstone_with_our_dots_never_lets_them_be_reissued() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dvv_store(dir.path(), FsyncPolicy::Never, None);
+        let key = Key::parse("k").unwrap();
+        let tombstone = blind_write(&store, "k", None).await;
+        let purged_dots = dots(&tombstone);
+        // Peers still hold the tombstone when this replica's GC purges it.
+        assert!(
+            store
+                .purge_if_unchanged(key.clone(), tombstone.clone())
+                .await
+                .unwrap()
+        );
+        let rewritten = blind_write(&store, "k", Some("v")).await;
+        assert!(!purged_dots.contains(&dots(&rewritten)[0]));
+        let Record::Dvv(at_peer) = tombstone.merge(&rewritten) else {
+            unreachable!()
+        };
+        assert_eq!(
+            at_peer.values(),
+            vec!["v".to_string()],
+            "the peer dropped the write"
+        );
+        store.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn records_of_the_other_conflict_mode_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dvv_store(dir.path(), FsyncPolicy::Never, None);
+        let key = Key::parse("k").unwrap();
+        let err = store.merge(key.clone(), lww(1, Some("v"))).await.err();
+        assert!(
+            matches!(err, Some(StorageError::WrongRecordMode { .. })),
+            "{err:?}"
+        );
+        assert_eq!(store.read(&key).unwrap(), None);
+        store.shutdown().await.unwrap();
+    }
+
+    /// Reads the store back from inside the change hook.
+    struct ReadBack {
+        store: std::sync::OnceLock<Store>,
+        saw_uncommitted: std::sync::atomic::AtomicBool,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl ChangeObserver for ReadBack {
+        fn changed(&self, key: &Key, new: Option<&Record>) {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if let Some(store) = self.store.get()
+                && store.read(key).ok().flatten().as_ref() != new
+            {
+                self.saw_uncommitted.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_observer_hears_of_a_change_only_once_it_is_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let observer = Arc::new(ReadBack {
+            store: std::sync::OnceLock::new(),
+            saw_uncommitted: Default::default(),
+            calls: Default::default(),
+        });
+        let store = Store::open(
+            options(dir.path(), ConflictMode::Lww, FsyncPolicy::Never),
+            Arc::new(Metrics::new()),
+            Some(observer.clone()),
+        )
+        .unwrap();
+        let _ = observer.store.set(store.clone());
+        for i in 0..20 {
+            store
+                .merge(Key::parse(&format!("k{i}")).unwrap(), lww(i + 1, Some("v")))
+                .await
+                .unwrap();
+        }
+        assert_eq!(observer.calls.load(Ordering::SeqCst), 20);
+        assert!(
+            !observer.saw_uncommitted.load(Ordering::SeqCst),
+            "the Merkle hook ran before the commit"
+        );
+        store.shutdown().await.unwrap();
+    }
+
+    struct Explodes;
+
+    impl ChangeObserver for Explodes {
+        fn changed(&self, _: &Key, _: Option<&Record>) {
+            panic!("injected writer failure");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dead_writer_is_reported_and_later_writes_fail_fast() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            options(dir.path(), ConflictMode::Lww, FsyncPolicy::Never),
+            Arc::new(Metrics::new()),
+            Some(Arc::new(Explodes)),
+        )
+        .unwrap();
+        assert_eq!(store.writer_failure(), None);
+        let key = Key::parse("k").unwrap();
+        assert!(store.merge(key.clone(), lww(1, Some("v"))).await.is_err());
+        let why = tokio::time::timeout(Duration::from_secs(10), store.writer_failed())
+            .await
+            .expect("the writer's death is announced");
+        assert!(why.contains("injected writer failure"), "{why}");
+        assert!(store.writer_failure().is_some());
+        assert!(matches!(
+            store.merge(key, lww(2, Some("v"))).await,
+            Err(StorageError::WriterGone)
+        ));
     }
 }

@@ -12,15 +12,26 @@
 //! the same happens every [`NEVER_CHECKPOINT`]: redb keeps non-durable
 //! commits' bookkeeping in memory until a durable commit, so some checkpoint
 //! is needed to bound memory.
+//!
+//! The change observer (anti-entropy's Merkle trees) is told about a batch's
+//! changes only after its commit succeeded: a failed commit must not leave
+//! the trees describing data that was never stored.
+//!
+//! A panic in the thread is caught and reported through a watch channel so
+//! the node can fail `/health` and stop; the queue's receiver drops with the
+//! thread, so every later write fails fast with `WriterGone`.
 
-use super::{ChangeObserver, HINTS, RECORDS, StorageError, WriteOp, engine};
+use super::incarnation::{Incarnation, META_CLEAN_SHUTDOWN, META_INCARNATION};
+use super::{ChangeObserver, HINTS, META, RECORDS, StorageError, WriteOp, engine};
 use crate::config::FsyncPolicy;
 use crate::metrics::Metrics;
+use crate::types::Key;
 use crate::version::{DvvRecord, Record, RecordState};
 use redb::{Database, Durability, ReadableTable, Table};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// Largest batch committed in one transaction.
 const MAX_BATCH: usize = 4096;
@@ -29,28 +40,56 @@ const NEVER_CHECKPOINT: Duration = Duration::from_secs(10);
 /// How long the writer sleeps when nothing is pending.
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
-/// Starts the writer thread; returns the queue that feeds it.
+/// How the writer commits, and as whom it mints.
+pub(super) struct Settings {
+    pub fsync: FsyncPolicy,
+    pub fsync_interval: Duration,
+    pub incarnation: Incarnation,
+}
+
+/// Starts the writer thread; returns the queue that feeds it and a channel
+/// that turns `Some(why)` if the thread dies.
 pub(super) fn spawn(
     db: Arc<Database>,
-    fsync: FsyncPolicy,
-    fsync_interval: Duration,
+    settings: Settings,
     metrics: Arc<Metrics>,
     observer: Option<Arc<dyn ChangeObserver>>,
-) -> Result<mpsc::Sender<WriteOp>, StorageError> {
+) -> Result<(mpsc::Sender<WriteOp>, watch::Receiver<Option<String>>), StorageError> {
     let (tx, rx) = mpsc::channel();
+    let (health_tx, health_rx) = watch::channel(None);
     let writer = Writer {
         db: Some(db),
-        fsync,
-        fsync_interval,
+        fsync: settings.fsync,
+        fsync_interval: settings.fsync_interval,
+        incarnation: settings.incarnation,
         metrics,
         observer,
         unsynced_since: None,
     };
     std::thread::Builder::new()
         .name("storage-writer".into())
-        .spawn(move || writer.run(rx))
+        .spawn(move || {
+            // The writer holds no lock another thread could find poisoned;
+            // what matters is that its death is seen, not hidden.
+            let run = std::panic::AssertUnwindSafe(move || writer.run(rx));
+            if let Err(panic) = std::panic::catch_unwind(run) {
+                let why = panic_message(panic.as_ref());
+                tracing::error!(reason = %why, "the storage writer died; every write will fail");
+                let _ = health_tx.send(Some(format!("storage writer died: {why}")));
+            }
+        })
         .map_err(|e| engine(format!("spawn writer thread: {e}")))?;
-    Ok(tx)
+    Ok((tx, health_rx))
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-text payload".to_owned()
+    }
 }
 
 struct Writer {
@@ -58,6 +97,8 @@ struct Writer {
     db: Option<Arc<Database>>,
     fsync: FsyncPolicy,
     fsync_interval: Duration,
+    /// The actor minted dots carry; renewed when GC purges its dots.
+    incarnation: Incarnation,
     metrics: Arc<Metrics>,
     /// Told about every change (anti-entropy's trees).
     observer: Option<Arc<dyn ChangeObserver>>,
@@ -117,7 +158,7 @@ impl Writer {
             let rest = shutdown.map(|i| batch.split_off(i));
             self.apply(batch);
             if let Some(rest) = rest {
-                let result = self.checkpoint();
+                let result = self.mark_clean_shutdown();
                 self.db = None;
                 for op in rest {
                     match op {
@@ -151,6 +192,8 @@ impl Writer {
             _ => Durability::None,
         };
         let mut gauge_delta = GaugeDelta::default();
+        let mut changes: Vec<(Key, Option<Record>)> = Vec::new();
+        let incarnation = &mut self.incarnation;
         let result = (|| -> Result<Vec<Reply>, StorageError> {
             let mut txn = db.begin_write().map_err(engine)?;
             txn.set_durability(durability).map_err(engine)?;
@@ -158,6 +201,7 @@ impl Writer {
             {
                 let mut table = txn.open_table(RECORDS).map_err(engine)?;
                 let mut hints = txn.open_table(HINTS).map_err(engine)?;
+                let mut meta = txn.open_table(META).map_err(engine)?;
                 for op in batch {
                     let reply = match op {
                         WriteOp::PutHint { id, hint, reply } => {
@@ -178,10 +222,14 @@ impl Writer {
                             }
                         }
                         other => apply_one(
-                            &mut table,
+                            &mut Tables {
+                                records: &mut table,
+                                meta: &mut meta,
+                            },
                             other,
                             &mut gauge_delta,
-                            self.observer.as_deref(),
+                            &mut changes,
+                            incarnation,
                         ),
                     };
                     replies.push(reply);
@@ -193,6 +241,11 @@ impl Writer {
         match result {
             Ok(replies) => {
                 gauge_delta.publish(&self.metrics);
+                if let Some(observer) = &self.observer {
+                    for (key, new) in &changes {
+                        observer.changed(key, new.as_ref());
+                    }
+                }
                 if matches!(durability, Durability::None) {
                     self.unsynced_since.get_or_insert_with(Instant::now);
                 }
@@ -219,6 +272,22 @@ impl Writer {
         }
         let mut txn = db.begin_write().map_err(engine)?;
         txn.set_durability(Durability::Immediate).map_err(engine)?;
+        txn.commit().map_err(engine)?;
+        self.unsynced_since = None;
+        Ok(())
+    }
+
+    /// The last commit of a clean shutdown: durable, and marks the data dir
+    /// as cleanly closed so the next start keeps this incarnation.
+    fn mark_clean_shutdown(&mut self) -> Result<(), StorageError> {
+        let Some(db) = self.db.as_ref() else {
+            return Ok(());
+        };
+        let txn = db.begin_write().map_err(engine)?;
+        {
+            let mut meta = txn.open_table(META).map_err(engine)?;
+            meta.insert(META_CLEAN_SHUTDOWN, "1").map_err(engine)?;
+        }
         txn.commit().map_err(engine)?;
         self.unsynced_since = None;
         Ok(())
@@ -283,19 +352,24 @@ fn write_stored(
     Ok(())
 }
 
+/// The tables a record op touches inside the batch transaction.
+struct Tables<'a, 't> {
+    records: &'a mut Table<'t, &'static str, &'static [u8]>,
+    meta: &'a mut Table<'t, &'static str, &'static str>,
+}
+
 /// Applies one op inside the batch transaction. A failure of one op (e.g. a
-/// corrupt record) fails that op only.
+/// corrupt record) fails that op only. Changed keys are appended to
+/// `changes`, for the observer once the batch has committed.
 fn apply_one(
-    table: &mut Table<&str, &[u8]>,
+    tables: &mut Tables<'_, '_>,
     op: WriteOp,
     delta: &mut GaugeDelta,
-    observer: Option<&dyn ChangeObserver>,
+    changes: &mut Vec<(Key, Option<Record>)>,
+    incarnation: &mut Incarnation,
 ) -> Reply {
-    let notify = |key: &crate::types::Key, new: Option<&Record>| {
-        if let Some(o) = observer {
-            o.changed(key, new);
-        }
-    };
+    let table = &mut *tables.records;
+    let mut notify = |key: &Key, new: Option<&Record>| changes.push((key.clone(), new.cloned()));
     match op {
         WriteOp::Merge {
             key,
@@ -329,7 +403,6 @@ fn apply_one(
         WriteOp::Mint {
             key,
             client_context,
-            node,
             value,
             written_ms,
             reply,
@@ -346,8 +419,13 @@ fn apply_one(
                     }
                     None => None,
                 };
-                let (minted, returned) =
-                    DvvRecord::mint(local, &client_context, &node, value.clone(), written_ms);
+                let (minted, returned) = DvvRecord::mint(
+                    local,
+                    &client_context,
+                    incarnation.actor(),
+                    value.clone(),
+                    written_ms,
+                )?;
                 let minted = Record::Dvv(minted);
                 write_stored(table, key.as_str(), &minted)?;
                 delta.transition(stored.map(|r| r.state()), Some(minted.state()));
@@ -360,7 +438,6 @@ fn apply_one(
                     WriteOp::Mint {
                         key,
                         client_context,
-                        node,
                         value,
                         written_ms,
                         reply,
@@ -380,6 +457,23 @@ fn apply_one(
                     return Ok(false);
                 }
                 table.remove(key.as_str()).map_err(engine)?;
+                // Forgetting a record that holds this incarnation's dots would
+                // let the next write to the key re-issue them: move on to a
+                // new incarnation, persisted in the purge's own transaction.
+                if let Record::Dvv(r) = &expected
+                    && r.context.max_counter(incarnation.actor()) > 0
+                {
+                    let next = incarnation.next();
+                    tables
+                        .meta
+                        .insert(META_INCARNATION, next.epoch())
+                        .map_err(engine)?;
+                    tracing::info!(
+                        actor = %next.actor(),
+                        "tombstone GC purged this incarnation's dots; starting a new DVV incarnation"
+                    );
+                    *incarnation = next;
+                }
                 delta.transition(Some(expected.state()), None);
                 notify(&key, None);
                 if expected.state() == RecordState::Tombstone {

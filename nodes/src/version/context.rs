@@ -3,10 +3,15 @@
 //! It is URL-safe base64 of a postcard-encoded [`ClientContext`]. Under DVV it
 //! is the causal context of what the client read (or wrote), which is how a
 //! write says "I supersede exactly these versions". Under LWW it carries the
-//! read timestamp, which the node accepts and ignores (a later timestamp wins
-//! anyway). An empty string is the empty context.
+//! read timestamp, which the coordinator's clock observes before stamping the
+//! write, so the write is ordered after what it read. An empty string is the
+//! empty context.
+//!
+//! It comes from clients, so it is untrusted: a DVV context must be
+//! canonical and its counters bounded ([`CausalContext::check`]), or minting
+//! on top of it could overflow inside the storage writer.
 
-use super::dvv::CausalContext;
+use super::dvv::{CausalContext, ContextProblem};
 use crate::clock::HlcTimestamp;
 use crate::types::ConflictMode;
 use base64::Engine as _;
@@ -31,6 +36,8 @@ pub enum ContextError {
     Malformed,
     #[error("context was made by a {0} cluster but this cluster runs {1}")]
     WrongMode(ConflictMode, ConflictMode),
+    #[error("{0}")]
+    Hostile(#[from] ContextProblem),
 }
 
 impl ClientContext {
@@ -68,6 +75,9 @@ impl ClientContext {
         if found != mode {
             return Err(ContextError::WrongMode(found, mode));
         }
+        if let ClientContext::Dvv(causal) = &context {
+            causal.check()?;
+        }
         Ok(context)
     }
 }
@@ -102,6 +112,18 @@ mod tests {
             ClientContext::decode("Ag", ConflictMode::Lww),
             Err(ContextError::Malformed)
         );
+        let mut huge = CausalContext::new();
+        huge.insert(Dot {
+            node: NodeId::new("n1"),
+            counter: u64::MAX,
+        });
+        let huge = ClientContext::Dvv(huge).encode();
+        assert!(matches!(
+            ClientContext::decode(&huge, ConflictMode::Dvv),
+            Err(ContextError::Hostile(
+                ContextProblem::CounterTooLarge { .. }
+            ))
+        ));
         let lww = ClientContext::empty(ConflictMode::Lww).encode();
         assert!(matches!(
             ClientContext::decode(&lww, ConflictMode::Dvv),

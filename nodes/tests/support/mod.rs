@@ -251,6 +251,49 @@ impl Cluster {
         (r.status().as_u16(), r.json().await.unwrap())
     }
 
+    /// `ops` PUTs from `workers` concurrent clients, each of which must
+    /// answer 200. `write(i)` gives the i-th: (node index, path after
+    /// `/kv/` with any query, value).
+    pub async fn put_concurrently(
+        &self,
+        workers: usize,
+        ops: usize,
+        write: fn(usize) -> (usize, String, String),
+    ) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for worker in 0..workers {
+            let client = self.client.clone();
+            let urls: Vec<String> = (0..self.specs.len()).map(|i| self.url(i, "/kv/")).collect();
+            tasks.spawn(async move {
+                for i in (worker..ops).step_by(workers) {
+                    let (node, path, value) = write(i);
+                    let r = client
+                        .put(format!("{}{path}", urls[node]))
+                        .json(&serde_json::json!({ "value": value }))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200, "PUT {path}");
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+    }
+
+    /// `PUT /admin/clock` on node `i`; the node must accept it.
+    pub async fn set_clock_offset(&self, i: usize, offset_ms: i64) {
+        let r = self
+            .client
+            .put(self.url(i, "/admin/clock"))
+            .json(&serde_json::json!({ "offset_ms": offset_ms }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
     /// `/admin/dump` parsed into (key → line).
     pub async fn dump(&self, i: usize) -> std::collections::BTreeMap<String, Value> {
         let text = self

@@ -1,0 +1,8 @@
+//! Fuzz target `merkle_wire`: feeds arbitrary bytes to
+//! `converge_node::untrusted::merkle_wire`, the same entry point the stable corpus
+//! replay test (nodes/tests/fuzz_corpus.rs) uses.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| converge_node::untrusted::merkle_wire(data));
