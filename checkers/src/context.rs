@@ -152,6 +152,18 @@ impl FinalView {
         }
     }
 
+    /// The values of `k` that survive whatever repair does next: the agreed
+    /// ones, or on a divergent key those every node holding an entry holds
+    /// (merging replicas can only drop a value some replica's context
+    /// covers: the dvv reading of "whichever replica wins").
+    pub fn survivors(&self, k: KeyId) -> Vec<ValueId> {
+        match (self.agreed(k), self.keys.get(&k)) {
+            (Some(view), _) => view.to_vec(),
+            (None, Some(kf)) => kf.held_by_every_entry(),
+            (None, None) => Vec::new(),
+        }
+    }
+
     /// The nodes that hold an entry of `k` (value or tombstone).
     pub fn holders(&self, k: KeyId) -> impl Iterator<Item = &str> {
         self.keys.get(&k).into_iter().flat_map(move |kf| {
@@ -334,6 +346,33 @@ impl<'a> Context<'a> {
             cfg,
             final_view,
             observations,
+        }
+    }
+
+    /// The final state, when it can be trusted to judge acknowledged ops
+    /// (there is one, and it is complete).
+    pub fn judged_final(&self) -> Option<&FinalView> {
+        self.final_view
+            .as_ref()
+            .filter(|fv| fv.incomplete.is_none())
+    }
+
+    /// The verdict of a checker that judges acknowledged ops by the final
+    /// state and by reads: false with any anomaly (reads prove theirs
+    /// without a final state), else true when the final state could be
+    /// judged, else unknown with the reason (`no_final_state` when there is
+    /// none at all, the incompleteness otherwise).
+    pub fn verdict_by_final_state(
+        &self,
+        anomalies: bool,
+        no_final_state: &str,
+    ) -> (crate::result::Validity, Option<String>) {
+        use crate::result::Validity;
+        match (&self.final_view, self.judged_final()) {
+            _ if anomalies => (Validity::False, None),
+            (_, Some(_)) => (Validity::True, None),
+            (None, None) => (Validity::Unknown, Some(no_final_state.to_string())),
+            (Some(fv), None) => (Validity::Unknown, fv.incomplete.clone()),
         }
     }
 

@@ -39,7 +39,7 @@ use crate::context::{Context, FinalView};
 use crate::findings::{Findings, Outcome};
 use crate::ops::{KeyId, NEVER, NONE, OpFn, OpId, ValueId};
 use crate::quorum_reads::ReadEvidence;
-use crate::result::{Conflict, Validity};
+use crate::result::Conflict;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -65,7 +65,7 @@ pub fn check(cx: &Context, evidence: &ReadEvidence) -> Outcome {
     fd.add("acknowledged-writes", acknowledged);
 
     // From the final state, when there is a trustworthy one.
-    let judged_final = cx.final_view.as_ref().filter(|fv| fv.incomplete.is_none());
+    let judged_final = cx.judged_final();
     let mut lost_in_final: BTreeSet<OpId> = BTreeSet::new();
     if let Some(fv) = judged_final {
         let mut divergent = 0;
@@ -103,15 +103,10 @@ pub fn check(cx: &Context, evidence: &ReadEvidence) -> Outcome {
     }
 
     let bad = kinds.iter().any(|k| fd.count(k) > 0);
-    let (valid, reason) = match (&cx.final_view, judged_final) {
-        _ if bad => (Validity::False, None),
-        (_, Some(_)) => (Validity::True, None),
-        (None, None) => (
-            Validity::Unknown,
-            Some("no final state: nothing to compare acknowledged writes with".to_string()),
-        ),
-        (Some(fv), None) => (Validity::Unknown, fv.incomplete.clone()),
-    };
+    let (valid, reason) = cx.verdict_by_final_state(
+        bad,
+        "no final state: nothing to compare acknowledged writes with",
+    );
     fd.finish(
         valid,
         json!({"conflict": cx.cfg.conflict, "reason": reason}),
@@ -263,11 +258,7 @@ fn dvv_key(
     let t = cx.table;
     let anywhere = fv.values(k);
     // Values on every replica survive whatever repair does next.
-    let survivors: Vec<ValueId> = match (fv.agreed(k), fv.keys.get(&k)) {
-        (Some(view), _) => view.to_vec(),
-        (None, Some(kf)) => kf.held_by_every_entry(),
-        (None, None) => Vec::new(),
-    };
+    let survivors = fv.survivors(k);
     for &id in t.ops_on(k) {
         let a = t.op(id);
         if a.f != OpFn::Write || !a.is_ok() {

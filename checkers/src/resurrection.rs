@@ -22,7 +22,7 @@ use crate::context::{Context, FinalView};
 use crate::findings::{Findings, Outcome};
 use crate::ops::{KeyId, OpFn, OpId, ValueId};
 use crate::quorum_reads::ReadEvidence;
-use crate::result::{Conflict, Validity};
+use crate::result::Conflict;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -42,7 +42,7 @@ pub fn check(cx: &Context, evidence: &ReadEvidence) -> Outcome {
         .count() as u64;
     fd.add("acknowledged-deletes", deletes);
 
-    let judged_final = cx.final_view.as_ref().filter(|fv| fv.incomplete.is_none());
+    let judged_final = cx.judged_final();
     let mut in_final: BTreeSet<(KeyId, ValueId)> = BTreeSet::new();
     if let Some(fv) = judged_final {
         for k in 0..t.key_count() as KeyId {
@@ -66,15 +66,8 @@ pub fn check(cx: &Context, evidence: &ReadEvidence) -> Outcome {
         });
     }
     let bad = fd.count("resurrected-value") + fd.count(RESURRECTION_OBSERVED) > 0;
-    let (valid, reason) = match (&cx.final_view, judged_final) {
-        _ if bad => (Validity::False, None),
-        (_, Some(_)) => (Validity::True, None),
-        (None, None) => (
-            Validity::Unknown,
-            Some("no final state: nothing to compare deletes with".to_string()),
-        ),
-        (Some(fv), None) => (Validity::Unknown, fv.incomplete.clone()),
-    };
+    let (valid, reason) =
+        cx.verdict_by_final_state(bad, "no final state: nothing to compare deletes with");
     fd.finish(
         valid,
         json!({"conflict": cx.cfg.conflict, "reason": reason}),
@@ -183,11 +176,7 @@ fn final_key(
             }
         }
         Conflict::Dvv => {
-            let survivors: Vec<ValueId> = match (agreed, fv.keys.get(&k)) {
-                (Some(view), _) => view.to_vec(),
-                (None, Some(kf)) => kf.held_by_every_entry(),
-                (None, None) => Vec::new(),
-            };
+            let survivors = fv.survivors(k);
             for &d in &ok_deletes {
                 for &v in t.vals(t.op(d)) {
                     if survivors.binary_search(&v).is_ok() && in_final.insert((k, v)) {
