@@ -51,17 +51,6 @@ pub struct RemoteParts {
     pub admin: BTreeMap<NodeId, NodeClient>,
 }
 
-/// Whether the test asked for the libfaketime clock.
-pub fn wants_faketime(cfg: &TestConfig) -> Result<bool, String> {
-    match cfg.deploy.clock.as_str() {
-        "admin" => Ok(false),
-        "faketime" => Ok(true),
-        other => Err(format!(
-            "unknown clock backend {other:?}; choose admin or faketime"
-        )),
-    }
-}
-
 /// Starts the internode proxy mesh on `bind` when the test adds latency
 /// (None: no latency, direct links).
 fn latency_mesh(
@@ -103,7 +92,7 @@ pub fn wire(
     hosts: &[RemoteHost],
     proxy_bind: Option<IpAddr>,
 ) -> Result<RemoteParts, String> {
-    let faketime = wants_faketime(cfg)?;
+    let faketime = cfg.wants_faketime().map_err(|e| e.0)?;
     let remotes: Vec<Arc<dyn Remote>> = hosts.iter().map(|h| Arc::clone(&h.remote)).collect();
     for r in parallel(&remotes, |r| check_host(r, faketime)) {
         r.map_err(|e| e.to_string())?;
@@ -282,58 +271,6 @@ pub fn deploy_ssh(
         clock: parts.clock,
         admin: parts.admin,
     })
-}
-
-/// The deploy settings' checks that need no I/O (part of config validation).
-pub fn validate(cfg: &TestConfig) -> Result<(), String> {
-    let d = &cfg.deploy;
-    let lossy = cfg.nemesis.loss > 0.0;
-    match d.kind.as_str() {
-        "local" if lossy => {
-            return Err(
-                "--loss is not supported with --deploy local: its proxies carry TCP streams, where a lost packet is only a retransmit; use --deploy docker or ssh"
-                    .into(),
-            );
-        }
-        "local" => return Ok(()),
-        "docker" => {
-            if !matches!(d.docker_control.as_str(), "exec" | "ssh") {
-                return Err(format!(
-                    "unknown docker control {:?}; choose exec or ssh",
-                    d.docker_control
-                ));
-            }
-        }
-        "ssh" => {
-            if d.hosts.len() != cfg.test.nodes as usize {
-                return Err(format!(
-                    "--deploy ssh needs one host per node: --hosts lists {} but nodes is {}; pass --nodes {}",
-                    d.hosts.len(),
-                    cfg.test.nodes,
-                    d.hosts.len()
-                ));
-            }
-        }
-        other => {
-            return Err(format!(
-                "unknown deploy backend {other:?}; choose local, docker or ssh"
-            ));
-        }
-    }
-    wants_faketime(cfg)?;
-    if lossy && !cfg.nemesis.latency.get().is_zero() {
-        return Err(
-            "--loss cannot be combined with --latency on remote hosts: latency detours links through the harness's proxies, which iptables loss rules would not match"
-                .into(),
-        );
-    }
-    if d.kind == "ssh" && d.proxy_listen.is_none() && !cfg.nemesis.latency.get().is_zero() {
-        return Err(
-            "--latency with --deploy ssh needs --proxy-listen ADDR: an address of this machine every host can reach"
-                .into(),
-        );
-    }
-    Ok(())
 }
 
 /// Deploys with the configured backend. Remote backends do their blocking

@@ -10,6 +10,7 @@
 //! written into its `[cluster]` table. The effective table is stored as the
 //! run's node.toml and shown in its report.
 
+pub mod deploy_checks;
 pub mod duration;
 pub mod merge;
 pub mod overrides;
@@ -361,7 +362,7 @@ impl TestConfig {
         if !n.faults.is_empty() && n.interval.get().is_zero() {
             return err("nemesis interval must be more than 0s".into());
         }
-        crate::deploy_remote::validate(self).map_err(ConfigError)
+        self.validate_deploy()
     }
 
     /// The config file the nodes get: `[node]` with the harness's cluster
