@@ -2,10 +2,10 @@
 //!
 //! A [`Db`] starts, kills, pauses, resumes and wipes replica processes; it
 //! does not speak HTTP (readiness is checked through the node API by
-//! [`crate::client::wait_healthy`], identical for every backend). Methods are
+//! [`crate::cluster::Cluster::wait_healthy`], identical for every backend). Methods are
 //! synchronous so the teardown guard can call them from `Drop`. The local
-//! backend is [`LocalDb`]; SSH and container backends implement the same
-//! trait.
+//! backend is [`LocalDb`]; SSH hosts and docker containers share
+//! [`remote::RemoteDb`].
 
 pub mod binary;
 pub mod local;
