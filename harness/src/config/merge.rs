@@ -162,7 +162,7 @@ fn apply_flags(root: &mut Table, a: &Overrides) -> Result<(), ConfigError> {
 /// Merkle anti-entropy on, but its anti-entropy round comes every 10
 /// minutes — right for production, never within a one-minute test. A round
 /// every 5 s (±1 s) makes "anti-entropy on" true inside a test. The test's
-/// own fields are laid on top ([`overlay`]), so `[node.tombstones]` alone
+/// own fields are laid on top (`overlay`), so `[node.tombstones]` alone
 /// keeps the 5 s rounds and `[node.anti_entropy] interval = "10m"` tests
 /// production's.
 pub fn default_node_table() -> Table {
