@@ -17,6 +17,7 @@
 //! - [`parse`]: the fast, zero-copy history reader behind [`check_files`].
 //! - [`intern`]: key and value interning.
 //! - [`context`], [`timeline`], [`findings`]: what checkers share.
+//! - [`run_files`]: the file names of a run directory, for every crate.
 //! - The checkers: [`convergence`], [`lost`] (lost updates), [`resurrection`],
 //!   [`phantoms`], [`staleness`], [`sessions`], [`perf`]; [`quorum_reads`]
 //!   judges every read while the run happens and feeds the lost-update and
@@ -37,6 +38,7 @@ pub mod phantoms;
 pub mod quorum_reads;
 pub mod result;
 pub mod resurrection;
+pub mod run_files;
 pub mod sessions;
 pub mod staleness;
 pub mod timeline;

@@ -1,9 +1,10 @@
 //! The run store: `store/<test-name>/<timestamp>/`, and `store/latest`
 //! pointing at the newest run.
 //!
-//! [`RunDir`] names every file of a run in one place, so `converge run`, which
-//! writes them, and `converge check`, which reads them, cannot disagree.
+//! [`RunDir`] gives the paths of a run's files, named once in
+//! [`checkers::run_files`] for every crate that writes or reads them.
 
+use checkers::run_files;
 use std::path::{Path, PathBuf};
 
 /// Why the store could not be used. Exit code 2.
@@ -43,7 +44,7 @@ impl RunDir {
 
     /// An existing run directory (`converge check`).
     pub fn open(path: &Path) -> Result<RunDir, StoreError> {
-        if path.join("history.jsonl").is_file() {
+        if path.join(run_files::HISTORY).is_file() {
             Ok(RunDir {
                 root: path.to_path_buf(),
             })
@@ -62,28 +63,28 @@ impl RunDir {
 
     /// The effective test config, seed included.
     pub fn config(&self) -> PathBuf {
-        self.root.join("config.toml")
+        self.root.join(run_files::CONFIG)
     }
 
     /// The config file every node is started with.
     pub fn node_config(&self) -> PathBuf {
-        self.root.join("node.toml")
+        self.root.join(run_files::NODE_CONFIG)
     }
 
     pub fn history(&self) -> PathBuf {
-        self.root.join("history.jsonl")
+        self.root.join(run_files::HISTORY)
     }
 
     pub fn final_state(&self) -> PathBuf {
-        self.root.join("final-state.jsonl")
+        self.root.join(run_files::FINAL_STATE)
     }
 
     pub fn metrics(&self) -> PathBuf {
-        self.root.join("metrics.jsonl")
+        self.root.join(run_files::METRICS)
     }
 
     pub fn results(&self) -> PathBuf {
-        self.root.join("results.json")
+        self.root.join(run_files::RESULTS)
     }
 
     /// Per node: `nodes/<id>/` holding `data/` and `node.log`.

@@ -16,12 +16,11 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-/// The file names of a run directory (issue 5's store layout).
-pub const HISTORY_FILE: &str = "history.jsonl";
-pub const FINAL_STATE_FILE: &str = "final-state.jsonl";
-pub const METRICS_FILE: &str = "metrics.jsonl";
-pub const RESULTS_FILE: &str = "results.json";
-pub const REPORT_FILE: &str = "report.html";
+/// The file names of a run directory, from their one owner.
+pub use checkers::run_files::{
+    FINAL_STATE as FINAL_STATE_FILE, HISTORY as HISTORY_FILE, METRICS as METRICS_FILE,
+    REPORT as REPORT_FILE, RESULTS as RESULTS_FILE,
+};
 
 /// Everything a report is built from, plus what went wrong reading it.
 #[derive(Debug, Default)]

@@ -31,7 +31,7 @@ pub fn summarize(store: &Path, run_dir: &Path, points_ms: &[u64]) -> Result<RunS
     let converged = convergence.and_then(|d| d["converged"].as_bool()) == Some(true);
     let staleness = r.check("staleness").map(|c| &c.details["all"]);
     let perf = r.check("perf").map(|c| &c.details);
-    let counters = repair_counters(&run_dir.join("metrics.jsonl"))?;
+    let counters = repair_counters(&run_dir.join(checkers::run_files::METRICS))?;
     let ops = &results.run.ops;
     Ok(RunSummary {
         seed: results.run.seed,
@@ -72,7 +72,7 @@ pub fn summarize(store: &Path, run_dir: &Path, points_ms: &[u64]) -> Result<RunS
 }
 
 pub fn read_results(run_dir: &Path) -> Result<RunResults, String> {
-    let path = run_dir.join("results.json");
+    let path = run_dir.join(checkers::run_files::RESULTS);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     serde_json::from_str(&text)
