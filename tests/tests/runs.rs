@@ -128,9 +128,13 @@ fn repair_off_with_partitions_is_divergence_and_nothing_else() {
 /// delete and then purge; after the heal, anti-entropy (every 5 s: the
 /// harness's test default stays although the test has a `[node]` table) and
 /// read repair copy them back. The replicas converge — on deleted values.
-/// Any seed works: a partition every other 2 s cuts some replica off while
-/// a third of the ops are deletes, and over 1,000 keys many a deleted key is
-/// not written again (on a hot key a later write outranks the old value).
+/// Any seed works: five 2 s partitions, each cutting some replica off from
+/// deletes unless it is a one-way cut of one node's own traffic (on 3
+/// nodes that node still hears every delete; one shape in five, so all five
+/// such: 1 seed in 3,125 — with two partitions a CI run drew two one-way
+/// cuts and saw no resurrection), while a third of the ops are deletes; and
+/// over 1,000 keys many a deleted key is not written again (on a hot key a
+/// later write outranks the old value).
 #[test]
 fn short_gc_grace_resurrects_deleted_values_on_converged_replicas() {
     let _one = cluster_lock();
@@ -143,7 +147,7 @@ fn short_gc_grace_resurrects_deleted_values_on_converged_replicas() {
         "keys = 20",
         "keys = 1000\nmix = \"read=30,write=40,delete=30\"",
     )
-    .replace("time_limit = \"6s\"", "time_limit = \"10s\"")
+    .replace("time_limit = \"6s\"", "time_limit = \"20s\"")
     .replace(
         "convergence_timeout = \"5s\"",
         "convergence_timeout = \"20s\"",
