@@ -179,8 +179,11 @@ fn short_gc_grace_resurrects_deleted_values_on_converged_replicas() {
 /// sides of a partition acknowledge writes; with R=3 (R + W > N) no read
 /// answers until the heal, and then every read sees every replica: the
 /// slow side's later writes lose to the fast side's earlier ones, and the
-/// first read after the heal shows them gone. Any seed works: each of the
-/// several partition-and-skew overlaps loses writes on many of the 50 keys.
+/// first read after the heal shows them gone. A loss needs a partition
+/// whose sides both write while the side that wrote earlier has the faster
+/// hybrid clock; a one-way cut of one node's own traffic loses nothing
+/// unless that node's clock leads. A random seed found losses in 7 of 8
+/// runs, so the lww test pins one (see there).
 const SKEW: &str = "[nemesis]\nfaults = [\"partition\", \"clock\"]\ninterval = \"1s\"\nclock_skew = \"5s\"\n\n\
                     [node.cluster]\nrequest_timeout = \"200ms\"\n";
 
@@ -203,7 +206,16 @@ fn skew_config(workload: &str, test: &str) -> String {
 fn lww_under_clock_skew_loses_acknowledged_writes() {
     let _one = cluster_lock();
     let h = Harness::new();
-    let out = run_config(&h, "lww-skew", &skew_config("", ""), &[]);
+    // Pinned: a random seed missed once in 8 runs (its partitions and clock
+    // bumps never lined up as described above SKEW). This one's schedule
+    // overlaps several two-sided partitions with skew; it lost 4–23 writes
+    // in release runs and 3 in a debug run.
+    let out = run_config(
+        &h,
+        "lww-skew",
+        &skew_config("", ""),
+        &["--seed", "7935462069037639"],
+    );
     assert_eq!(
         out.code, 1,
         "stdout:\n{}\nstderr:\n{}",
