@@ -26,6 +26,11 @@ pub enum ClockError {
 pub trait Clock: Send + Sync {
     /// Sets `node`'s clock to real time plus `offset_ms` (0 resets it).
     fn set_offset(&self, node: &NodeId, offset_ms: i64) -> Result<(), ClockError>;
+
+    /// Whether an offset outlives the node process. When it does not (the
+    /// node keeps it in memory), a node that is down needs no reset: it
+    /// starts at offset 0, and asking it would only fail.
+    fn offset_survives_restart(&self) -> bool;
 }
 
 /// Sets clocks through each node's `PUT /admin/clock`.
@@ -41,6 +46,10 @@ impl AdminClock {
 }
 
 impl Clock for AdminClock {
+    fn offset_survives_restart(&self) -> bool {
+        false
+    }
+
     fn set_offset(&self, node: &NodeId, offset_ms: i64) -> Result<(), ClockError> {
         let fail = |reason: String| ClockError::Set {
             node: node.clone(),

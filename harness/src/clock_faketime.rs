@@ -32,6 +32,12 @@ pub fn offset_text(offset_ms: i64) -> String {
 }
 
 impl Clock for FaketimeClock {
+    /// The offset file stays on the host, so a restarted node comes back
+    /// skewed until the file is rewritten.
+    fn offset_survives_restart(&self) -> bool {
+        true
+    }
+
     fn set_offset(&self, node: &NodeId, offset_ms: i64) -> Result<(), ClockError> {
         let fail = |reason: String| ClockError::Set {
             node: node.clone(),
