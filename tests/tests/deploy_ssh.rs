@@ -6,7 +6,8 @@ mod docker_support;
 
 use converge_tests::{Harness, cluster_lock, verdict};
 use docker_support::{
-    FAST_ANTI_ENTROPY, assert_nothing_left, config, docker_or_skip, run_with_pid,
+    FAST_ANTI_ENTROPY, assert_nothing_left, config, docker_or_skip, ordered_by_causality,
+    run_with_pid,
 };
 
 #[test]
@@ -16,9 +17,9 @@ fn ssh_into_containers_with_partition_and_faketime_clock_is_valid() {
     }
     let _one = cluster_lock();
     let h = Harness::new();
-    let text = config(&format!(
+    let text = ordered_by_causality(&config(&format!(
         "[nemesis]\nfaults = [\"partition\", \"clock\"]\ninterval = \"1s\"\nclock_skew = \"3s\"\n{FAST_ANTI_ENTROPY}",
-    ));
+    )));
     let path = h.file("ssh.toml", &text);
     let (out, pid) = run_with_pid(
         &h,
@@ -100,9 +101,9 @@ fn deploy_ssh_against_hosts_by_address_is_valid() {
         .collect();
     assert_eq!(hosts.len(), 3, "{known}");
 
-    let text = config(&format!(
+    let text = ordered_by_causality(&config(&format!(
         "[nemesis]\nfaults = [\"partition\", \"clock\"]\ninterval = \"1s\"\nclock_skew = \"3s\"\n{FAST_ANTI_ENTROPY}",
-    ));
+    )));
     let second = h.file("ssh-hosts.toml", &text);
     let key = ssh_dir.join("id_ed25519");
     let kh = ssh_dir.join("known_hosts");

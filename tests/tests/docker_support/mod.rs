@@ -73,6 +73,24 @@ pub fn assert_nothing_left(pid: u32) {
 /// makes replicas agree within the convergence timeout.
 pub const FAST_ANTI_ENTROPY: &str = "[node.anti_entropy]\ninterval = \"1s\"\njitter = \"200ms\"\n";
 
+/// `text` switched to dvv with the causal workload, for tests that combine
+/// clock faults with a valid verdict. Under lww, blind writes and skewed
+/// clocks really do lose writes (a write that follows a delete from a node
+/// whose hybrid clock leads is stamped below it, and a read shows it gone:
+/// CI caught `lost-write-observed` that way); the lww skew test in runs.rs
+/// proves that detection. With dvv, causality, not clocks, orders versions,
+/// so these tests must be valid on any seed.
+pub fn ordered_by_causality(text: &str) -> String {
+    let out = text
+        .replace("keys = 20", "keys = 20\nkind = \"causal\"")
+        .replace(
+            "op_timeout = \"1s\"",
+            "op_timeout = \"1s\"\nconflict = \"dvv\"",
+        );
+    assert!(out.contains("conflict = \"dvv\"") && out.contains("kind = \"causal\""));
+    out
+}
+
 /// A small test file for 3 containers.
 pub fn config(extra: &str) -> String {
     format!(
