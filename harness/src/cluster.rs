@@ -1,15 +1,18 @@
 //! [`Cluster`]: the three backend seams of one deployed cluster ([`Db`],
-//! [`Net`], [`Clock`]) plus an admin client per node, and the operations
-//! that span them (start and wait for health, heal everything).
+//! [`Net`], [`Clock`]) plus an admin client per node, the backend's stack
+//! of cleanup steps, and the operations that span them (start and wait for
+//! health, heal everything, tear down).
 //!
 //! The nemesis, the final heal and the teardown guard all act through this
-//! one type, so "heal everything" means the same thing on every path.
+//! one type, so "heal everything" and "tear down" mean the same thing on
+//! every path and for every backend.
 
 use crate::client::NodeClient;
 use crate::clock::Clock;
 use crate::db::{Db, NodeStatus};
 use crate::net::Net;
 use crate::node_id::NodeId;
+use crate::teardown::CleanupStack;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +23,10 @@ pub struct Cluster {
     pub clock: Arc<dyn Clock>,
     /// Admin/health client per node (short timeouts).
     pub admin: BTreeMap<NodeId, NodeClient>,
+    /// What the backend set up, to be undone after the heal: nodes,
+    /// firewall chains, containers (empty with `--leave-running`, which
+    /// keeps them).
+    pub cleanup: CleanupStack,
 }
 
 impl Cluster {
@@ -96,6 +103,15 @@ impl Cluster {
                 problems.push(e.to_string());
             }
         }
+        problems
+    }
+
+    /// Heals every fault, then undoes the backend's setup, last step first
+    /// (so no clock is reset on a node already stopped). Returns what could
+    /// not be undone. Later calls find nothing left to undo but the heal.
+    pub fn teardown(&self) -> Vec<String> {
+        let mut problems = self.heal_everything();
+        problems.extend(self.cleanup.unwind());
         problems
     }
 }

@@ -14,22 +14,25 @@
 //!   from pure shape functions; local backend: [`net::ProxyMesh`]).
 //! - [`clock`]: clock faults ([`clock::Clock`] via `/admin/clock`).
 //! - [`nemesis`]: the seeded fault schedule and its executor.
-//! - [`cluster`], [`deploy`]: one deployed cluster's seams; local deployment.
+//! - [`deploy`]: a [`deploy::Backend`] per `[deploy]` target (local
+//!   processes, SSH hosts, Docker containers) turning a config into a
+//!   [`cluster::Cluster`]: the seams of one deployed cluster and the stack
+//!   of steps that tear it down.
 //! - [`client`]: HTTP ops against one node, classified ok/fail/info;
 //!   [`clients`]: the client processes that drive the workload.
 //! - [`history_writer`]: the append-only, regularly flushed history.
 //! - [`store`]: run directories and `store/latest`.
 //! - [`convergence`]: the post-heal wait for replicas to agree; final state.
 //! - [`metrics`]: per-second node metrics sampling.
-//! - [`teardown`]: the guard that heals and stops everything on every exit.
+//! - [`teardown`]: the cleanup stack, and the guard that heals and tears
+//!   down on every exit.
 //! - [`run`], [`check`]: the `run` and `check` commands;
 //!   [`results_file`]: results.json.
 //! - [`output`]: progress line, per-checker table, JUnit XML.
 //! - [`sweep`]: `converge sweep`, a matrix of configurations × seeds
 //!   compared side by side (report rendered by `reports::sweep`).
-//! - Remote hosts (issue 7): [`control`] (SSH / docker exec), [`db::remote`],
-//!   [`net::iptables`], [`clock_faketime`], [`deploy_remote`] (`--deploy ssh`
-//!   and shared wiring), [`deploy_docker`] with [`docker_image`].
+//! - Remote hosts: [`control`] (SSH / docker exec), [`db::remote`],
+//!   [`net::iptables`], [`clock_faketime`], wired by [`deploy::remote`].
 
 pub mod check;
 pub mod client;
@@ -42,9 +45,6 @@ pub mod control;
 pub mod convergence;
 pub mod db;
 pub mod deploy;
-pub mod deploy_docker;
-pub mod deploy_remote;
-pub mod docker_image;
 pub mod history_writer;
 pub mod metrics;
 pub mod nemesis;

@@ -54,7 +54,10 @@ pub type RunDirSlot = Arc<std::sync::Mutex<Option<std::path::PathBuf>>>;
 pub async fn run(cfg: TestConfig, dir_slot: RunDirSlot) -> Result<RunOutcome, RunError> {
     let wall_start = chrono::Utc::now();
     let t0 = Instant::now();
-    let pre = deploy::preflight(&cfg).map_err(RunError::Input)?;
+    let mut backend = deploy::backend(&cfg);
+    backend
+        .prepare()
+        .map_err(|e| RunError::Input(e.to_string()))?;
     let workload =
         workloads::Workload::new(cfg.workload_config().map_err(|e| RunError::Input(e.0))?)
             .map_err(|e| RunError::Input(e.to_string()))?;
@@ -72,13 +75,13 @@ pub async fn run(cfg: TestConfig, dir_slot: RunDirSlot) -> Result<RunOutcome, Ru
         run_dir.root().display()
     );
 
-    let (cluster, held) = crate::deploy_remote::deploy(&cfg, pre, &run_dir)
+    let cluster = deploy::bring_up(backend, &run_dir)
         .await
-        .map_err(RunError::Harness)?;
-    let guard = TeardownGuard::new(Arc::clone(&cluster), cfg.deploy.leave_running);
-    deploy::start_all(&cluster, held)
+        .map_err(|e| RunError::Harness(e.to_string()))?;
+    let guard = TeardownGuard::new(Arc::clone(&cluster));
+    deploy::start_all(&cluster)
         .await
-        .map_err(RunError::Harness)?;
+        .map_err(|e| RunError::Harness(e.to_string()))?;
     let setup_s = t0.elapsed().as_secs_f64();
 
     // Time zero of the history.

@@ -10,11 +10,14 @@
 //! written into its `[cluster]` table. The effective table is stored as the
 //! run's node.toml and shown in its report.
 
-pub mod deploy_checks;
+pub mod deploy;
 pub mod duration;
 pub mod merge;
 pub mod overrides;
 
+pub use deploy::{
+    DeploySection, DeployTarget, DockerControl, DockerTarget, RemoteClock, SshTarget,
+};
 pub use merge::load;
 pub use overrides::Overrides;
 
@@ -180,56 +183,6 @@ impl Default for ChecksSection {
             max_examples: 10,
             stale_read_threshold: None,
             sessions_fail: false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DeploySection {
-    /// "local", "docker" or "ssh".
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub node_bin: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub base_port: Option<u16>,
-    pub leave_running: bool,
-    /// `--deploy ssh`: one host per node (docs/deploy.md).
-    pub hosts: Vec<String>,
-    pub ssh_user: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ssh_key: Option<PathBuf>,
-    pub ssh_port: u16,
-    /// Record unknown host keys instead of refusing them.
-    pub ssh_accept_new: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub known_hosts: Option<PathBuf>,
-    /// Remote clock faults: "admin" (the node's /admin/clock) or "faketime".
-    pub clock: String,
-    /// `--deploy docker`: "exec" (docker exec) or "ssh" into the containers.
-    pub docker_control: String,
-    /// `--deploy ssh` with latency: the harness's address, reachable from
-    /// every host, where the internode proxies listen (docs/deploy.md).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub proxy_listen: Option<std::net::IpAddr>,
-}
-
-impl Default for DeploySection {
-    fn default() -> Self {
-        DeploySection {
-            kind: "local".into(),
-            node_bin: None,
-            base_port: None,
-            leave_running: false,
-            hosts: Vec::new(),
-            ssh_user: "root".into(),
-            ssh_key: None,
-            ssh_port: 22,
-            ssh_accept_new: false,
-            known_hosts: None,
-            clock: "admin".into(),
-            docker_control: "exec".into(),
-            proxy_listen: None,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! asked to leave the cluster running, nodes also get `PR_SET_PDEATHSIG`, so
 //! even a harness killed with SIGKILL leaves no orphan.
 
+use super::node_spec::NodeSpec;
 use super::spawner::Spawner;
 use super::{Db, DbError, NodeStatus};
 use crate::node_id::NodeId;
@@ -20,17 +21,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
-/// Where one node listens and keeps its files.
+/// One local node: its command line and its files.
 #[derive(Debug, Clone)]
 pub struct NodeLayout {
-    pub id: NodeId,
-    /// Client and admin HTTP.
-    pub listen: SocketAddr,
-    /// Internode listener (the proxies forward here).
-    pub peer_listen: SocketAddr,
-    /// Peer id → the address this node dials for it (a proxy).
-    pub peers: BTreeMap<NodeId, SocketAddr>,
-    pub data_dir: PathBuf,
+    /// Its data dir is a directory of the run's, created at setup.
+    pub spec: NodeSpec,
     pub log_file: PathBuf,
 }
 
@@ -38,8 +33,6 @@ pub struct NodeLayout {
 #[derive(Debug, Clone)]
 pub struct LocalLayout {
     pub bin: PathBuf,
-    /// The node config file (`--config`), shared by every node.
-    pub config_file: PathBuf,
     pub nodes: Vec<NodeLayout>,
     /// Keep nodes alive after the harness exits (no death signal, no kill).
     pub leave_running: bool,
@@ -115,6 +108,8 @@ struct NodeProcess {
 pub struct LocalDb {
     layout: LocalLayout,
     ids: Vec<NodeId>,
+    /// The nodes' ports, held until the first node starts.
+    reserved: Mutex<Option<HeldPorts>>,
     /// Live processes. A std Mutex: held only for quick, non-async work.
     procs: Mutex<Procs>,
     spawner: Spawner,
@@ -129,18 +124,21 @@ struct Procs {
 }
 
 impl LocalDb {
-    pub fn new(layout: LocalLayout) -> Result<LocalDb, DbError> {
+    /// Prepares (does not start) the nodes; `reserved` keeps their ports
+    /// bound until the first start.
+    pub fn new(layout: LocalLayout, reserved: HeldPorts) -> Result<LocalDb, DbError> {
         for n in &layout.nodes {
-            std::fs::create_dir_all(&n.data_dir).map_err(|e| {
-                DbError::Setup(format!("cannot create {}: {e}", n.data_dir.display()))
-            })?;
+            let dir = &n.spec.data_dir;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| DbError::Setup(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let ids = layout.nodes.iter().map(|n| n.id.clone()).collect();
+        let ids = layout.nodes.iter().map(|n| n.spec.id.clone()).collect();
         let spawner = Spawner::new()
             .map_err(|e| DbError::Setup(format!("cannot start the spawner thread: {e}")))?;
         Ok(LocalDb {
             layout,
             ids,
+            reserved: Mutex::new(Some(reserved)),
             procs: Mutex::new(Procs::default()),
             spawner,
         })
@@ -150,7 +148,7 @@ impl LocalDb {
         self.layout
             .nodes
             .iter()
-            .find(|n| &n.id == id)
+            .find(|n| &n.spec.id == id)
             .ok_or_else(|| DbError::UnknownNode(id.clone()))
     }
 
@@ -162,7 +160,7 @@ impl LocalDb {
 
     fn command(&self, n: &NodeLayout) -> Result<Command, DbError> {
         let spawn_err = |source| DbError::Spawn {
-            node: n.id.clone(),
+            node: n.spec.id.clone(),
             bin: self.layout.bin.clone(),
             source,
         };
@@ -173,19 +171,7 @@ impl LocalDb {
             .map_err(spawn_err)?;
         let log2 = log.try_clone().map_err(spawn_err)?;
         let mut cmd = Command::new(&self.layout.bin);
-        cmd.arg("--id")
-            .arg(n.id.as_str())
-            .arg("--listen")
-            .arg(n.listen.to_string())
-            .arg("--peer-listen")
-            .arg(n.peer_listen.to_string());
-        for (peer, addr) in &n.peers {
-            cmd.arg("--peer").arg(format!("{peer}={addr}"));
-        }
-        cmd.arg("--data-dir")
-            .arg(&n.data_dir)
-            .arg("--config")
-            .arg(&self.layout.config_file)
+        cmd.args(n.spec.args())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -234,7 +220,7 @@ impl Db for LocalDb {
     }
 
     fn client_addr(&self, node: &NodeId) -> Option<SocketAddr> {
-        self.node(node).ok().map(|n| n.listen)
+        self.node(node).ok().map(|n| n.spec.listen)
     }
 
     fn start(&self, id: &NodeId) -> Result<(), DbError> {
@@ -246,6 +232,13 @@ impl Db for LocalDb {
         if procs.running.contains_key(id) {
             return Ok(());
         }
+        // Release every reserved port at once: the nodes bind them now.
+        let released = self
+            .reserved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        drop(released);
         let cmd = self.command(layout)?;
         let child = self.spawner.spawn(cmd).map_err(|source| DbError::Spawn {
             node: id.clone(),
@@ -292,7 +285,7 @@ impl Db for LocalDb {
     }
 
     fn wipe(&self, id: &NodeId) -> Result<(), DbError> {
-        let dir = &self.node(id)?.data_dir;
+        let dir = &self.node(id)?.spec.data_dir;
         if self.procs().running.contains_key(id) {
             return Err(DbError::Wipe {
                 node: id.clone(),
@@ -395,25 +388,30 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let ids = NodeId::cluster(2);
-        let (addrs, _held) = allocate_ports(&ids, None).unwrap();
+        let (addrs, held) = allocate_ports(&ids, None).unwrap();
         let nodes = ids
             .iter()
             .zip(addrs)
             .map(|(id, (listen, peer_listen))| NodeLayout {
-                id: id.clone(),
-                listen,
-                peer_listen,
-                peers: BTreeMap::new(),
-                data_dir: dir.path().join(id.as_str()).join("data"),
+                spec: NodeSpec {
+                    id: id.clone(),
+                    listen,
+                    peer_listen,
+                    peers: BTreeMap::new(),
+                    data_dir: dir.path().join(id.as_str()).join("data"),
+                    config_file: dir.path().join("node.toml"),
+                },
                 log_file: dir.path().join(format!("{id}.log")),
             })
             .collect();
-        let db = LocalDb::new(LocalLayout {
-            bin: script,
-            config_file: dir.path().join("node.toml"),
-            nodes,
-            leave_running: false,
-        })
+        let db = LocalDb::new(
+            LocalLayout {
+                bin: script,
+                nodes,
+                leave_running: false,
+            },
+            held,
+        )
         .unwrap();
         for id in &ids {
             db.start(id).unwrap();

@@ -9,6 +9,7 @@
 
 pub mod binary;
 pub mod local;
+pub mod node_spec;
 pub mod remote;
 mod spawner;
 

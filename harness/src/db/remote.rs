@@ -12,6 +12,7 @@
 //! (each probe is a round trip); a node that dies on its own is noticed by
 //! its failing `/health` instead.
 
+use super::node_spec::NodeSpec;
 use super::{Db, DbError, NodeStatus};
 use crate::control::{FAKETIME_LIB, Remote, exec_ok, parallel, shell_quote};
 use crate::node_id::NodeId;
@@ -26,17 +27,19 @@ pub const BASE_DIR: &str = "/var/lib/converge";
 /// One node on one host.
 #[derive(Clone)]
 pub struct RemoteNode {
-    pub id: NodeId,
+    /// Its data dir and config file are under [`node_dir`] on the host.
+    pub spec: NodeSpec,
     pub remote: Arc<dyn Remote>,
     /// Where the harness reaches the node's client/admin HTTP.
     pub client_addr: SocketAddr,
-    /// What the node binds: client and internode listeners.
-    pub listen: SocketAddr,
-    pub peer_listen: SocketAddr,
-    /// Peer id → its internode address as this node dials it.
-    pub peers: BTreeMap<NodeId, SocketAddr>,
     /// Where the node's log is downloaded at teardown.
     pub local_log: PathBuf,
+}
+
+impl RemoteNode {
+    fn id(&self) -> &NodeId {
+        &self.spec.id
+    }
 }
 
 /// Everything [`RemoteDb`] needs.
@@ -47,9 +50,6 @@ pub struct RemoteLayout {
     /// Start nodes under libfaketime (see [`crate::clock_faketime`]).
     pub faketime: bool,
     pub leave_running: bool,
-    /// Scripts run on every host at teardown after the nodes stop (e.g. the
-    /// iptables chain's removal), so nothing of converge's survives a run.
-    pub host_cleanup: Vec<String>,
 }
 
 pub struct RemoteDb {
@@ -86,12 +86,12 @@ impl RemoteDb {
             let Some(node) = by_host.get(r.host()) else {
                 return Ok(());
             };
-            let dir = node_dir(&node.id);
+            let dir = node_dir(node.id());
             exec_ok(
                 r,
                 &format!(
                     "{}; rm -rf {dir}; mkdir -p {dir}/data",
-                    kill_script(&node.id, "KILL")
+                    kill_script(node.id(), "KILL")
                 ),
             )?;
             r.upload(&layout.bin, &format!("{dir}/converge-node"))?;
@@ -100,7 +100,7 @@ impl RemoteDb {
                 r,
                 &format!(
                     "chmod 755 {dir}/converge-node; printf '+0s' > {}",
-                    faketime_file(&node.id)
+                    faketime_file(node.id())
                 ),
             )?;
             Ok(())
@@ -108,7 +108,7 @@ impl RemoteDb {
         for r in results {
             r.map_err(|e| DbError::Setup(e.to_string()))?;
         }
-        let ids = layout.nodes.iter().map(|n| n.id.clone()).collect();
+        let ids = layout.nodes.iter().map(|n| n.id().clone()).collect();
         Ok(RemoteDb {
             layout,
             ids,
@@ -120,7 +120,7 @@ impl RemoteDb {
         self.layout
             .nodes
             .iter()
-            .find(|n| &n.id == id)
+            .find(|n| n.id() == id)
             .ok_or_else(|| DbError::UnknownNode(id.clone()))
     }
 
@@ -129,22 +129,21 @@ impl RemoteDb {
     }
 
     fn start_script(&self, n: &RemoteNode) -> String {
-        let dir = node_dir(&n.id);
-        let mut args = format!(
-            "--id {} --listen {} --peer-listen {}",
-            n.id, n.listen, n.peer_listen
-        );
-        for (peer, addr) in &n.peers {
-            args.push_str(&format!(" --peer {peer}={addr}"));
-        }
-        args.push_str(&format!(" --data-dir {dir}/data --config {dir}/node.toml"));
+        let dir = node_dir(n.id());
+        let args: Vec<String> = n
+            .spec
+            .args()
+            .iter()
+            .map(|a| shell_quote(&a.to_string_lossy()))
+            .collect();
+        let args = args.join(" ");
         // FAKETIME must be unset, or it wins over the timestamp file; the
         // monotonic clock stays real, or tokio's timers jump with the offset.
         let env = if self.layout.faketime {
             format!(
                 "env -u FAKETIME LD_PRELOAD={FAKETIME_LIB} FAKETIME_TIMESTAMP_FILE={} \
                  FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 ",
-                faketime_file(&n.id)
+                faketime_file(n.id())
             )
         } else {
             String::new()
@@ -251,9 +250,9 @@ impl Db for RemoteDb {
         self.node(node).ok().map(|n| n.local_log.clone())
     }
 
-    /// Resumes and kills every node (unless leaving them running), downloads
-    /// the logs, and runs the host cleanup scripts. Best effort on every
-    /// host; the first error is returned.
+    /// Resumes and kills every node (unless leaving them running) and
+    /// downloads the logs. Best effort on every host; the first error is
+    /// returned.
     fn teardown(&self) -> Result<(), DbError> {
         self.state().torn_down = true;
         let remotes: Vec<Arc<dyn Remote>> = self
@@ -276,8 +275,8 @@ impl Db for RemoteDb {
             if !leave {
                 let script = format!(
                     "{}; {}",
-                    kill_script(&n.id, "CONT"),
-                    kill_script(&n.id, "KILL")
+                    kill_script(n.id(), "CONT"),
+                    kill_script(n.id(), "KILL")
                 );
                 if let Err(e) = exec_ok(r, &script) {
                     first_err.get_or_insert(e);
@@ -286,15 +285,8 @@ impl Db for RemoteDb {
             if let Some(parent) = n.local_log.parent() {
                 let _ = std::fs::create_dir_all(parent);
             }
-            if let Err(e) = r.download(&format!("{}/node.log", node_dir(&n.id)), &n.local_log) {
+            if let Err(e) = r.download(&format!("{}/node.log", node_dir(n.id())), &n.local_log) {
                 first_err.get_or_insert(e);
-            }
-            if !leave {
-                for script in &self.layout.host_cleanup {
-                    if let Err(e) = exec_ok(r, script) {
-                        first_err.get_or_insert(e);
-                    }
-                }
             }
             first_err.map_or(Ok(()), Err)
         });

@@ -15,7 +15,7 @@
 //!
 //! This backend adds no latency (that would need tc netem, which many
 //! kernels lack): a run with `--latency` uses the harness's proxy mesh
-//! instead (see `deploy_remote` and docs/deploy.md).
+//! instead (see [`crate::deploy::remote`] and docs/deploy.md).
 
 use super::{Grudge, Net, NetError};
 use crate::control::{Remote, exec_ok, parallel};

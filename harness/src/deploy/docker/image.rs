@@ -12,6 +12,7 @@
 //! version), so a second run finds the image and starts in seconds; a
 //! changed input (a system upgrade) builds a new one and drops the old.
 
+use super::cli::docker;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -243,19 +244,5 @@ fn remove_stale_images(keep: &str) {
     };
     for image in list.lines().filter(|i| *i != keep) {
         let _ = docker(&["rmi", image]);
-    }
-}
-
-/// Runs docker and returns its stdout, or its stderr as the error.
-pub fn docker(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run docker: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
     }
 }
