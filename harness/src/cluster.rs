@@ -1,5 +1,5 @@
-//! [`Cluster`]: the three backend seams of one deployed cluster ([`Db`],
-//! [`Net`], [`Clock`]) plus an admin client per node, the backend's stack
+//! [`Cluster`]: the backend seams of one deployed cluster ([`Db`],
+//! [`Partitioner`] and [`LinkShaper`], [`Clock`]) plus an admin client per node, the backend's stack
 //! of cleanup steps, and the operations that span them (start and wait for
 //! health, heal everything, tear down).
 //!
@@ -10,7 +10,7 @@
 use crate::client::NodeClient;
 use crate::clock::Clock;
 use crate::db::{Db, NodeStatus};
-use crate::net::Net;
+use crate::net::{LinkShaper, Partitioner};
 use crate::node_id::NodeId;
 use crate::teardown::CleanupStack;
 use std::collections::BTreeMap;
@@ -19,7 +19,10 @@ use std::time::Duration;
 
 pub struct Cluster {
     pub db: Arc<dyn Db>,
-    pub net: Arc<dyn Net>,
+    /// Cuts and heals links (the nemesis's partitions).
+    pub partitioner: Arc<dyn Partitioner>,
+    /// The run's latency or packet loss, if the test asked for either.
+    pub shaper: Option<Arc<dyn LinkShaper>>,
     pub clock: Arc<dyn Clock>,
     /// Admin/health client per node (short timeouts).
     pub admin: BTreeMap<NodeId, NodeClient>,
@@ -80,13 +83,12 @@ impl Cluster {
     /// what could not be undone.
     pub fn heal_everything(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if let Err(e) = self.net.heal() {
+        if let Err(e) = self.partitioner.heal() {
             problems.push(e.to_string());
         }
-        if let Err(e) = self.net.set_latency(Duration::ZERO) {
-            problems.push(e.to_string());
-        }
-        if let Err(e) = self.net.set_loss(0.0) {
+        if let Some(shaper) = &self.shaper
+            && let Err(e) = shaper.clear()
+        {
             problems.push(e.to_string());
         }
         for node in self.nodes() {

@@ -10,7 +10,7 @@
 //! - [`config`]: the TOML test file and overrides, merged and validated.
 //! - [`node_id`]: the `NodeId` type.
 //! - [`db`]: node lifecycle ([`db::Db`]; local processes: [`db::LocalDb`]).
-//! - [`net`]: network faults ([`net::Net`]; partitions as [`net::Grudge`]s
+//! - [`net`]: network faults ([`net::Partitioner`], [`net::LinkShaper`]; partitions as [`net::Grudge`]s
 //!   from pure shape functions; local backend: [`net::ProxyMesh`]).
 //! - [`clock`]: clock faults ([`clock::Clock`] via `/admin/clock`).
 //! - [`nemesis`]: the seeded fault schedule and its executor.

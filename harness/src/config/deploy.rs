@@ -3,7 +3,7 @@
 //! matches strings and a setting of one backend cannot reach another.
 //!
 //! The file keeps its flat, documented shape (`kind = "ssh"`, `hosts`,
-//! `ssh_user`, ...; docs/deploy.md): [`DeployTable`] is that wire form, and
+//! `ssh_user`, ...; docs/deploy.md): `DeployTable` (private) is that wire form, and
 //! [`DeploySection`] converts from and to it, so stored `config.toml` files
 //! of earlier runs still load and new ones read the same. Settings of the
 //! backends not chosen are ignored, as they always were: one test file can

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 /// Settings that win over the config file and the defaults.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
-    /// TOML file holding a whole test ([test], [workload], [nemesis], [checks],
-    /// [deploy], [node]); flags override it.
+    /// TOML file holding a whole test (`[test]`, `[workload]`, `[nemesis]`, `[checks]`,
+    /// `[deploy]`, `[node]`); flags override it.
     pub config: Option<PathBuf>,
     /// Test name, the store subdirectory [test.name; default: config file stem or "default"].
     pub name: Option<String>,

@@ -14,7 +14,7 @@ use crate::config::TestConfig;
 use crate::db::local::{HeldPorts, NodeLayout, allocate_ports};
 use crate::db::node_spec::NodeSpec;
 use crate::db::{Db, LocalDb, LocalLayout};
-use crate::net::{Net, ProxyMesh};
+use crate::net::{LinkShaper, ProxyMesh};
 use crate::node_id::NodeId;
 use crate::store::RunDir;
 use crate::teardown::CleanupStack;
@@ -131,13 +131,17 @@ impl Backend for LocalBackend {
                 .map_err(DeployError::Setup)?;
             admin.insert(id.clone(), client);
         }
+        let mesh = Arc::new(mesh);
         let latency = cfg.nemesis.latency.get();
+        let mut shaper: Option<Arc<dyn LinkShaper>> = None;
         if !latency.is_zero() {
             mesh.set_latency(latency)?;
+            shaper = Some(Arc::clone(&mesh) as Arc<dyn LinkShaper>);
         }
         Ok(Cluster {
             db,
-            net: Arc::new(mesh),
+            partitioner: mesh,
+            shaper,
             clock: Arc::new(AdminClock::new(client_addrs, Duration::from_secs(1))),
             admin,
             cleanup,

@@ -25,7 +25,7 @@ use crate::db::Db;
 use crate::db::node_spec::NodeSpec;
 use crate::db::remote::{RemoteDb, RemoteLayout, RemoteNode, node_dir};
 use crate::net::iptables::{IptablesNet, remove_script};
-use crate::net::{Net, ProxyMesh};
+use crate::net::{LinkShaper, Partitioner, ProxyMesh};
 use crate::node_id::NodeId;
 use crate::store::RunDir;
 use crate::teardown::CleanupStack;
@@ -168,17 +168,26 @@ pub fn wire(w: RemoteWiring<'_>) -> Result<Cluster, DeployError> {
         let nodes = Arc::clone(&db);
         cleanup.push("stopping the nodes", move || Ok(nodes.teardown()?));
     }
-    let net: Arc<dyn Net> = match mesh {
-        Some(mesh) => Arc::new(mesh),
+    // With latency the mesh both cuts and delays; otherwise iptables cuts
+    // and, with --loss, drops.
+    let (partitioner, shaper): (Arc<dyn Partitioner>, Option<Arc<dyn LinkShaper>>) = match mesh {
+        Some(mesh) => {
+            let mesh = Arc::new(mesh);
+            (Arc::clone(&mesh) as Arc<dyn Partitioner>, Some(mesh))
+        }
         None => {
-            let net = IptablesNet::install(
+            let net = Arc::new(IptablesNet::install(
                 hosts
                     .iter()
                     .map(|h| (h.id.clone(), (Arc::clone(&h.remote), h.ip)))
                     .collect(),
-            )?;
-            net.set_loss(cfg.nemesis.loss)?;
-            Arc::new(net)
+            )?);
+            let mut shaper: Option<Arc<dyn LinkShaper>> = None;
+            if cfg.nemesis.loss > 0.0 {
+                net.set_loss(cfg.nemesis.loss)?;
+                shaper = Some(Arc::clone(&net) as Arc<dyn LinkShaper>);
+            }
+            (net, shaper)
         }
     };
     let clock: Arc<dyn Clock> = match clock {
@@ -209,7 +218,8 @@ pub fn wire(w: RemoteWiring<'_>) -> Result<Cluster, DeployError> {
     let db: Arc<dyn Db> = db;
     Ok(Cluster {
         db,
-        net,
+        partitioner,
+        shaper,
         clock,
         admin,
         cleanup,

@@ -1,7 +1,7 @@
 //! Executes a fault schedule against a [`Cluster`] and records every fault's
 //! start and stop in the history.
 //!
-//! The nemesis only knows the seams (`Db`, `Net`, `Clock`), never the backend.
+//! The nemesis only knows the seams (`Db`, `Partitioner`, `Clock`), never the backend.
 //! Blocking backend calls run on tokio's blocking pool so a slow one (a
 //! clock reset against a paused node) cannot stall the clients.
 
@@ -138,7 +138,7 @@ impl Nemesis {
         let result = match &action {
             FaultAction::Partition { grudge, .. } => {
                 let g = grudge.clone();
-                self.blocking(move |c| c.net.apply(&g).map_err(|e| e.to_string()))
+                self.blocking(move |c| c.partitioner.apply(&g).map_err(|e| e.to_string()))
                     .await
             }
             FaultAction::ClockBump { offsets_ms } => {
@@ -235,7 +235,7 @@ impl Nemesis {
         let action = active.fault.action;
         let result = match &action {
             FaultAction::Partition { .. } => {
-                self.blocking(|c| c.net.heal().map_err(|e| e.to_string()))
+                self.blocking(|c| c.partitioner.heal().map_err(|e| e.to_string()))
                     .await
             }
             FaultAction::ClockBump { offsets_ms } => {

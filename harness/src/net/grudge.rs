@@ -3,7 +3,7 @@
 //!
 //! As in Jepsen, shapes are pure functions: no sockets, no randomness of their
 //! own (the nemesis schedule shuffles the node list with the run's seed before
-//! calling them). A backend ([`crate::net::Net`]) applies a grudge however it
+//! calling them). A backend ([`crate::net::Partitioner`]) applies a grudge however it
 //! can: the local proxy mesh stops forwarding, iptables would drop packets.
 
 use crate::node_id::NodeId;

@@ -17,13 +17,12 @@
 //! kernels lack): a run with `--latency` uses the harness's proxy mesh
 //! instead (see [`crate::deploy::remote`] and docs/deploy.md).
 
-use super::{Grudge, Net, NetError};
+use super::{Grudge, LinkShaper, NetError, Partitioner};
 use crate::control::{Remote, exec_ok, parallel};
 use crate::node_id::NodeId;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// converge's chain.
 pub const CHAIN: &str = "CONVERGE";
@@ -130,7 +129,15 @@ pub fn loss_rule(from: IpAddr, loss: f64) -> String {
     )
 }
 
-impl Net for IptablesNet {
+impl IptablesNet {
+    /// Drops each packet between nodes with `probability` on every link
+    /// the grudge leaves open (zero removes it).
+    pub fn set_loss(&self, probability: f64) -> Result<(), NetError> {
+        self.update(|f| f.1 = probability)
+    }
+}
+
+impl Partitioner for IptablesNet {
     fn apply(&self, grudge: &Grudge) -> Result<(), NetError> {
         self.update(|f| f.0 = grudge.clone())
     }
@@ -138,19 +145,11 @@ impl Net for IptablesNet {
     fn heal(&self) -> Result<(), NetError> {
         self.apply(&Grudge::default())
     }
+}
 
-    fn set_latency(&self, latency: Duration) -> Result<(), NetError> {
-        if latency.is_zero() {
-            Ok(())
-        } else {
-            Err(NetError::Backend(
-                "iptables cannot add latency; remote runs with --latency route internode links through the harness's proxy mesh instead".into(),
-            ))
-        }
-    }
-
-    fn set_loss(&self, probability: f64) -> Result<(), NetError> {
-        self.update(|f| f.1 = probability)
+impl LinkShaper for IptablesNet {
+    fn clear(&self) -> Result<(), NetError> {
+        self.set_loss(0.0)
     }
 }
 
@@ -231,8 +230,6 @@ mod tests {
         );
         net.heal().unwrap();
         assert_eq!(last(1), "iptables -w -F CONVERGE");
-        assert!(net.set_latency(Duration::ZERO).is_ok());
-        assert!(net.set_latency(Duration::from_millis(5)).is_err());
 
         // Loss: random drops from every peer, after the grudge's drops and
         // only on links the grudge leaves open; it survives a heal.
@@ -253,7 +250,8 @@ mod tests {
         assert!(
             last(2).contains("-s 10.0.0.1 -m statistic --mode random --probability 0.05 -j DROP")
         );
-        net.set_loss(0.0).unwrap();
+        // The final heal clears the shaping: no rule left.
+        LinkShaper::clear(&net).unwrap();
         assert_eq!(last(2), "iptables -w -F CONVERGE");
     }
 }

@@ -11,7 +11,7 @@
 //! harness machine (see docs/deploy.md).
 
 use super::proxy::{LinkProxy, LinkState};
-use super::{Grudge, Net, NetError};
+use super::{Grudge, LinkShaper, NetError, Partitioner};
 use crate::node_id::NodeId;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -86,7 +86,15 @@ impl ProxyMesh {
     }
 }
 
-impl Net for ProxyMesh {
+impl ProxyMesh {
+    /// Adds `latency` to every forwarded chunk in each direction of every
+    /// link (zero removes it).
+    pub fn set_latency(&self, latency: Duration) -> Result<(), NetError> {
+        self.update(|f| f.1 = latency)
+    }
+}
+
+impl Partitioner for ProxyMesh {
     fn apply(&self, grudge: &Grudge) -> Result<(), NetError> {
         self.update(|f| f.0 = grudge.clone())
     }
@@ -94,22 +102,11 @@ impl Net for ProxyMesh {
     fn heal(&self) -> Result<(), NetError> {
         self.update(|f| f.0 = Grudge::default())
     }
+}
 
-    fn set_latency(&self, latency: Duration) -> Result<(), NetError> {
-        self.update(|f| f.1 = latency)
-    }
-
-    /// The proxies carry TCP byte streams, where a lost packet is only a
-    /// retransmit delay: dropping bytes would corrupt the stream, so random
-    /// loss is refused rather than faked.
-    fn set_loss(&self, probability: f64) -> Result<(), NetError> {
-        if probability == 0.0 {
-            Ok(())
-        } else {
-            Err(NetError::Backend(
-                "random loss is not supported by the proxy mesh".into(),
-            ))
-        }
+impl LinkShaper for ProxyMesh {
+    fn clear(&self) -> Result<(), NetError> {
+        self.set_latency(Duration::ZERO)
     }
 }
 

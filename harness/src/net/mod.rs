@@ -1,10 +1,11 @@
-//! Network faults: the [`Net`] seam and its backends.
+//! Network faults: the [`Partitioner`] and [`LinkShaper`] seams and their backends.
 //!
 //! A nemesis computes a [`Grudge`] (pure data, see [`grudge`]) and hands it to
-//! a [`Net`]; it never knows how the cut is made. The local backend is the
-//! [`ProxyMesh`]: a TCP proxy per directed node→node link, so faults need no
-//! root. Remote backends (iptables over SSH, containers) implement the same
-//! trait.
+//! a [`Partitioner`]; it never knows how the cut is made. The local backend
+//! is the [`ProxyMesh`]: a TCP proxy per directed node→node link, so faults
+//! need no root. Remote backends (iptables over SSH, containers) implement
+//! the same trait. Latency and packet loss are a separate seam,
+//! [`LinkShaper`], since no backend can do both.
 
 pub mod grudge;
 pub mod iptables;
@@ -14,8 +15,6 @@ pub mod proxy;
 pub use grudge::{Grudge, PartitionShape};
 pub use mesh::ProxyMesh;
 
-use std::time::Duration;
-
 /// Why a network fault could not be applied or lifted.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
@@ -23,17 +22,24 @@ pub enum NetError {
     Backend(String),
 }
 
-/// Applies and lifts network faults between nodes. Client↔node traffic is
-/// never touched. Methods are synchronous and quick, so they can run from a
-/// `Drop` (the teardown guard heals on every exit path).
-pub trait Net: Send + Sync {
+/// Cuts and heals internode links: the nemesis's partitions. Client↔node
+/// traffic is never touched. Methods are synchronous and quick, so they can
+/// run from a `Drop` (the teardown guard heals on every exit path).
+pub trait Partitioner: Send + Sync {
     /// Makes `grudge` the set of cut links, replacing any earlier one.
     fn apply(&self, grudge: &Grudge) -> Result<(), NetError>;
     /// Cuts nothing any more: every link forwards again.
     fn heal(&self) -> Result<(), NetError>;
-    /// Adds `latency` to every forwarded chunk in each direction of every
-    /// internode link (zero removes it).
-    fn set_latency(&self, latency: Duration) -> Result<(), NetError>;
-    /// Drops each internode packet with `probability` (zero removes it).
-    fn set_loss(&self, probability: f64) -> Result<(), NetError>;
+}
+
+/// Degrades every internode link for the whole run, and lifts that at the
+/// final heal. Each backend shapes only what it really can, set when it is
+/// built: the proxy mesh adds latency ([`ProxyMesh::set_latency`]; it
+/// carries TCP streams, where a dropped packet is only a retransmit), and
+/// iptables drops packets at random ([`iptables::IptablesNet::set_loss`];
+/// it cannot hold them). There is no method to ask either for the other's
+/// shaping, and config validation refuses a test that would need it.
+pub trait LinkShaper: Send + Sync {
+    /// Every link at full speed again.
+    fn clear(&self) -> Result<(), NetError>;
 }
