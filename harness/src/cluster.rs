@@ -117,3 +117,41 @@ impl Cluster {
         problems
     }
 }
+
+/// Tears the cluster down when dropped — on a normal end, an error, a panic,
+/// or a Ctrl-C/SIGTERM (the signal ends the run future, which drops the
+/// guard) — or when [`TeardownGuard::finish`] is called.
+pub struct TeardownGuard {
+    cluster: Arc<Cluster>,
+    done: bool,
+}
+
+impl TeardownGuard {
+    pub fn new(cluster: Arc<Cluster>) -> TeardownGuard {
+        TeardownGuard {
+            cluster,
+            done: false,
+        }
+    }
+
+    /// Tears down now and reports what could not be undone.
+    pub fn finish(mut self) -> Vec<String> {
+        self.teardown()
+    }
+
+    fn teardown(&mut self) -> Vec<String> {
+        if self.done {
+            return Vec::new();
+        }
+        self.done = true;
+        self.cluster.teardown()
+    }
+}
+
+impl Drop for TeardownGuard {
+    fn drop(&mut self) {
+        for p in self.teardown() {
+            eprintln!("converge: teardown: {p}");
+        }
+    }
+}

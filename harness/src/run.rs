@@ -16,6 +16,7 @@
 
 use crate::clients::{ClientProcess, ClientStats, SharedRate};
 use crate::cluster::Cluster;
+use crate::cluster::TeardownGuard;
 use crate::config::TestConfig;
 use crate::db::NodeStatus;
 use crate::deploy;
@@ -24,7 +25,7 @@ use crate::nemesis::runner::Nemesis;
 use crate::nemesis::schedule::{self, ScheduleParams};
 use crate::results_file::{OpCounts, RunMeta, RunResults, Timings};
 use crate::store::RunDir;
-use crate::teardown::{AbortOnDrop, TeardownGuard};
+use crate::teardown::AbortOnDrop;
 use checkers::Results;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

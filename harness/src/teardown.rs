@@ -1,17 +1,14 @@
 //! Teardown as a type. Every backend pushes the undoing of what it set up
 //! onto one [`CleanupStack`] as it goes (containers, nodes, firewall
-//! chains), and [`Cluster::teardown`] heals the faults, then unwinds the
-//! stack, last step first. [`TeardownGuard`] calls it when dropped — on a
-//! normal end, an error, a panic, or a Ctrl-C/SIGTERM (the signal ends the
-//! run future, which drops the guard) — and a stack dropped halfway through
-//! a failed setup unwinds by itself. A cleanup call can be forgotten; a
-//! `Drop` cannot.
+//! chains); `Cluster::teardown` heals the faults, then unwinds the stack,
+//! last step first, and `cluster::TeardownGuard` calls that when dropped.
+//! A stack dropped halfway through a failed setup unwinds by itself. A
+//! cleanup call can be forgotten; a `Drop` cannot.
 //!
 //! [`AbortOnDrop`] does the same for background tasks, so nothing keeps
 //! injecting faults into a cluster that is being torn down.
 
-use crate::cluster::Cluster;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use tokio::task::JoinHandle;
 
 /// What a cleanup step can fail with: whatever the undone setup failed with.
@@ -65,43 +62,6 @@ impl Drop for CleanupStack {
     }
 }
 
-/// Tears the cluster down when dropped, or when [`TeardownGuard::finish`]
-/// is called.
-pub struct TeardownGuard {
-    cluster: Arc<Cluster>,
-    done: bool,
-}
-
-impl TeardownGuard {
-    pub fn new(cluster: Arc<Cluster>) -> TeardownGuard {
-        TeardownGuard {
-            cluster,
-            done: false,
-        }
-    }
-
-    /// Tears down now and reports what could not be undone.
-    pub fn finish(mut self) -> Vec<String> {
-        self.teardown()
-    }
-
-    fn teardown(&mut self) -> Vec<String> {
-        if self.done {
-            return Vec::new();
-        }
-        self.done = true;
-        self.cluster.teardown()
-    }
-}
-
-impl Drop for TeardownGuard {
-    fn drop(&mut self) {
-        for p in self.teardown() {
-            eprintln!("converge: teardown: {p}");
-        }
-    }
-}
-
 /// A spawned task that is aborted when this handle is dropped.
 pub struct AbortOnDrop<T>(Option<JoinHandle<T>>);
 
@@ -131,6 +91,7 @@ impl<T> Drop for AbortOnDrop<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn the_stack_unwinds_last_first_once_and_names_failures() {
