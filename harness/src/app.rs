@@ -11,7 +11,7 @@ use crate::cli::{CheckArgs, Cli, Command, ReportArgs, RunArgs, ServeArgs, SweepA
 use checkers::Validity;
 use converge::output::{junit, table};
 use converge::results_file::RunResults;
-use converge::run::{RunDirSlot, RunError};
+use converge::run::RunDirSlot;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -88,7 +88,7 @@ fn run_command(args: &RunArgs) -> i32 {
             }
             EXIT_ERROR
         }
-        Some(Err(RunError::Input(e))) | Some(Err(RunError::Harness(e))) => error(e),
+        Some(Err(e)) => error(e.to_string()),
         Some(Ok(done)) => report(
             &name,
             done.run_dir.root(),

@@ -85,16 +85,47 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// Why an admin request (or the client itself) failed. Data ops never fail
+/// this way: they are classified into an [`Outcome`].
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot build the HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+    /// No answer: the text is the innermost cause (refused, timed out, ...).
+    #[error("{node} {path}: {cause}")]
+    Request {
+        node: NodeId,
+        path: &'static str,
+        cause: String,
+    },
+    #[error("{node} {path}: HTTP {status}")]
+    Status {
+        node: NodeId,
+        path: &'static str,
+        status: reqwest::StatusCode,
+    },
+    #[error("bad dump line from {node}: {source}")]
+    DumpLine {
+        node: NodeId,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 impl NodeClient {
     /// `timeout` bounds each whole request, connect included.
-    pub fn new(node: NodeId, addr: SocketAddr, timeout: Duration) -> Result<NodeClient, String> {
+    pub fn new(
+        node: NodeId,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> Result<NodeClient, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .pool_max_idle_per_host(4)
             .tcp_nodelay(true)
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(ClientError::Build)?;
         Ok(NodeClient {
             http,
             node,
@@ -200,35 +231,44 @@ impl NodeClient {
 
     /// `GET /admin/dump`: the node's replica-local entries, one JSON object
     /// per line.
-    pub async fn dump(&self) -> Result<Vec<serde_json::Value>, String> {
+    pub async fn dump(&self) -> Result<Vec<serde_json::Value>, ClientError> {
         let text = self.get_text("/admin/dump").await?;
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
-                serde_json::from_str(l)
-                    .map_err(|e| format!("bad dump line from {}: {e}", self.node))
+                serde_json::from_str(l).map_err(|source| ClientError::DumpLine {
+                    node: self.node.clone(),
+                    source,
+                })
             })
             .collect()
     }
 
     /// `GET /metrics` (Prometheus text).
-    pub async fn metrics(&self) -> Result<String, String> {
+    pub async fn metrics(&self) -> Result<String, ClientError> {
         self.get_text("/metrics").await
     }
 
-    async fn get_text(&self, path: &str) -> Result<String, String> {
+    async fn get_text(&self, path: &'static str) -> Result<String, ClientError> {
+        let request = |e: reqwest::Error| ClientError::Request {
+            node: self.node.clone(),
+            path,
+            cause: root_cause(&e),
+        };
         let resp = self
             .http
             .get(format!("{}{path}", self.base))
             .send()
             .await
-            .map_err(|e| format!("{} {path}: {}", self.node, root_cause(&e)))?;
+            .map_err(request)?;
         if !resp.status().is_success() {
-            return Err(format!("{} {path}: HTTP {}", self.node, resp.status()));
+            return Err(ClientError::Status {
+                node: self.node.clone(),
+                path,
+                status: resp.status(),
+            });
         }
-        resp.text()
-            .await
-            .map_err(|e| format!("{} {path}: {}", self.node, root_cause(&e)))
+        resp.text().await.map_err(request)
     }
 }
 

@@ -9,13 +9,35 @@
 
 use crate::client::NodeClient;
 use crate::clock::Clock;
-use crate::db::{Db, NodeStatus};
+use crate::db::{Db, DbError, NodeStatus};
 use crate::net::{LinkShaper, Partitioner};
 use crate::node_id::NodeId;
 use crate::teardown::CleanupStack;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Why a node did not come up.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// `log` is "; see PATH" when the backend keeps the node's log.
+    #[error("node {node} exited during startup ({how}){log}")]
+    Exited {
+        node: NodeId,
+        how: String,
+        log: String,
+    },
+    #[error("node {node} did not answer /health within {timeout:?}{log}")]
+    Unhealthy {
+        node: NodeId,
+        timeout: Duration,
+        log: String,
+    },
+    #[error("start task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
 
 pub struct Cluster {
     pub db: Arc<dyn Db>,
@@ -39,7 +61,7 @@ impl Cluster {
 
     /// Polls `/health` until the node answers 200, it exits on its own, or
     /// `timeout` passes. The error names the node and points at its log.
-    pub async fn wait_healthy(&self, node: &NodeId, timeout: Duration) -> Result<(), String> {
+    pub async fn wait_healthy(&self, node: &NodeId, timeout: Duration) -> Result<(), StartError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let log = self
             .db
@@ -49,31 +71,34 @@ impl Cluster {
         let client = self
             .admin
             .get(node)
-            .ok_or_else(|| format!("unknown node {node}"))?;
+            .ok_or_else(|| StartError::Db(DbError::UnknownNode(node.clone())))?;
         loop {
             if let NodeStatus::Exited(how) = self.db.status(node) {
-                return Err(format!("node {node} exited during startup ({how}){log}"));
+                return Err(StartError::Exited {
+                    node: node.clone(),
+                    how,
+                    log,
+                });
             }
             if client.healthy().await {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!(
-                    "node {node} did not answer /health within {timeout:?}{log}"
-                ));
+                return Err(StartError::Unhealthy {
+                    node: node.clone(),
+                    timeout,
+                    log,
+                });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// Starts `node` and waits for it to be healthy.
-    pub async fn start(&self, node: &NodeId, timeout: Duration) -> Result<(), String> {
+    pub async fn start(&self, node: &NodeId, timeout: Duration) -> Result<(), StartError> {
         let db = Arc::clone(&self.db);
         let n = node.clone();
-        tokio::task::spawn_blocking(move || db.start(&n))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(move || db.start(&n)).await??;
         self.wait_healthy(node, timeout).await
     }
 

@@ -32,15 +32,45 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How a run can fail to produce a verdict. All map to exit code 2.
+/// How a run can fail to produce a verdict. All map to exit code 2; each
+/// says what failed in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// Bad input found before anything started.
-    #[error("{0}")]
-    Input(String),
-    /// Something broke while the cluster existed.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Workload(#[from] workloads::WorkloadError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Deploying, or starting the nodes.
+    #[error(transparent)]
+    Deploy(#[from] crate::deploy::DeployError),
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
+    #[error("cannot serialize {what}: {source}")]
+    Serialize {
+        what: &'static str,
+        #[source]
+        source: toml::ser::Error,
+    },
+    /// Writing one of the run directory's files.
+    #[error("cannot {what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Something else broke while the cluster existed.
     #[error("{0}")]
     Harness(String),
+}
+
+impl RunError {
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
+        let what = what.into();
+        move |source| RunError::Io { what, source }
+    }
 }
 
 /// A finished run.
@@ -56,19 +86,14 @@ pub async fn run(cfg: TestConfig, dir_slot: RunDirSlot) -> Result<RunOutcome, Ru
     let wall_start = chrono::Utc::now();
     let t0 = Instant::now();
     let mut backend = deploy::backend(&cfg);
-    backend
-        .prepare()
-        .map_err(|e| RunError::Input(e.to_string()))?;
-    let workload =
-        workloads::Workload::new(cfg.workload_config().map_err(|e| RunError::Input(e.0))?)
-            .map_err(|e| RunError::Input(e.to_string()))?;
-    let check_cfg = cfg.check_config().map_err(|e| RunError::Input(e.0))?;
-    let run_dir = RunDir::create(&cfg.test.store, &cfg.test.name)
-        .map_err(|e| RunError::Input(e.to_string()))?;
+    backend.prepare()?;
+    let workload = workloads::Workload::new(cfg.workload_config()?)?;
+    let check_cfg = cfg.check_config()?;
+    let run_dir = RunDir::create(&cfg.test.store, &cfg.test.name)?;
     if let Ok(mut slot) = dir_slot.lock() {
         *slot = Some(run_dir.root().to_path_buf());
     }
-    write_configs(&cfg, &run_dir).map_err(RunError::Input)?;
+    write_configs(&cfg, &run_dir)?;
     eprintln!(
         "converge: test {} seed {} -> {}",
         cfg.test.name,
@@ -76,19 +101,15 @@ pub async fn run(cfg: TestConfig, dir_slot: RunDirSlot) -> Result<RunOutcome, Ru
         run_dir.root().display()
     );
 
-    let cluster = deploy::bring_up(backend, &run_dir)
-        .await
-        .map_err(|e| RunError::Harness(e.to_string()))?;
+    let cluster = deploy::bring_up(backend, &run_dir).await?;
     let guard = TeardownGuard::new(Arc::clone(&cluster));
-    deploy::start_all(&cluster)
-        .await
-        .map_err(|e| RunError::Harness(e.to_string()))?;
+    deploy::start_all(&cluster).await?;
     let setup_s = t0.elapsed().as_secs_f64();
 
     // Time zero of the history.
     let test_start = Instant::now();
     let history = HistoryWriter::create(&run_dir.history(), test_start.into_std())
-        .map_err(|e| RunError::Harness(format!("cannot create the history: {e}")))?;
+        .map_err(RunError::io("create the history"))?;
     let _flusher = AbortOnDrop::new(history.spawn_flusher());
     let clock_fn = {
         let h = Arc::clone(&history);
@@ -100,7 +121,7 @@ pub async fn run(cfg: TestConfig, dir_slot: RunDirSlot) -> Result<RunOutcome, Ru
             cluster.admin.clone(),
             Arc::clone(&clock_fn),
         )
-        .map_err(|e| RunError::Harness(format!("cannot create metrics.jsonl: {e}")))?,
+        .map_err(RunError::io("create metrics.jsonl"))?,
     );
 
     let time_limit = cfg.test.time_limit.get();
@@ -157,7 +178,7 @@ pub async fn run(cfg: TestConfig, dir_slot: RunDirSlot) -> Result<RunOutcome, Ru
     )
     .await;
     crate::convergence::save(&run_dir.final_state(), &convergence)
-        .map_err(|e| RunError::Harness(format!("cannot write the final state: {e}")))?;
+        .map_err(RunError::io("write the final state"))?;
     let convergence_s = conv_started.elapsed().as_secs_f64();
     drop(_metrics);
     problems.extend(guard.finish());
@@ -215,14 +236,18 @@ fn finish_results(
     Ok(r)
 }
 
-fn write_configs(cfg: &TestConfig, run_dir: &RunDir) -> Result<(), String> {
-    let text = toml::to_string(cfg).map_err(|e| format!("cannot serialize the config: {e}"))?;
-    std::fs::write(run_dir.config(), text)
-        .map_err(|e| format!("cannot write {}: {e}", run_dir.config().display()))?;
-    let node =
-        toml::to_string(&cfg.node_config()).map_err(|e| format!("cannot serialize [node]: {e}"))?;
-    std::fs::write(run_dir.node_config(), node)
-        .map_err(|e| format!("cannot write {}: {e}", run_dir.node_config().display()))
+fn write_configs(cfg: &TestConfig, run_dir: &RunDir) -> Result<(), RunError> {
+    let serialize = |what: &'static str| move |source| RunError::Serialize { what, source };
+    let text = toml::to_string(cfg).map_err(serialize("the config"))?;
+    std::fs::write(run_dir.config(), text).map_err(RunError::io(format!(
+        "write {}",
+        run_dir.config().display()
+    )))?;
+    let node = toml::to_string(&cfg.node_config()).map_err(serialize("[node]"))?;
+    std::fs::write(run_dir.node_config(), node).map_err(RunError::io(format!(
+        "write {}",
+        run_dir.node_config().display()
+    )))
 }
 
 fn start_clients(
@@ -234,9 +259,7 @@ fn start_clients(
     test_start: Instant,
 ) -> Result<Vec<AbortOnDrop<()>>, RunError> {
     let rate = match cfg.test.rate {
-        Some(r) => Some(Arc::new(SharedRate::new(
-            workloads::RateLimiter::new(r).map_err(|e| RunError::Input(e.to_string()))?,
-        ))),
+        Some(r) => Some(Arc::new(SharedRate::new(workloads::RateLimiter::new(r)?))),
         None => None,
     };
     let nodes = cluster.nodes();
@@ -247,8 +270,7 @@ fn start_clients(
             .db
             .client_addr(node)
             .ok_or_else(|| RunError::Harness(format!("no address for node {node}")))?;
-        let client = crate::client::NodeClient::new(node.clone(), addr, cfg.test.op_timeout.get())
-            .map_err(RunError::Harness)?;
+        let client = crate::client::NodeClient::new(node.clone(), addr, cfg.test.op_timeout.get())?;
         let process = ClientProcess {
             process: p,
             client,
@@ -277,7 +299,7 @@ async fn final_heal(cluster: &Arc<Cluster>) -> Vec<String> {
             NodeStatus::Down | NodeStatus::Exited(_)
         ) && let Err(e) = cluster.start(node, Duration::from_secs(15)).await
         {
-            problems.push(e);
+            problems.push(e.to_string());
         }
     }
     problems

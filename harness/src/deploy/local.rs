@@ -127,8 +127,7 @@ impl Backend for LocalBackend {
         }
         let mut admin = BTreeMap::new();
         for (id, addr) in &client_addrs {
-            let client = NodeClient::new(id.clone(), *addr, Duration::from_secs(2))
-                .map_err(DeployError::Setup)?;
+            let client = NodeClient::new(id.clone(), *addr, Duration::from_secs(2))?;
             admin.insert(id.clone(), client);
         }
         let mesh = Arc::new(mesh);

@@ -48,6 +48,8 @@ pub enum DeployError {
     Net(#[from] NetError),
     #[error(transparent)]
     Image(#[from] docker::image::ImageError),
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
     /// Setting up a backend's own resources failed (the text says which).
     #[error("{0}")]
     Setup(String),
@@ -105,7 +107,7 @@ pub async fn start_all(cluster: &Cluster) -> Result<(), DeployError> {
         cluster
             .wait_healthy(node, STARTUP_TIMEOUT)
             .await
-            .map_err(|e| DeployError::Startup(with_log_tail(cluster, node, e)))?;
+            .map_err(|e| DeployError::Startup(with_log_tail(cluster, node, e.to_string())))?;
     }
     Ok(())
 }

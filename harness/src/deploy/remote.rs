@@ -211,8 +211,7 @@ pub fn wire(w: RemoteWiring<'_>) -> Result<Cluster, DeployError> {
             h.id.clone(),
             SocketAddr::new(h.ip, base),
             Duration::from_secs(2),
-        )
-        .map_err(DeployError::Setup)?;
+        )?;
         admin.insert(h.id.clone(), client);
     }
     let db: Arc<dyn Db> = db;

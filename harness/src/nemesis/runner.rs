@@ -20,6 +20,22 @@ use tokio::time::Instant;
 /// How long a restarted node may take to answer `/health`.
 const RESTART_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Why a fault could not be started or stopped: the backend's own error,
+/// recorded as the nemesis event's `error` text.
+#[derive(Debug, thiserror::Error)]
+enum FaultError {
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
+    #[error(transparent)]
+    Clock(#[from] crate::clock::ClockError),
+    #[error(transparent)]
+    Start(#[from] crate::cluster::StartError),
+    #[error("nemesis task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// A fault in effect and its helper task (the clock strobe).
 struct Active {
     fault: PlannedFault,
@@ -124,12 +140,10 @@ impl Nemesis {
 
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Cluster) -> Result<T, String> + Send + 'static,
-    ) -> Result<T, String> {
+        f: impl FnOnce(&Cluster) -> Result<T, FaultError> + Send + 'static,
+    ) -> Result<T, FaultError> {
         let cluster = Arc::clone(&self.cluster);
-        tokio::task::spawn_blocking(move || f(&cluster))
-            .await
-            .map_err(|e| format!("nemesis task failed: {e}"))?
+        tokio::task::spawn_blocking(move || f(&cluster)).await?
     }
 
     async fn start_fault(&self, id: usize, fault: PlannedFault) {
@@ -138,14 +152,13 @@ impl Nemesis {
         let result = match &action {
             FaultAction::Partition { grudge, .. } => {
                 let g = grudge.clone();
-                self.blocking(move |c| c.partitioner.apply(&g).map_err(|e| e.to_string()))
-                    .await
+                self.blocking(move |c| Ok(c.partitioner.apply(&g)?)).await
             }
             FaultAction::ClockBump { offsets_ms } => {
                 let offsets = offsets_ms.clone();
                 self.blocking(move |c| {
                     for (node, off) in &offsets {
-                        c.clock.set_offset(node, *off).map_err(|e| e.to_string())?;
+                        c.clock.set_offset(node, *off)?;
                     }
                     Ok(())
                 })
@@ -170,7 +183,11 @@ impl Nemesis {
         if let Err(e) = &result {
             self.problem(format!("starting {} fault: {e}", action.kind()));
         }
-        self.record(Function::Start, &action, result.err());
+        self.record(
+            Function::Start,
+            &action,
+            result.err().map(|e| e.to_string()),
+        );
         self.active().insert(id, Active { fault, strobe });
     }
 
@@ -178,11 +195,11 @@ impl Nemesis {
         &self,
         nodes: &[NodeId],
         f: fn(&Cluster, &NodeId) -> Result<(), crate::db::DbError>,
-    ) -> Result<(), String> {
+    ) -> Result<(), FaultError> {
         let nodes = nodes.to_vec();
         self.blocking(move |c| {
             for n in &nodes {
-                f(c, n).map_err(|e| e.to_string())?;
+                f(c, n)?;
             }
             Ok(())
         })
@@ -234,10 +251,7 @@ impl Nemesis {
         }
         let action = active.fault.action;
         let result = match &action {
-            FaultAction::Partition { .. } => {
-                self.blocking(|c| c.partitioner.heal().map_err(|e| e.to_string()))
-                    .await
-            }
+            FaultAction::Partition { .. } => self.blocking(|c| Ok(c.partitioner.heal()?)).await,
             FaultAction::ClockBump { offsets_ms } => {
                 let nodes: Vec<NodeId> = offsets_ms.keys().cloned().collect();
                 self.reset_clocks(nodes).await
@@ -250,27 +264,27 @@ impl Nemesis {
         if let Err(e) = &result {
             self.problem(format!("stopping {} fault: {e}", action.kind()));
         }
-        self.record(Function::Stop, &action, result.err());
+        self.record(Function::Stop, &action, result.err().map(|e| e.to_string()));
     }
 
     /// Resets the clocks of `nodes`, skipping a node that is down when its
     /// offset dies with the process (a crash fault overlapping the clock
     /// fault): it restarts at offset 0, and the request could only fail.
-    async fn reset_clocks(&self, nodes: Vec<NodeId>) -> Result<(), String> {
+    async fn reset_clocks(&self, nodes: Vec<NodeId>) -> Result<(), FaultError> {
         self.blocking(move |c| {
             for n in &nodes {
                 let down = matches!(c.db.status(n), NodeStatus::Down | NodeStatus::Exited(_));
                 if down && !c.clock.offset_survives_restart() {
                     continue;
                 }
-                c.clock.set_offset(n, 0).map_err(|e| e.to_string())?;
+                c.clock.set_offset(n, 0)?;
             }
             Ok(())
         })
         .await
     }
 
-    async fn restart(&self, nodes: &[NodeId]) -> Result<(), String> {
+    async fn restart(&self, nodes: &[NodeId]) -> Result<(), FaultError> {
         for n in nodes {
             self.cluster.start(n, RESTART_TIMEOUT).await?;
         }

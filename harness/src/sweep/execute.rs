@@ -16,7 +16,7 @@ use super::matrix::{self, Matrix};
 use super::plan::{self, PlannedRun};
 use super::{SweepError, SweepOptions};
 use crate::config::TestConfig;
-use crate::run::{RunDirSlot, RunError};
+use crate::run::RunDirSlot;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -283,7 +283,7 @@ fn run_one(
             sig = signals.next() => Err(SweepError::Interrupted(sig.to_string())),
             r = crate::run::run(cfg, Arc::clone(&slot)) => match r {
                 Ok(done) => Ok(RunDone { dir: done.run_dir.root().to_path_buf(), results: done.results }),
-                Err(RunError::Input(e)) | Err(RunError::Harness(e)) => Err(SweepError::Harness(e)),
+                Err(e) => Err(SweepError::Harness(e.to_string())),
             },
         }
     })
