@@ -16,6 +16,16 @@ use std::time::{Duration, Instant};
 /// How often buffered events reach the file.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
 
+/// Why the history could not be made durable.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// An earlier buffered write failed (the text is that error).
+    #[error("writing the history failed: {0}")]
+    Write(String),
+    #[error("flushing the history failed: {0}")]
+    Flush(#[source] std::io::Error),
+}
+
 /// Appends events to `history.jsonl`.
 pub struct HistoryWriter {
     /// Time zero of the test: every event's `time` is measured from here.
@@ -78,16 +88,16 @@ impl HistoryWriter {
     }
 
     /// Pushes buffered events to the file (and the file to disk).
-    pub fn flush(&self) -> Result<(), String> {
+    pub fn flush(&self) -> Result<(), HistoryError> {
         let mut inner = self.inner();
         if let Some(e) = &inner.error {
-            return Err(format!("writing the history failed: {e}"));
+            return Err(HistoryError::Write(e.to_string()));
         }
         let result = inner
             .out
             .flush()
             .and_then(|()| inner.out.get_ref().sync_data());
-        result.map_err(|e| format!("flushing the history failed: {e}"))
+        result.map_err(HistoryError::Flush)
     }
 
     /// Flushes every [`FLUSH_EVERY`] until the returned task is aborted.

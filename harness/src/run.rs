@@ -48,6 +48,8 @@ pub enum RunError {
     Deploy(#[from] crate::deploy::DeployError),
     #[error(transparent)]
     Client(#[from] crate::client::ClientError),
+    #[error(transparent)]
+    History(#[from] crate::history_writer::HistoryError),
     #[error("cannot serialize {what}: {source}")]
     Serialize {
         what: &'static str,
@@ -166,7 +168,7 @@ pub async fn run(cfg: TestConfig, dir_slot: RunDirSlot) -> Result<RunOutcome, Ru
     problems.extend(final_heal(&cluster).await);
     let healed_at = history.now();
     let heal_s = heal_started.elapsed().as_secs_f64();
-    history.flush().map_err(RunError::Harness)?;
+    history.flush()?;
 
     let conv_started = Instant::now();
     let convergence = crate::convergence::wait(
