@@ -30,6 +30,9 @@ pub struct DeploySection {
     pub base_port: Option<u16>,
     /// `--leave-running`: heal, but keep the nodes (and containers) up.
     pub leave_running: bool,
+    /// `converge zoo`: the known-bad variant every node runs (`--zoo-bug`
+    /// of a converge-node built with the `zoo` feature; docs/zoo.md).
+    pub zoo_bug: Option<String>,
 }
 
 impl Default for DeploySection {
@@ -39,6 +42,7 @@ impl Default for DeploySection {
             node_bin: None,
             base_port: None,
             leave_running: false,
+            zoo_bug: None,
         }
     }
 }
@@ -171,6 +175,8 @@ struct DeployTable {
     docker_control: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     proxy_listen: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zoo_bug: Option<String>,
 }
 
 impl Default for DeployTable {
@@ -189,6 +195,7 @@ impl Default for DeployTable {
             clock: RemoteClock::Admin.name().into(),
             docker_control: DockerControl::Exec.name().into(),
             proxy_listen: None,
+            zoo_bug: None,
         }
     }
 }
@@ -225,6 +232,7 @@ impl TryFrom<DeployTable> for DeploySection {
             node_bin: t.node_bin,
             base_port: t.base_port,
             leave_running: t.leave_running,
+            zoo_bug: t.zoo_bug,
         })
     }
 }
@@ -236,6 +244,7 @@ impl From<DeploySection> for DeployTable {
             node_bin: d.node_bin,
             base_port: d.base_port,
             leave_running: d.leave_running,
+            zoo_bug: d.zoo_bug,
             ..DeployTable::default()
         };
         match d.target {

@@ -400,6 +400,7 @@ mod tests {
                     peers: BTreeMap::new(),
                     data_dir: dir.path().join(id.as_str()).join("data"),
                     config_file: dir.path().join("node.toml"),
+                    zoo_bug: None,
                 },
                 log_file: dir.path().join(format!("{id}.log")),
             })

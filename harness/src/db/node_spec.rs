@@ -25,6 +25,8 @@ pub struct NodeSpec {
     pub data_dir: PathBuf,
     /// The node config file, as the node sees it.
     pub config_file: PathBuf,
+    /// `--zoo-bug NAME`: the known-bad variant to run (zoo builds only).
+    pub zoo_bug: Option<String>,
 }
 
 impl NodeSpec {
@@ -48,6 +50,10 @@ impl NodeSpec {
             "--config".into(),
             self.config_file.clone().into_os_string(),
         ]);
+        if let Some(bug) = &self.zoo_bug {
+            args.push("--zoo-bug".into());
+            args.push(bug.into());
+        }
         args
     }
 }
@@ -68,6 +74,7 @@ mod tests {
                 .collect(),
             data_dir: "/d".into(),
             config_file: "/c.toml".into(),
+            zoo_bug: None,
         };
         let args: Vec<String> = spec
             .args()
@@ -78,6 +85,15 @@ mod tests {
             args.join(" "),
             "--id n1 --listen 127.0.0.1:7000 --peer-listen 127.0.0.1:7001 \
              --peer n2=127.0.0.1:9001 --peer n3=127.0.0.1:9002 --data-dir /d --config /c.toml"
+        );
+        let zoo = NodeSpec {
+            zoo_bug: Some("early-ack".into()),
+            ..spec
+        };
+        let last: Vec<_> = zoo.args().into_iter().rev().take(2).collect();
+        assert_eq!(
+            last,
+            vec![OsString::from("early-ack"), OsString::from("--zoo-bug")]
         );
     }
 }

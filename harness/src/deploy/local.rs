@@ -102,6 +102,7 @@ impl Backend for LocalBackend {
                     peers,
                     data_dir: dir.join("data"),
                     config_file: run.node_config(),
+                    zoo_bug: cfg.deploy.zoo_bug.clone(),
                 },
                 log_file: dir.join("node.log"),
             });

@@ -138,6 +138,7 @@ pub fn wire(w: RemoteWiring<'_>) -> Result<Cluster, DeployError> {
                         .collect(),
                     data_dir: dir.join("data"),
                     config_file: dir.join("node.toml"),
+                    zoo_bug: cfg.deploy.zoo_bug.clone(),
                 },
                 remote: Arc::clone(&h.remote),
                 client_addr: SocketAddr::new(h.ip, base),
