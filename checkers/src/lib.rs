@@ -23,7 +23,7 @@
 //!   judges every read while the run happens and feeds the lost-update and
 //!   resurrection checkers.
 //!
-//! The definitions are in docs/architecture.md ("Checkers").
+//! The definitions: docs/design/checkers.md (the map: docs/architecture.md).
 
 pub mod context;
 pub mod convergence;

@@ -5,13 +5,16 @@
 //! The `converge` binary (`main.rs` with its `cli` and `app` modules) is the
 //! only place that parses flags, prints verdicts and picks exit codes; this
 //! library takes plain structs ([`config::Overrides`],
-//! [`sweep::SweepOptions`]) and returns typed outcomes.
+//! [`sweep::SweepOptions`]) and returns typed outcomes. Where this crate
+//! sits: docs/architecture.md; its design: docs/design/harness.md.
+//!
 //! Map of modules (Jepsen's seams, one trait each where backends differ):
 //! - [`config`]: the TOML test file and overrides, merged and validated.
 //! - [`node_id`]: the `NodeId` type.
 //! - [`db`]: node lifecycle ([`db::Db`]; local processes: [`db::LocalDb`]).
-//! - [`net`]: network faults ([`net::Partitioner`], [`net::LinkShaper`]; partitions as [`net::Grudge`]s
-//!   from pure shape functions; local backend: [`net::ProxyMesh`]).
+//! - [`net`]: network faults ([`net::Partitioner`], [`net::LinkShaper`];
+//!   partitions as [`net::Grudge`]s from pure shape functions; local
+//!   backend: [`net::ProxyMesh`]).
 //! - [`clock`]: clock faults ([`clock::Clock`] via `/admin/clock`).
 //! - [`nemesis`]: the seeded fault schedule and its executor.
 //! - [`deploy`]: a [`deploy::Backend`] per `[deploy]` target (local

@@ -33,7 +33,8 @@
 //! future resolves, for tests and embedders.)
 //!
 //! Data flows one way: the harness calls these functions after a run; nothing
-//! here calls back into the harness or re-runs checkers.
+//! here calls back into the harness or re-runs checkers. Where this crate
+//! sits: docs/architecture.md; its design: docs/design/reports.md.
 
 #![warn(missing_docs)]
 

@@ -12,6 +12,9 @@
 //! - [`stream`]: [`Workload`], [`OpStream`], [`Op`] — the per-process generators.
 //! - [`rate`]: [`RateLimiter`], the pure schedule behind an optional total rate.
 //! - [`phase`]: [`Phase`], the run-then-quiesce phases of a test.
+//!
+//! Where this crate sits: docs/architecture.md; its design:
+//! docs/design/workloads.md.
 
 pub mod config;
 pub mod keys;
