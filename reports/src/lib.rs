@@ -16,6 +16,8 @@
 //! - `templates`, `view`: the embedded tera templates and view helpers.
 //! - [`sweep`]: the sweep report (many configurations side by side):
 //!   [`sweep::write_sweep_report`] and its data model.
+//! - [`zoo`]: the zoo report (how often a test catches each known-bad node
+//!   variant): [`zoo::write_zoo_report`] and its data model.
 //!
 //! The public API is four functions and one error type:
 //!
@@ -54,6 +56,7 @@ mod svg;
 pub mod sweep;
 mod templates;
 mod view;
+pub mod zoo;
 
 pub use error::ReportError;
 pub use index::render_store_index;

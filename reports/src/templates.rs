@@ -10,12 +10,13 @@ use serde::Serialize;
 use std::sync::OnceLock;
 use tera::{Context, Tera};
 
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 6] = [
     ("base.html", include_str!("templates/base.html")),
     ("report.html", include_str!("templates/report.html")),
     ("index.html", include_str!("templates/index.html")),
     ("listing.html", include_str!("templates/listing.html")),
     ("sweep.html", include_str!("templates/sweep.html")),
+    ("zoo.html", include_str!("templates/zoo.html")),
 ];
 
 fn engine() -> Result<&'static Tera, ReportError> {
