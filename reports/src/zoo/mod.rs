@@ -18,8 +18,11 @@ use std::path::{Path, PathBuf};
 /// The files [`write_zoo_report`] wrote.
 #[derive(Debug, Clone)]
 pub struct ZooFiles {
+    /// `zoo.html`.
     pub html: PathBuf,
+    /// `zoo.json`.
     pub json: PathBuf,
+    /// `zoo.md`.
     pub markdown: PathBuf,
 }
 
