@@ -34,6 +34,8 @@
 //! - [`output`]: progress line, per-checker table, JUnit XML.
 //! - [`sweep`]: `converge sweep`, a matrix of configurations × seeds
 //!   compared side by side (report rendered by `reports::sweep`).
+//! - [`zoo`]: `converge zoo`, the detection rate of a test against the
+//!   node's known-bad variants (a sweep over them; `reports::zoo`).
 //! - Remote hosts: [`control`] (SSH / docker exec), [`db::remote`],
 //!   [`net::iptables`], [`clock_faketime`], wired by [`deploy::remote`].
 
@@ -59,3 +61,4 @@ pub mod run;
 pub mod store;
 pub mod sweep;
 pub mod teardown;
+pub mod zoo;

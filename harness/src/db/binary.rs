@@ -4,6 +4,11 @@
 //! `converge` executable (where cargo puts both); else, when run inside the
 //! converge workspace, `cargo build -p converge-node` in the same profile and
 //! target dir as this harness. Anything else is a one-line error (exit 2).
+//!
+//! `converge zoo` also needs a node built with the `zoo` feature
+//! ([`resolve_zoo`]): `--zoo-node-bin PATH`, else built in the workspace into
+//! its own target dir (`<target>/zoo/`), so the default node next to the
+//! harness never carries a zoo bug.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -67,22 +72,70 @@ fn find_workspace(start: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-/// Builds the node into the directory this harness runs from: the target dir
-/// is the executable's grandparent and the profile its parent's name.
-fn build_in_workspace(workspace: &Path, exe: &Path) -> Result<(), BinaryError> {
+/// The node built with the `zoo` feature: `explicit`, else built inside the
+/// workspace into `<target>/zoo/<profile>/converge-node`.
+pub fn resolve_zoo(explicit: Option<&Path>) -> Result<PathBuf, BinaryError> {
+    if let Some(path) = explicit {
+        return if is_executable(path) {
+            Ok(path.to_path_buf())
+        } else {
+            Err(BinaryError::NotExecutable(path.to_path_buf()))
+        };
+    }
+    let exe =
+        std::env::current_exe().map_err(|_| BinaryError::NotFound(PathBuf::from("converge")))?;
+    let workspace = std::env::current_dir()
+        .ok()
+        .and_then(|d| find_workspace(&d))
+        .ok_or_else(|| BinaryError::NotFound(exe.clone()))?;
+    let (target_dir, profile, profile_dir) = build_dirs(&exe)?;
+    let zoo_target = target_dir.join("zoo");
+    cargo_build(&workspace, &zoo_target, &profile, &["--features", "zoo"])?;
+    let built = zoo_target.join(profile_dir).join("converge-node");
+    if is_executable(&built) {
+        Ok(built)
+    } else {
+        Err(BinaryError::NotFound(built))
+    }
+}
+
+/// The target dir (the executable's grandparent), the cargo profile and the
+/// profile's directory name (the executable's parent).
+fn build_dirs(exe: &Path) -> Result<(PathBuf, String, String), BinaryError> {
     let profile_dir = exe
         .parent()
         .ok_or_else(|| BinaryError::NotFound(exe.into()))?;
     let target_dir = profile_dir
         .parent()
         .ok_or_else(|| BinaryError::NotFound(exe.into()))?;
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(other) => other,
-        None => return Err(BinaryError::NotFound(exe.into())),
-    };
+    let dir_name = profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| BinaryError::NotFound(exe.into()))?;
+    let profile = if dir_name == "debug" { "dev" } else { dir_name };
+    Ok((target_dir.to_path_buf(), profile.into(), dir_name.into()))
+}
+
+/// Builds the node into the directory this harness runs from: the target dir
+/// is the executable's grandparent and the profile its parent's name.
+fn build_in_workspace(workspace: &Path, exe: &Path) -> Result<(), BinaryError> {
+    let (target_dir, profile, _) = build_dirs(exe)?;
+    cargo_build(workspace, &target_dir, &profile, &[])
+}
+
+fn cargo_build(
+    workspace: &Path,
+    target_dir: &Path,
+    profile: &str,
+    extra: &[&str],
+) -> Result<(), BinaryError> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("converge: building converge-node (profile {profile})...");
+    let features = if extra.is_empty() {
+        ""
+    } else {
+        " with the zoo"
+    };
+    eprintln!("converge: building converge-node{features} (profile {profile})...");
     let status = Command::new(cargo)
         .current_dir(workspace)
         .args([
@@ -94,6 +147,7 @@ fn build_in_workspace(workspace: &Path, exe: &Path) -> Result<(), BinaryError> {
             "--profile",
             profile,
         ])
+        .args(extra)
         .env("CARGO_TARGET_DIR", target_dir)
         .stdin(Stdio::null())
         .status()
