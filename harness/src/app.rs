@@ -3,11 +3,12 @@
 //! only place that prints errors and picks exit codes (the library returns
 //! typed outcomes and errors).
 //!
-//! Exit codes: 0 every checker valid (sweep: some configuration safe); 1
-//! anomalies found (sweep: none safe); 2 bad input, harness error,
-//! interrupted run or sweep, or an undecided verdict.
+//! Exit codes: 0 every checker valid (sweep: some configuration safe; zoo:
+//! no false alarm); 1 anomalies found (sweep: none safe; zoo: a clean-node
+//! run was not valid); 2 bad input, harness error, interrupted run or
+//! sweep, or an undecided verdict.
 
-use crate::cli::{CheckArgs, Cli, Command, ReportArgs, RunArgs, ServeArgs, SweepArgs};
+use crate::cli::{CheckArgs, Cli, Command, ReportArgs, RunArgs, ServeArgs, SweepArgs, ZooArgs};
 use checkers::Validity;
 use converge::output::{junit, table};
 use converge::results_file::RunResults;
@@ -25,6 +26,7 @@ pub(crate) fn main(cli: Cli) -> i32 {
         Command::Run(args) => run_command(&args),
         Command::Check(args) => check_command(&args),
         Command::Sweep(args) => sweep_command(&args),
+        Command::Zoo(args) => zoo_command(&args),
         Command::Report(args) => report_command(&args),
         Command::Serve(args) => serve_command(&args),
     }
@@ -122,6 +124,26 @@ fn sweep_command(args: &SweepArgs) -> i32 {
                 EXIT_VALID
             } else {
                 eprintln!("converge: no configuration was safe");
+                EXIT_ANOMALIES
+            }
+        }
+        Err(e) => error(e),
+    }
+}
+
+fn zoo_command(args: &ZooArgs) -> i32 {
+    match converge::zoo::zoo(&args.into()) {
+        Ok(None) => EXIT_VALID,
+        Ok(Some(outcome)) => {
+            println!("zoo report: {}", outcome.html.display());
+            println!("table:      {}", outcome.markdown.display());
+            let false_alarms = outcome.report.false_alarms();
+            if false_alarms == 0 {
+                EXIT_VALID
+            } else {
+                eprintln!(
+                    "converge: {false_alarms} clean-node run(s) were not valid: false alarms"
+                );
                 EXIT_ANOMALIES
             }
         }

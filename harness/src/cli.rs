@@ -1,5 +1,6 @@
 //! The command line: `converge run [FLAGS]`, `converge check RUN_DIR`,
-//! `converge report RUN_DIR`, `converge serve` and `converge sweep`.
+//! `converge report RUN_DIR`, `converge serve`, `converge sweep` and
+//! `converge zoo`.
 //!
 //! Every `run` flag is optional here because it may also come from the
 //! `--config` file; `converge::config::load` merges the two (flags win) and
@@ -9,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use converge::config::Overrides;
 use converge::config::duration::HumanDuration;
 use converge::sweep::SweepOptions;
+use converge::zoo::ZooOptions;
 use std::path::PathBuf;
 
 /// converge: prove (or disprove) that a Dynamo-style replicated store converges.
@@ -36,6 +38,12 @@ pub enum Command {
     /// finished and some configuration is safe, 1 none is, 2 error or
     /// interrupted.
     Sweep(SweepArgs),
+    /// Measure how often the test catches each known-bad variant of the node
+    /// (docs/zoo.md): N seeds per bug and for the clean node.
+    ///
+    /// Resumable like a sweep. Exit codes: 0 finished with no false alarm, 1
+    /// a clean-node run was not valid, 2 error or interrupted.
+    Zoo(ZooArgs),
     /// Render a stored run's report.html (and refresh the store's index.html).
     ///
     /// Exit codes: 0 written, 2 not a run directory or not writable.
@@ -269,6 +277,58 @@ impl From<&SweepArgs> for SweepOptions {
             matrix: a.matrix.clone(),
             store: a.store.clone(),
             node_bin: a.node_bin.clone(),
+            plan: a.plan,
+        }
+    }
+}
+
+/// `converge zoo` flags.
+#[derive(Debug, Clone, Args)]
+pub struct ZooArgs {
+    /// Bugs to run, comma-separated [every bug the zoo build knows].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub bugs: Option<Vec<String>>,
+    /// Seeds per bug, and for the clean node.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub seeds: u32,
+    /// Draws the seeds [derived from --name, so a rerun resumes].
+    #[arg(long, value_name = "N")]
+    pub seed_base: Option<u64>,
+    /// The test every run uses [the default test of `converge run`].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Overrides the test's time limit, e.g. 20s.
+    #[arg(long, value_name = "DURATION")]
+    pub time_limit: Option<HumanDuration>,
+    /// The zoo's name: its report goes to STORE/zoos/NAME/.
+    #[arg(long, value_name = "NAME", default_value = "zoo")]
+    pub name: String,
+    /// Where runs and the zoo report are stored [the test's test.store; ./store].
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// The clean converge-node [next to converge, or built].
+    #[arg(long, value_name = "PATH")]
+    pub node_bin: Option<PathBuf>,
+    /// A converge-node built with `--features zoo` [built into target/zoo/].
+    #[arg(long, value_name = "PATH")]
+    pub zoo_node_bin: Option<PathBuf>,
+    /// Only list the runs and which are already in the store.
+    #[arg(long)]
+    pub plan: bool,
+}
+
+impl From<&ZooArgs> for ZooOptions {
+    fn from(a: &ZooArgs) -> ZooOptions {
+        ZooOptions {
+            name: a.name.clone(),
+            bugs: a.bugs.clone(),
+            seeds: a.seeds,
+            seed_base: a.seed_base,
+            config: a.config.clone(),
+            time_limit: a.time_limit.map(|d| d.to_string()),
+            store: a.store.clone(),
+            node_bin: a.node_bin.clone(),
+            zoo_node_bin: a.zoo_node_bin.clone(),
             plan: a.plan,
         }
     }
