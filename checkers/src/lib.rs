@@ -18,6 +18,8 @@
 //! - [`intern`]: key and value interning.
 //! - [`context`], [`timeline`], [`findings`]: what checkers share.
 //! - [`run_files`]: the file names of a run directory, for every crate.
+//! - [`results_file`]: results.json (the results plus the run's metadata),
+//!   written by the harness and read by the sweep and the reports.
 //! - The checkers: [`convergence`], [`lost`] (lost updates), [`resurrection`],
 //!   [`phantoms`], [`staleness`], [`sessions`], [`perf`]; [`quorum_reads`]
 //!   judges every read while the run happens and feeds the lost-update and
@@ -37,6 +39,7 @@ pub mod perf;
 pub mod phantoms;
 pub mod quorum_reads;
 pub mod result;
+pub mod results_file;
 pub mod resurrection;
 pub mod run_files;
 pub mod sessions;

@@ -9,8 +9,8 @@
 
 use crate::cli::{CheckArgs, Cli, Command, ReportArgs, RunArgs, ServeArgs, SweepArgs};
 use checkers::Validity;
+use checkers::results_file::RunResults;
 use converge::output::{junit, table};
-use converge::results_file::RunResults;
 use converge::run::{RunDirSlot, RunError};
 use std::path::Path;
 use std::sync::Arc;

@@ -3,9 +3,9 @@
 //! without a final state the checks that need one say `unknown`).
 
 use crate::config::TestConfig;
-use crate::results_file::{RunMeta, RunResults};
 use crate::store::RunDir;
 use checkers::Results;
+use checkers::results_file::{self, RunMeta, RunResults};
 use std::path::Path;
 
 /// Runs every checker over the run's history and final state, streaming the
@@ -58,10 +58,9 @@ pub fn check_command(path: &Path, conflict: Option<&str>) -> Result<(RunDir, Run
     }
     let results = check_dir(&run, &check_cfg)?;
     // Keep the metadata `converge run` wrote, if it got that far.
-    let mut meta = std::fs::read_to_string(run.results())
-        .ok()
-        .and_then(|t| serde_json::from_str::<RunResults>(&t).ok())
+    let mut meta = results_file::read(&run.results())
         .map(|r| r.run)
+        .ok()
         .unwrap_or_else(|| RunMeta {
             name: cfg.test.name.clone(),
             seed: cfg.test.seed,
@@ -71,6 +70,6 @@ pub fn check_command(path: &Path, conflict: Option<&str>) -> Result<(RunDir, Run
         });
     meta.checked_by = "converge check".into();
     let out = RunResults { results, run: meta };
-    crate::results_file::write(&run.results(), &out)?;
+    results_file::write(&run.results(), &out).map_err(|e| e.to_string())?;
     Ok((run, out))
 }

@@ -23,7 +23,8 @@
 //! - [`metrics`]: per-second node metrics sampling.
 //! - [`teardown`]: the guard that heals and stops everything on every exit.
 //! - [`run`], [`check`]: the `run` and `check` commands;
-//!   [`results_file`]: results.json.
+//!   [`results_file`]: results.json, defined in [`checkers::results_file`]
+//!   and re-exported here under its old path.
 //! - [`output`]: progress line, per-checker table, JUnit XML.
 //! - [`sweep`]: `converge sweep`, a matrix of configurations × seeds
 //!   compared side by side (report rendered by `reports::sweep`).
@@ -51,8 +52,9 @@ pub mod nemesis;
 pub mod net;
 pub mod node_id;
 pub mod output;
-pub mod results_file;
 pub mod run;
 pub mod store;
 pub mod sweep;
 pub mod teardown;
+
+pub use checkers::results_file;

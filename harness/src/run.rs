@@ -207,7 +207,8 @@ fn finish_results(
     meta: RunMeta,
 ) -> Result<RunResults, RunError> {
     let r = RunResults { results, run: meta };
-    crate::results_file::write(&run_dir.results(), &r).map_err(RunError::Harness)?;
+    crate::results_file::write(&run_dir.results(), &r)
+        .map_err(|e| RunError::Harness(e.to_string()))?;
     Ok(r)
 }
 

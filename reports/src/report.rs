@@ -9,13 +9,15 @@ use crate::ReportError;
 use crate::charts::{self, ChartInputs, ChartView};
 use crate::nemesis::{FaultWindow, fault_windows};
 use crate::ops::{Op, OpTable, function_label};
-use crate::results::{AnomalyView, CheckView, Verdict, value_text};
+use crate::results::{Verdict, value_text};
 use crate::run_dir::{self, LoadNotes, RunData};
 use crate::summary::{self, ConfigFacts, Summary};
 use crate::svg::timeline::{self, TimelineRow};
 use crate::templates;
 use crate::view::{Link, Row, count, flatten, relative_href, secs};
+use checkers::Validity;
 use checkers::history::{Event, FinalLine, FinalSummary, Process};
+use checkers::results_file::tolerant::{AnomalyView, CheckView, ResultsView};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -162,7 +164,7 @@ fn build_view(mut data: RunData) -> ReportView {
         })
         .unwrap_or_default();
 
-    let verdict = results.map(|r| r.valid).unwrap_or_default();
+    let verdict = results.map(|r| Verdict::from(r.valid)).unwrap_or_default();
     let test_name = results
         .and_then(|r| r.run_field(&["test", "test_name", "name"]))
         .map(value_text)
@@ -229,7 +231,7 @@ fn key_figures(
     table: &OpTable,
     faults: &[FaultWindow],
     fin: Option<&FinalSummary>,
-    results: Option<&crate::results::ResultsFile>,
+    results: Option<&ResultsView>,
 ) -> Vec<Row> {
     let ops = table.ops.len();
     let ok = table
@@ -252,13 +254,13 @@ fn key_figures(
         let failing: f64 = r
             .checks
             .iter()
-            .filter(|c| c.valid != Verdict::Valid)
+            .filter(|c| c.valid != Validity::True)
             .map(anomaly_total)
             .sum();
         let tolerated: f64 = r
             .checks
             .iter()
-            .filter(|c| c.valid == Verdict::Valid)
+            .filter(|c| c.valid == Validity::True)
             .map(anomaly_total)
             .sum();
         rows.push(Row::new("anomalies", count(failing)));
@@ -399,8 +401,8 @@ fn check_section(c: &CheckView, table: &OpTable, faults: &[FaultWindow]) -> Chec
     CheckSection {
         checker: c.checker.clone(),
         anchor: format!("check-{}", c.checker),
-        verdict: c.valid,
-        verdict_label: c.valid.label(),
+        verdict: Verdict::from(c.valid),
+        verdict_label: Verdict::from(c.valid).label(),
         counts: c
             .counts
             .iter()

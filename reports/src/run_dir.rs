@@ -8,8 +8,9 @@
 
 use crate::metrics::MetricSample;
 use crate::ops::{OpTable, OpTableBuilder};
-use crate::results::ResultsFile;
 use checkers::history::{Event, FinalLine, Process};
+use checkers::results_file::ResultsFileError;
+use checkers::results_file::tolerant::{self, ResultsView};
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
 use std::fs::File;
@@ -34,7 +35,7 @@ pub struct RunData {
     pub last_event_time: u64,
     pub final_state: Vec<FinalLine>,
     pub metrics: Vec<MetricSample>,
-    pub results: Option<ResultsFile>,
+    pub results: Option<ResultsView>,
     /// Files in the run directory other than the ones above (node logs,
     /// config), for the links section; names relative to the run directory.
     pub other_files: Vec<String>,
@@ -158,22 +159,24 @@ pub fn for_each_jsonl<T: DeserializeOwned>(
     (read, note)
 }
 
-fn read_results(path: &Path) -> (Option<ResultsFile>, Option<String>) {
+fn read_results(path: &Path) -> (Option<ResultsView>, Option<String>) {
     let name = display_name(path);
-    match std::fs::read(path) {
-        Ok(bytes) => match serde_json::from_slice::<ResultsFile>(&bytes) {
-            Ok(r) => (Some(r), None),
-            Err(e) => (None, Some(format!("{name} could not be parsed: {e}."))),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
-            None,
-            Some(format!(
-                "{name} is missing: the checkers did not run (was the harness stopped early?). \
-                 Run `converge check RUN_DIR` to produce it."
-            )),
+    let note = match tolerant::read(path) {
+        Ok(r) => return (Some(r), None),
+        Err(e) if e.is_missing() => format!(
+            "{name} is missing: the checkers did not run (was the harness stopped early?). \
+             Run `converge check RUN_DIR` to produce it."
         ),
-        Err(e) => (None, Some(format!("{name} could not be read: {e}."))),
-    }
+        Err(ResultsFileError::Parse { source, .. }) => {
+            format!("{name} could not be parsed: {source}.")
+        }
+        Err(ResultsFileError::Read { source, .. }) => {
+            format!("{name} could not be read: {source}.")
+        }
+        // Reading never writes.
+        Err(e) => format!("{e}."),
+    };
+    (None, Some(note))
 }
 
 fn display_name(path: &Path) -> String {

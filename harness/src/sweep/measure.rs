@@ -6,7 +6,6 @@
 //! so totals are sums of per-sample increases with a drop read as a restart
 //! (the Prometheus `increase()` rule), never the last value.
 
-use crate::results_file::RunResults;
 use checkers::Validity;
 use reports::sweep::RunSummary;
 use serde_json::Value;
@@ -20,7 +19,8 @@ const OUTAGE_FAULTS: [&str; 4] = ["partition", "crash", "pause", "wipe"];
 /// Reads a finished run directory into a [`RunSummary`]. `store` makes the
 /// run's path relative; `points_ms` are the t-visibility points.
 pub fn summarize(store: &Path, run_dir: &Path, points_ms: &[u64]) -> Result<RunSummary, String> {
-    let results = read_results(run_dir)?;
+    let results = checkers::results_file::read(&run_dir.join(checkers::run_files::RESULTS))
+        .map_err(|e| e.to_string())?;
     let r = &results.results;
     let count = |checker: &str, kind: &str| {
         r.check(checker)
@@ -69,14 +69,6 @@ pub fn summarize(store: &Path, run_dir: &Path, points_ms: &[u64]) -> Result<RunS
             .map(|p| staleness.and_then(|s| fresh_share_at(&s["t_visibility"], *p)))
             .collect(),
     })
-}
-
-pub fn read_results(run_dir: &Path) -> Result<RunResults, String> {
-    let path = run_dir.join(checkers::run_files::RESULTS);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not a results file: {e}", path.display()))
 }
 
 /// The slowest op type's p99 over successful ops.

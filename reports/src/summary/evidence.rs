@@ -5,7 +5,7 @@
 //! config or the fault windows support it.
 
 use crate::metrics::{FamilyMatcher, MetricSample, gauge_per_node};
-use crate::results::ResultsFile;
+use checkers::results_file::tolerant::ResultsView;
 
 /// Facts read off the run, for the summary's cause sentences.
 #[derive(Debug, Default, Clone)]
@@ -21,7 +21,7 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    pub fn gather(samples: &[MetricSample], results: Option<&ResultsFile>) -> Evidence {
+    pub fn gather(samples: &[MetricSample], results: Option<&ResultsView>) -> Evidence {
         let purged = gauge_per_node(
             samples,
             FamilyMatcher {
