@@ -19,7 +19,8 @@
 //! - [`context`], [`timeline`], [`findings`]: what checkers share.
 //! - [`run_files`]: the file names of a run directory, for every crate.
 //! - [`results_file`]: results.json (the results plus the run's metadata),
-//!   written by the harness and read by the sweep and the reports.
+//!   written by the harness and read by the sweep and the reports;
+//!   [`metrics_file`]: metrics.jsonl (node metrics samples), likewise.
 //! - The checkers: [`convergence`], [`lost`] (lost updates), [`resurrection`],
 //!   [`phantoms`], [`staleness`], [`sessions`], [`perf`]; [`quorum_reads`]
 //!   judges every read while the run happens and feeds the lost-update and
@@ -33,6 +34,7 @@ pub mod findings;
 pub mod history;
 pub mod intern;
 pub mod lost;
+pub mod metrics_file;
 pub mod ops;
 pub mod parse;
 pub mod perf;

@@ -7,10 +7,10 @@
 //! (the Prometheus `increase()` rule), never the last value.
 
 use checkers::Validity;
+use checkers::metrics_file::{counter_increase, for_each_sample};
 use reports::sweep::RunSummary;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::Path;
 
 /// Faults during which a replica misses writes and deletes.
@@ -141,26 +141,17 @@ pub fn repair_counters(path: &Path) -> Result<RepairCounters, String> {
     };
     let mut last: BTreeMap<(String, String), f64> = BTreeMap::new();
     let mut totals = [0.0f64; 3];
-    for line in std::io::BufReader::new(file).lines() {
-        let line = line.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        // A harness killed mid-write leaves a torn last line; skip it.
-        let Ok(sample) = serde_json::from_str::<Value>(&line) else {
-            continue;
-        };
-        let node = sample["node"].as_str().unwrap_or("").to_string();
-        let Some(metrics) = sample["metrics"].as_object() else {
-            continue;
-        };
-        for (series, value) in metrics {
-            let (Some(slot), Some(v)) = (counter_of(series), value.as_f64()) else {
+    // A harness killed mid-write leaves a torn last line; it is skipped.
+    for_each_sample(std::io::BufReader::new(file), |sample| {
+        for (series, v) in sample.metrics {
+            let Some(slot) = counter_of(&series) else {
                 continue;
             };
-            let prev = last
-                .insert((node.clone(), series.clone()), v)
-                .unwrap_or(0.0);
-            totals[slot] += if v >= prev { v - prev } else { v };
+            let prev = last.insert((sample.node.clone(), series), v).unwrap_or(0.0);
+            totals[slot] += counter_increase(prev, v);
         }
-    }
+    })
+    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(RepairCounters {
         anti_entropy_bytes: totals[0],
         read_repair_writes: totals[1],

@@ -5,6 +5,7 @@
 //! config or the fault windows support it.
 
 use crate::metrics::{FamilyMatcher, MetricSample, gauge_per_node};
+use checkers::metrics_file::counter_increase;
 use checkers::results_file::tolerant::ResultsView;
 
 /// Facts read off the run, for the summary's cause sentences.
@@ -38,7 +39,7 @@ impl Evidence {
                     let mut total = 0.0;
                     let mut last = 0.0;
                     for &(_, v) in series {
-                        total += if v >= last { v - last } else { v };
+                        total += counter_increase(last, v);
                         last = v;
                     }
                     total as u64
