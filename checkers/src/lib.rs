@@ -16,6 +16,8 @@
 //!   one ordering used everywhere, strict real-time precedence.
 //! - [`parse`]: the fast, zero-copy history reader behind [`check_files`].
 //! - [`intern`]: key and value interning.
+//! - [`fault_windows`]: the nemesis's start and stop events paired into
+//!   the span each fault was in effect.
 //! - [`context`], [`timeline`], [`findings`]: what checkers share.
 //! - [`run_files`]: the file names of a run directory, for every crate.
 //! - [`results_file`]: results.json (the results plus the run's metadata),
@@ -30,6 +32,7 @@
 
 pub mod context;
 pub mod convergence;
+pub mod fault_windows;
 pub mod findings;
 pub mod history;
 pub mod intern;

@@ -15,6 +15,8 @@
 //! request can still land), so it precedes nothing; a `fail` op never took
 //! effect, so it explains nothing.
 
+pub use crate::fault_windows::FaultWindow;
+use crate::fault_windows::FaultWindows;
 use crate::history::{Event, EventType, Function};
 use crate::intern::{KeyInterner, ValueInterner};
 use hashbrown::HashMap;
@@ -114,18 +116,6 @@ impl OpRecord {
     pub fn is_mutation(&self) -> bool {
         matches!(self.f, OpFn::Write | OpFn::Delete)
     }
-}
-
-/// A fault window: from a nemesis `start` to the matching `stop` of the same
-/// fault (or the end of the history if it never stopped).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FaultWindow {
-    pub fault: String,
-    pub start: u64,
-    /// [`NEVER`] if the history has no matching `stop`.
-    pub stop: u64,
-    pub start_line: u32,
-    pub stop_line: u32,
 }
 
 /// Every op of a history, paired and interned, indexed by key.
@@ -282,8 +272,8 @@ pub struct OpTableBuilder {
     table: OpTable,
     /// Each process's outstanding invoke.
     pending: HashMap<u32, OpId>,
-    /// Open fault windows per fault, as indexes into `table.windows`.
-    open: HashMap<String, Vec<usize>>,
+    /// Pairs the nemesis events into `table.windows` at [`Self::finish`].
+    faults: FaultWindows,
 }
 
 impl OpTableBuilder {
@@ -363,33 +353,8 @@ impl OpTableBuilder {
     /// Adds a nemesis event (the next line), opening or closing fault windows.
     pub fn push_nemesis(&mut self, e: Event) {
         let line = self.next_line(e.time);
-        let fault = e.fault.clone().unwrap_or_default();
-        match e.f {
-            Function::Start => {
-                self.open
-                    .entry(fault.clone())
-                    .or_default()
-                    .push(self.table.windows.len());
-                self.table.windows.push(FaultWindow {
-                    fault,
-                    start: e.time,
-                    stop: NEVER,
-                    start_line: line,
-                    stop_line: NONE,
-                });
-            }
-            Function::Stop => {
-                // Close the oldest open window of this fault.
-                match self.open.get_mut(&fault).filter(|w| !w.is_empty()) {
-                    Some(open) => {
-                        let w = &mut self.table.windows[open.remove(0)];
-                        w.stop = e.time;
-                        w.stop_line = line;
-                    }
-                    None => self.table.malformed_lines += 1,
-                }
-            }
-            _ => self.table.malformed_lines += 1,
+        if !self.faults.push(line, &e) {
+            self.table.malformed_lines += 1;
         }
         self.table.nemesis.push((line, e));
     }
@@ -404,6 +369,7 @@ impl OpTableBuilder {
     /// Indexes the ops by key and values by writer.
     pub fn finish(self) -> OpTable {
         let mut t = self.table;
+        t.windows = self.faults.finish();
         t.writer = vec![NONE; t.values.len()];
         for (id, op) in t.ops.iter().enumerate() {
             if let Some(v) = op.value() {

@@ -7,7 +7,7 @@
 
 use crate::ReportError;
 use crate::charts::{self, ChartInputs, ChartView};
-use crate::nemesis::{FaultWindow, fault_windows};
+use crate::nemesis::{FaultView, fault_windows};
 use crate::ops::{Op, OpTable, function_label};
 use crate::results::{Verdict, value_text};
 use crate::run_dir::{self, LoadNotes, RunData};
@@ -229,7 +229,7 @@ fn build_view(mut data: RunData) -> ReportView {
 
 fn key_figures(
     table: &OpTable,
-    faults: &[FaultWindow],
+    faults: &[FaultView],
     fin: Option<&FinalSummary>,
     results: Option<&ResultsView>,
 ) -> Vec<Row> {
@@ -318,7 +318,7 @@ fn dir_part(dir: &Path, nth: usize) -> Option<String> {
 fn run_facts(
     run: Option<&serde_json::Value>,
     table: &OpTable,
-    faults: &[FaultWindow],
+    faults: &[FaultView],
     end_s: f64,
 ) -> Vec<Row> {
     let mut rows = Vec::new();
@@ -397,7 +397,7 @@ fn final_rows(s: FinalSummary) -> Vec<Row> {
     rows
 }
 
-fn check_section(c: &CheckView, table: &OpTable, faults: &[FaultWindow]) -> CheckSection {
+fn check_section(c: &CheckView, table: &OpTable, faults: &[FaultView]) -> CheckSection {
     CheckSection {
         checker: c.checker.clone(),
         anchor: format!("check-{}", c.checker),
@@ -421,7 +421,7 @@ fn check_section(c: &CheckView, table: &OpTable, faults: &[FaultWindow]) -> Chec
 fn anomaly_card(
     a: &AnomalyView,
     table: &OpTable,
-    faults: &[FaultWindow],
+    faults: &[FaultView],
     with_timeline: bool,
 ) -> AnomalyCard {
     // An anomaly lists events; show each op once, whole (invoke → completion),

@@ -9,7 +9,7 @@
 //! Anomaly kinds are matched by word ("lost", "resurrect", "stale", ...) so a
 //! new kind still gets a sentence, just without a specific cause.
 
-use crate::nemesis::FaultWindow;
+use crate::nemesis::FaultView;
 use crate::ops::OpTable;
 use checkers::Validity;
 use checkers::results_file::tolerant::{AnomalyView, ResultsView};
@@ -44,7 +44,7 @@ pub struct Finding {
 /// Builds the summary. `results` is `None` when results.json is missing.
 pub fn summarise(
     results: Option<&ResultsView>,
-    faults: &[FaultWindow],
+    faults: &[FaultView],
     ops: &OpTable,
     facts: &ConfigFacts,
     evidence: &Evidence,
@@ -155,7 +155,7 @@ pub fn summarise(
     Summary { headline, findings }
 }
 
-fn fault_tally(faults: &[FaultWindow]) -> String {
+fn fault_tally(faults: &[FaultView]) -> String {
     if faults.is_empty() {
         return ", with no faults injected".into();
     }
@@ -172,7 +172,7 @@ fn fault_tally(faults: &[FaultWindow]) -> String {
 fn fault_correlation(
     examples: &[&AnomalyView],
     total: usize,
-    faults: &[FaultWindow],
+    faults: &[FaultView],
     ops: &OpTable,
 ) -> (Option<String>, Option<String>) {
     let mut per_fault: BTreeMap<&str, (usize, Option<f64>)> = BTreeMap::new();
@@ -244,8 +244,8 @@ mod tests {
     use checkers::results_file::tolerant::CheckView;
     use serde_json::Value;
 
-    fn window(fault: &str, from: f64, to: f64, offset: Option<f64>) -> FaultWindow {
-        FaultWindow {
+    fn window(fault: &str, from: f64, to: f64, offset: Option<f64>) -> FaultView {
+        FaultView {
             fault: fault.into(),
             start_s: from,
             end_s: to,
