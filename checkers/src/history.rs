@@ -70,6 +70,20 @@ pub enum Function {
     Stop,
 }
 
+impl Function {
+    /// The name the history spells it with: `read`, `write`, `delete`,
+    /// `start`, `stop`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Read => "read",
+            Function::Write => "write",
+            Function::Delete => "delete",
+            Function::Start => "start",
+            Function::Stop => "stop",
+        }
+    }
+}
+
 /// One line of `history.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {

@@ -42,16 +42,27 @@ pub enum OpFn {
 }
 
 /// How an op ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {
     Ok,
     Fail,
+    /// Indeterminate (timeout, 503): it may or may not have taken effect.
     Info,
     /// No completion in the history (cut short): treated as `info`.
     Pending,
 }
 
 impl Outcome {
+    /// How an op with this completion event ended (any completion that is
+    /// neither `ok` nor `fail` is indeterminate).
+    pub fn of_completion(kind: EventType) -> Outcome {
+        match kind {
+            EventType::Ok => Outcome::Ok,
+            EventType::Fail => Outcome::Fail,
+            _ => Outcome::Info,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -266,12 +277,43 @@ impl<'a> EventRef<'a> {
     }
 }
 
+/// The pairing rule of a history (docs/history.md): a client process has at
+/// most one op in flight, and a completion belongs to its process's
+/// outstanding invoke. A second invoke with the first still outstanding
+/// leaves the first pending: indeterminate, as a history cut short would.
+/// `Id` is whatever the caller stores its ops under.
+#[derive(Debug)]
+pub struct InFlight<Id> {
+    by_process: HashMap<u32, Id>,
+}
+
+impl<Id> Default for InFlight<Id> {
+    fn default() -> Self {
+        InFlight {
+            by_process: HashMap::new(),
+        }
+    }
+}
+
+impl<Id> InFlight<Id> {
+    /// Process `process` invoked the op `id`.
+    pub fn invoke(&mut self, process: u32, id: Id) {
+        self.by_process.insert(process, id);
+    }
+
+    /// The op a completion on `process` completes; `None` if the process
+    /// has no outstanding invoke (an unmatched completion).
+    pub fn complete(&mut self, process: u32) -> Option<Id> {
+        self.by_process.remove(&process)
+    }
+}
+
 /// Pairs invokes with completions in one pass over the events.
 #[derive(Debug, Default)]
 pub struct OpTableBuilder {
     table: OpTable,
     /// Each process's outstanding invoke.
-    pending: HashMap<u32, OpId>,
+    pending: InFlight<OpId>,
     /// Pairs the nemesis events into `table.windows` at [`Self::finish`].
     faults: FaultWindows,
 }
@@ -320,23 +362,17 @@ impl OpTableBuilder {
                 f,
                 outcome: Outcome::Pending,
             });
-            // A second invoke with the first still outstanding leaves the
-            // first pending: indeterminate, as a history cut short would.
-            self.pending.insert(p, id);
+            self.pending.invoke(p, id);
             return;
         }
-        let Some(id) = self.pending.remove(&p) else {
+        let Some(id) = self.pending.complete(p) else {
             t.unmatched_completions += 1;
             return;
         };
         let op = &mut t.ops[id as usize];
         op.complete_time = e.time;
         op.complete_line = line;
-        op.outcome = match e.kind {
-            EventType::Ok => Outcome::Ok,
-            EventType::Fail => Outcome::Fail,
-            _ => Outcome::Info,
-        };
+        op.outcome = Outcome::of_completion(e.kind);
         let returned = match (op.f, op.outcome) {
             (OpFn::Read, Outcome::Ok) => e.values.or(Some(StrList::Owned(&[]))),
             (OpFn::Read, _) => None,

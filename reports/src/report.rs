@@ -8,7 +8,7 @@
 use crate::ReportError;
 use crate::charts::{self, ChartInputs, ChartView};
 use crate::nemesis::{FaultView, fault_windows};
-use crate::ops::{Op, OpTable, function_label};
+use crate::ops::{Op, OpTable};
 use crate::results::{Verdict, value_text};
 use crate::run_dir::{self, LoadNotes, RunData};
 use crate::summary::{self, ConfigFacts, Summary};
@@ -490,7 +490,7 @@ fn op_timeline_row(op: &Op) -> TimelineRow {
     if !v.is_empty() {
         label.push_str(&format!(" = {v}"));
     }
-    label.push_str(&format!("  {}", op.outcome.label()));
+    label.push_str(&format!("  {}", op.outcome.name()));
     TimelineRow {
         label,
         start_s: op.invoke_time as f64 / 1e9,
@@ -510,8 +510,8 @@ fn op_row(op: &Op) -> OpRow {
         invoke: secs(op.invoke_time),
         complete: op.complete_time.map(secs).unwrap_or_else(|| "—".into()),
         outcome: match &op.error {
-            Some(err) => format!("{} ({err})", op.outcome.label()),
-            None => op.outcome.label().into(),
+            Some(err) => format!("{} ({err})", op.outcome.name()),
+            None => op.outcome.name().into(),
         },
     }
 }
@@ -525,7 +525,7 @@ fn event_row(e: &Event) -> OpRow {
             Process::Nemesis => "nemesis".into(),
         },
         node: e.node.clone().unwrap_or_default(),
-        f: function_label(e.f).into(),
+        f: e.f.name().into(),
         key: e.key.clone().unwrap_or_default(),
         value: e
             .value
