@@ -17,7 +17,8 @@
 //! - [`parse`]: the fast, zero-copy history reader behind [`check_files`].
 //! - [`intern`]: key and value interning.
 //! - [`fault_windows`]: the nemesis's start and stop events paired into
-//!   the span each fault was in effect.
+//!   the span each fault was in effect; [`clock_offsets`]: what a clock
+//!   fault's detail says it set.
 //! - [`context`], [`timeline`], [`findings`]: what checkers share.
 //! - [`run_files`]: the file names of a run directory, for every crate.
 //! - [`results_file`]: results.json (the results plus the run's metadata),
@@ -30,6 +31,7 @@
 //!
 //! The definitions are in docs/architecture.md ("Checkers").
 
+pub mod clock_offsets;
 pub mod context;
 pub mod convergence;
 pub mod fault_windows;

@@ -5,6 +5,7 @@
 //! [`checkers::fault_windows`]'s; this module only turns each window into
 //! what charts, timelines and the summary need.
 
+use checkers::clock_offsets::ClockOffsets;
 use checkers::fault_windows::{FaultWindow, FaultWindows};
 use checkers::history::{Event, Process};
 use serde_json::Value;
@@ -44,7 +45,11 @@ impl FaultView {
             end_s: stop_s.unwrap_or(run_end_s).max(start_s),
             stopped: stop_s.is_some(),
             detail: w.detail.as_ref().map(describe_detail).unwrap_or_default(),
-            max_offset_ms: w.detail.as_ref().and_then(max_offset_ms),
+            max_offset_ms: w
+                .detail
+                .as_ref()
+                .and_then(ClockOffsets::of_detail)
+                .and_then(|o| o.max_abs_ms()),
         }
     }
 }
@@ -79,42 +84,6 @@ fn describe_detail(v: &Value) -> String {
     } else {
         text
     }
-}
-
-/// The largest absolute number found under any key mentioning "offset" or
-/// "skew" (the clock nemesis's detail shape is free-form). Keys ending in
-/// `_s` or `seconds` are converted from seconds.
-fn max_offset_ms(v: &Value) -> Option<f64> {
-    fn walk(v: &Value, scale: Option<f64>, best: &mut Option<f64>) {
-        match v {
-            Value::Object(map) => {
-                for (k, child) in map {
-                    let k = k.to_ascii_lowercase();
-                    let s = if k.contains("offset") || k.contains("skew") {
-                        Some(if k.ends_with("_s") || k.contains("second") {
-                            1000.0
-                        } else {
-                            1.0
-                        })
-                    } else {
-                        scale
-                    };
-                    walk(child, s, best);
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|i| walk(i, scale, best)),
-            Value::Number(n) => {
-                if let (Some(scale), Some(x)) = (scale, n.as_f64()) {
-                    let ms = (x * scale).abs();
-                    *best = Some(best.map_or(ms, |b: f64| b.max(ms)));
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut best = None;
-    walk(v, None, &mut best);
-    best
 }
 
 #[cfg(test)]
