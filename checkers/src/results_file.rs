@@ -118,11 +118,16 @@ pub fn write(path: &Path, r: &RunResults) -> Result<(), ResultsFileError> {
 
 /// Reads results.json strictly: every field the harness writes must be there.
 pub fn read(path: &Path) -> Result<RunResults, ResultsFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ResultsFileError::Read {
+    read_as(path)
+}
+
+/// Reads the file as `T`: [`RunResults`] or the tolerant reading's model.
+fn read_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ResultsFileError> {
+    let bytes = std::fs::read(path).map_err(|source| ResultsFileError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    serde_json::from_str(&text).map_err(|source| ResultsFileError::Parse {
+    serde_json::from_slice(&bytes).map_err(|source| ResultsFileError::Parse {
         path: path.to_path_buf(),
         source,
     })

@@ -120,14 +120,7 @@ impl ResultsView {
 /// Reads results.json tolerantly. Errors only when the file cannot be read
 /// or is not JSON shaped like results at all.
 pub fn read(path: &Path) -> Result<ResultsView, ResultsFileError> {
-    let bytes = std::fs::read(path).map_err(|source| ResultsFileError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_slice(&bytes).map_err(|source| ResultsFileError::Parse {
-        path: path.to_path_buf(),
-        source,
-    })
+    super::read_as(path)
 }
 
 #[cfg(test)]
