@@ -14,7 +14,8 @@
 //!   [`Validity`] — and [`CheckConfig`].
 //! - [`ops`]: the compact op table (invokes paired with completions) and the
 //!   one ordering used everywhere, strict real-time precedence.
-//! - [`parse`]: the fast, zero-copy history reader behind [`check_files`].
+//! - [`parse`]: the fast, zero-copy history reader behind [`check_files`];
+//!   [`jsonl`]: the tolerant line reader of the reports and the sweep.
 //! - [`intern`]: key and value interning.
 //! - [`fault_windows`]: the nemesis's start and stop events paired into
 //!   the span each fault was in effect; [`clock_offsets`]: what a clock
@@ -38,6 +39,7 @@ pub mod fault_windows;
 pub mod findings;
 pub mod history;
 pub mod intern;
+pub mod jsonl;
 pub mod lost;
 pub mod metrics_file;
 pub mod ops;

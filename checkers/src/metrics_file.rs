@@ -33,22 +33,12 @@ pub fn write_sample(w: &mut impl Write, sample: &MetricSample) -> std::io::Resul
 /// Streams every sample of a metrics.jsonl into `each`, in file order. A
 /// line that is not a sample (a harness killed mid-write leaves a torn last
 /// line) is skipped; returns how many were.
-pub fn for_each_sample(
-    r: impl BufRead,
-    mut each: impl FnMut(MetricSample),
-) -> std::io::Result<u64> {
-    let mut skipped = 0;
-    for line in r.lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str(&line) {
-            Ok(sample) => each(sample),
-            Err(_) => skipped += 1,
-        }
+pub fn for_each_sample(r: impl BufRead, each: impl FnMut(MetricSample)) -> std::io::Result<usize> {
+    let read = crate::jsonl::for_each_tolerant(r, each);
+    match read.stopped {
+        Some((_, e)) => Err(e),
+        None => Ok(read.bad_lines),
     }
-    Ok(skipped)
 }
 
 /// How much a counter grew between two readings. A counter that went down
