@@ -8,19 +8,36 @@
 
 use checkers::Validity;
 use checkers::metrics_file::{counter_increase, for_each_sample};
+use checkers::results_file::ResultsFileError;
 use reports::sweep::RunSummary;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Why a finished run could not be measured.
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    #[error(transparent)]
+    Results(#[from] ResultsFileError),
+    #[error("cannot read {}: {source}", path.display())]
+    Metrics {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// Faults during which a replica misses writes and deletes.
 const OUTAGE_FAULTS: [&str; 4] = ["partition", "crash", "pause", "wipe"];
 
 /// Reads a finished run directory into a [`RunSummary`]. `store` makes the
 /// run's path relative; `points_ms` are the t-visibility points.
-pub fn summarize(store: &Path, run_dir: &Path, points_ms: &[u64]) -> Result<RunSummary, String> {
-    let results = checkers::results_file::read(&run_dir.join(checkers::run_files::RESULTS))
-        .map_err(|e| e.to_string())?;
+pub fn summarize(
+    store: &Path,
+    run_dir: &Path,
+    points_ms: &[u64],
+) -> Result<RunSummary, MeasureError> {
+    let results = checkers::results_file::read(&run_dir.join(checkers::run_files::RESULTS))?;
     let r = &results.results;
     let count = |checker: &str, kind: &str| {
         r.check(checker)
@@ -133,11 +150,15 @@ fn counter_of(series: &str) -> Option<usize> {
 
 /// Sums counter increases per node and series over metrics.jsonl. A
 /// missing file (a run with no samples) counts as no repair work.
-pub fn repair_counters(path: &Path) -> Result<RepairCounters, String> {
+pub fn repair_counters(path: &Path) -> Result<RepairCounters, MeasureError> {
+    let unreadable = |source| MeasureError::Metrics {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RepairCounters::default()),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return Err(unreadable(e)),
     };
     let mut last: BTreeMap<(String, String), f64> = BTreeMap::new();
     let mut totals = [0.0f64; 3];
@@ -151,7 +172,7 @@ pub fn repair_counters(path: &Path) -> Result<RepairCounters, String> {
             totals[slot] += counter_increase(prev, v);
         }
     })
-    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    .map_err(unreadable)?;
     Ok(RepairCounters {
         anti_entropy_bytes: totals[0],
         read_repair_writes: totals[1],
