@@ -15,8 +15,7 @@
 //! request can still land), so it precedes nothing; a `fail` op never took
 //! effect, so it explains nothing.
 
-pub use crate::fault_windows::FaultWindow;
-use crate::fault_windows::FaultWindows;
+use crate::fault_windows::{FaultWindow, FaultWindows};
 use crate::history::{Event, EventType, Function};
 use crate::intern::{KeyInterner, ValueInterner};
 use hashbrown::HashMap;
