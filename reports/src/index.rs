@@ -11,7 +11,7 @@ use crate::results::{Verdict, value_text};
 use crate::run_dir::{FINAL_STATE_FILE, HISTORY_FILE, REPORT_FILE, RESULTS_FILE};
 use crate::templates;
 use crate::view::{Link, count, relative_href};
-use checkers::history::FinalLine;
+use checkers::history::{FinalLine, INVOKE_MARK};
 use checkers::results_file::tolerant::{self, ResultsView};
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Read};
@@ -225,7 +225,7 @@ fn count_history_ops(run: &Path) -> Option<String> {
         .ok()?
         .read_to_string(&mut text)
         .ok()?;
-    Some(text.matches("\"type\":\"invoke\"").count().to_string())
+    Some(text.matches(INVOKE_MARK).count().to_string())
 }
 
 /// "0.82 s", "not converged", or "—", from final-state.jsonl's summary line.
