@@ -70,6 +70,20 @@ pub enum Function {
     Stop,
 }
 
+impl Function {
+    /// The name the history spells it with: `read`, `write`, `delete`,
+    /// `start`, `stop`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Read => "read",
+            Function::Write => "write",
+            Function::Delete => "delete",
+            Function::Start => "start",
+            Function::Stop => "stop",
+        }
+    }
+}
+
 /// One line of `history.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -211,6 +225,11 @@ fn read_jsonl<T: serde::de::DeserializeOwned>(
     Ok(out)
 }
 
+/// The text every `invoke` line of a history contains, exactly as
+/// [`write_line`] writes it: lets a reader count a history's ops without
+/// parsing it (the store index does, for small runs).
+pub const INVOKE_MARK: &str = "\"type\":\"invoke\"";
+
 /// Writes one JSON value as a line.
 pub fn write_line<T: Serialize>(w: &mut impl Write, v: &T) -> std::io::Result<()> {
     serde_json::to_writer(&mut *w, v)?;
@@ -236,6 +255,24 @@ mod tests {
             write_line(&mut out, e).unwrap();
         }
         assert_eq!(String::from_utf8(out).unwrap(), text);
+    }
+
+    #[test]
+    fn every_written_invoke_and_only_an_invoke_carries_the_invoke_mark() {
+        let text = r#"{"index":0,"process":3,"type":"invoke","f":"write","time":10,"key":"k1","value":"3-0","node":"n1"}
+{"index":1,"process":3,"type":"ok","f":"write","time":12,"key":"k1","value":"3-0","node":"n1"}
+{"index":2,"process":4,"type":"invoke","f":"read","time":13,"key":"k1","node":"n2"}
+"#;
+        let mut out = Vec::new();
+        for e in read_history(text.as_bytes()).unwrap() {
+            write_line(&mut out, &e).unwrap();
+        }
+        let lines: Vec<bool> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| l.contains(INVOKE_MARK))
+            .collect();
+        assert_eq!(lines, [true, false, true]);
     }
 
     #[test]

@@ -7,17 +7,26 @@
 //! memory) and [`check_files`] (a run's files, streamed: a 10M-op history
 //! needs well under 2 GB).
 //!
+//! It is also where every file of a run directory is defined, once: the
+//! lowest crate the harness (which writes them), the sweep and the reports
+//! (which read them) all depend on.
+//!
 //! Map of modules:
-//! - [`history`]: the event and final-state types, their JSONL reader and writer
-//!   (the file format is documented in docs/history.md).
+//! - The run directory's files (docs/history.md): [`run_files`] (their
+//!   names); [`history`] (events and final-state lines, their strict reader
+//!   and writer); [`results_file`] (results.json: the results plus the run's
+//!   metadata, read strictly or tolerantly); [`metrics_file`] (metrics.jsonl
+//!   samples); [`jsonl`] (the tolerant line reader of the reports and the
+//!   sweep); [`fault_windows`] (nemesis start and stop events paired) and
+//!   [`clock_offsets`] (what a clock fault's detail says it set).
 //! - [`result`]: what checks return — [`Results`], [`CheckResult`], [`Anomaly`],
 //!   [`Validity`] — and [`CheckConfig`].
-//! - [`ops`]: the compact op table (invokes paired with completions) and the
-//!   one ordering used everywhere, strict real-time precedence.
+//! - [`ops`]: the compact op table (invokes paired with completions by the
+//!   one pairing rule, [`ops::InFlight`]) and the one ordering used
+//!   everywhere, strict real-time precedence.
 //! - [`parse`]: the fast, zero-copy history reader behind [`check_files`].
 //! - [`intern`]: key and value interning.
 //! - [`context`], [`timeline`], [`findings`]: what checkers share.
-//! - [`run_files`]: the file names of a run directory, for every crate.
 //! - The checkers: [`convergence`], [`lost`] (lost updates), [`resurrection`],
 //!   [`phantoms`], [`staleness`], [`sessions`], [`perf`]; [`quorum_reads`]
 //!   judges every read while the run happens and feeds the lost-update and
@@ -25,18 +34,23 @@
 //!
 //! The definitions: docs/design/checkers.md (the map: docs/architecture.md).
 
+pub mod clock_offsets;
 pub mod context;
 pub mod convergence;
+pub mod fault_windows;
 pub mod findings;
 pub mod history;
 pub mod intern;
+pub mod jsonl;
 pub mod lost;
+pub mod metrics_file;
 pub mod ops;
 pub mod parse;
 pub mod perf;
 pub mod phantoms;
 pub mod quorum_reads;
 pub mod result;
+pub mod results_file;
 pub mod resurrection;
 pub mod run_files;
 pub mod sessions;

@@ -15,6 +15,7 @@
 //! request can still land), so it precedes nothing; a `fail` op never took
 //! effect, so it explains nothing.
 
+use crate::fault_windows::{FaultWindow, FaultWindows};
 use crate::history::{Event, EventType, Function};
 use crate::intern::{KeyInterner, ValueInterner};
 use hashbrown::HashMap;
@@ -40,16 +41,27 @@ pub enum OpFn {
 }
 
 /// How an op ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {
     Ok,
     Fail,
+    /// Indeterminate (timeout, 503): it may or may not have taken effect.
     Info,
     /// No completion in the history (cut short): treated as `info`.
     Pending,
 }
 
 impl Outcome {
+    /// How an op with this completion event ended (any completion that is
+    /// neither `ok` nor `fail` is indeterminate).
+    pub fn of_completion(kind: EventType) -> Outcome {
+        match kind {
+            EventType::Ok => Outcome::Ok,
+            EventType::Fail => Outcome::Fail,
+            _ => Outcome::Info,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -114,18 +126,6 @@ impl OpRecord {
     pub fn is_mutation(&self) -> bool {
         matches!(self.f, OpFn::Write | OpFn::Delete)
     }
-}
-
-/// A fault window: from a nemesis `start` to the matching `stop` of the same
-/// fault (or the end of the history if it never stopped).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FaultWindow {
-    pub fault: String,
-    pub start: u64,
-    /// [`NEVER`] if the history has no matching `stop`.
-    pub stop: u64,
-    pub start_line: u32,
-    pub stop_line: u32,
 }
 
 /// Every op of a history, paired and interned, indexed by key.
@@ -276,14 +276,45 @@ impl<'a> EventRef<'a> {
     }
 }
 
+/// The pairing rule of a history (docs/history.md): a client process has at
+/// most one op in flight, and a completion belongs to its process's
+/// outstanding invoke. A second invoke with the first still outstanding
+/// leaves the first pending: indeterminate, as a history cut short would.
+/// `Id` is whatever the caller stores its ops under.
+#[derive(Debug)]
+pub struct InFlight<Id> {
+    by_process: HashMap<u32, Id>,
+}
+
+impl<Id> Default for InFlight<Id> {
+    fn default() -> Self {
+        InFlight {
+            by_process: HashMap::new(),
+        }
+    }
+}
+
+impl<Id> InFlight<Id> {
+    /// Process `process` invoked the op `id`.
+    pub fn invoke(&mut self, process: u32, id: Id) {
+        self.by_process.insert(process, id);
+    }
+
+    /// The op a completion on `process` completes; `None` if the process
+    /// has no outstanding invoke (an unmatched completion).
+    pub fn complete(&mut self, process: u32) -> Option<Id> {
+        self.by_process.remove(&process)
+    }
+}
+
 /// Pairs invokes with completions in one pass over the events.
 #[derive(Debug, Default)]
 pub struct OpTableBuilder {
     table: OpTable,
     /// Each process's outstanding invoke.
-    pending: HashMap<u32, OpId>,
-    /// Open fault windows per fault, as indexes into `table.windows`.
-    open: HashMap<String, Vec<usize>>,
+    pending: InFlight<OpId>,
+    /// Pairs the nemesis events into `table.windows` at [`Self::finish`].
+    faults: FaultWindows,
 }
 
 impl OpTableBuilder {
@@ -330,23 +361,17 @@ impl OpTableBuilder {
                 f,
                 outcome: Outcome::Pending,
             });
-            // A second invoke with the first still outstanding leaves the
-            // first pending: indeterminate, as a history cut short would.
-            self.pending.insert(p, id);
+            self.pending.invoke(p, id);
             return;
         }
-        let Some(id) = self.pending.remove(&p) else {
+        let Some(id) = self.pending.complete(p) else {
             t.unmatched_completions += 1;
             return;
         };
         let op = &mut t.ops[id as usize];
         op.complete_time = e.time;
         op.complete_line = line;
-        op.outcome = match e.kind {
-            EventType::Ok => Outcome::Ok,
-            EventType::Fail => Outcome::Fail,
-            _ => Outcome::Info,
-        };
+        op.outcome = Outcome::of_completion(e.kind);
         let returned = match (op.f, op.outcome) {
             (OpFn::Read, Outcome::Ok) => e.values.or(Some(StrList::Owned(&[]))),
             (OpFn::Read, _) => None,
@@ -363,33 +388,8 @@ impl OpTableBuilder {
     /// Adds a nemesis event (the next line), opening or closing fault windows.
     pub fn push_nemesis(&mut self, e: Event) {
         let line = self.next_line(e.time);
-        let fault = e.fault.clone().unwrap_or_default();
-        match e.f {
-            Function::Start => {
-                self.open
-                    .entry(fault.clone())
-                    .or_default()
-                    .push(self.table.windows.len());
-                self.table.windows.push(FaultWindow {
-                    fault,
-                    start: e.time,
-                    stop: NEVER,
-                    start_line: line,
-                    stop_line: NONE,
-                });
-            }
-            Function::Stop => {
-                // Close the oldest open window of this fault.
-                match self.open.get_mut(&fault).filter(|w| !w.is_empty()) {
-                    Some(open) => {
-                        let w = &mut self.table.windows[open.remove(0)];
-                        w.stop = e.time;
-                        w.stop_line = line;
-                    }
-                    None => self.table.malformed_lines += 1,
-                }
-            }
-            _ => self.table.malformed_lines += 1,
+        if !self.faults.push(line, &e) {
+            self.table.malformed_lines += 1;
         }
         self.table.nemesis.push((line, e));
     }
@@ -404,6 +404,7 @@ impl OpTableBuilder {
     /// Indexes the ops by key and values by writer.
     pub fn finish(self) -> OpTable {
         let mut t = self.table;
+        t.windows = self.faults.finish();
         t.writer = vec![NONE; t.values.len()];
         for (id, op) in t.ops.iter().enumerate() {
             if let Some(v) = op.value() {

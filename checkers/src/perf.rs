@@ -7,7 +7,7 @@
 
 use crate::context::Context;
 use crate::findings::{Findings, Outcome};
-use crate::ops::{NEVER, OpFn, Outcome as OpOutcome};
+use crate::ops::{OpFn, Outcome as OpOutcome};
 use crate::result::Validity;
 use serde_json::{Value, json};
 use statrs::statistics::{Data, Max, OrderStatistics};
@@ -103,16 +103,11 @@ pub fn check(cx: &Context) -> Outcome {
         .windows
         .iter()
         .map(|w| {
-            let detail = t
-                .nemesis
-                .iter()
-                .find(|(line, _)| *line == w.start_line)
-                .and_then(|(_, e)| e.detail.clone());
             json!({
                 "fault": w.fault,
                 "start_ns": w.start,
-                "stop_ns": (w.stop != NEVER).then_some(w.stop),
-                "detail": detail,
+                "stop_ns": w.stop_time(),
+                "detail": w.detail,
             })
         })
         .collect();

@@ -10,8 +10,8 @@
 
 use crate::cli::{CheckArgs, Cli, Command, ReportArgs, RunArgs, ServeArgs, SweepArgs, ZooArgs};
 use checkers::Validity;
+use checkers::results_file::RunResults;
 use converge::output::{junit, table};
-use converge::results_file::RunResults;
 use converge::run::RunDirSlot;
 use std::path::Path;
 use std::sync::Arc;

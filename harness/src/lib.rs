@@ -29,8 +29,8 @@
 //! - [`metrics`]: per-second node metrics sampling.
 //! - [`teardown`]: the cleanup stack, and the guard that heals and tears
 //!   down on every exit.
-//! - [`run`], [`check`]: the `run` and `check` commands;
-//!   [`results_file`]: results.json.
+//! - [`run`], [`check`]: the `run` and `check` commands (results.json is
+//!   [`checkers::results_file`]).
 //! - [`output`]: progress line, per-checker table, JUnit XML.
 //! - [`sweep`]: `converge sweep`, a matrix of configurations × seeds
 //!   compared side by side (report rendered by `reports::sweep`).
@@ -56,7 +56,6 @@ pub mod nemesis;
 pub mod net;
 pub mod node_id;
 pub mod output;
-pub mod results_file;
 pub mod run;
 pub mod store;
 pub mod sweep;

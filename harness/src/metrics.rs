@@ -1,13 +1,12 @@
-//! Node metrics sampled every second during the run into `metrics.jsonl`, for
-//! the reports: one line per node per sample,
-//! `{"time": ns, "node": "n1", "metrics": {"series{labels}": value, ...}}`.
+//! Node metrics sampled every second during the run into `metrics.jsonl`
+//! (the format: [`checkers::metrics_file`]), for the reports and the sweep.
 //!
 //! A node that does not answer (crashed, paused) simply has no line for that
 //! second; the gap is itself information for the charts.
 
 use crate::client::NodeClient;
 use crate::node_id::NodeId;
-use serde::Serialize;
+use checkers::metrics_file::{MetricSample, write_sample};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -15,13 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
-
-#[derive(Debug, Serialize)]
-struct Sample<'a> {
-    time: u64,
-    node: &'a str,
-    metrics: BTreeMap<String, f64>,
-}
 
 /// Parses the Prometheus text exposition: `name{labels} value [timestamp]`
 /// lines; comments and unparsable lines are skipped.
@@ -67,12 +59,12 @@ pub fn spawn_sampler(
                 let Ok(text) = client.metrics().await else {
                     continue;
                 };
-                let sample = Sample {
+                let sample = MetricSample {
                     time: now(),
-                    node: node.as_str(),
+                    node: node.as_str().to_string(),
                     metrics: parse_prometheus(&text),
                 };
-                let _ = checkers::history::write_line(&mut out, &sample);
+                let _ = write_sample(&mut out, &sample);
             }
             let _ = out.flush();
         }

@@ -23,10 +23,10 @@ use crate::deploy;
 use crate::history_writer::HistoryWriter;
 use crate::nemesis::runner::Nemesis;
 use crate::nemesis::schedule::{self, ScheduleParams};
-use crate::results_file::{OpCounts, RunMeta, RunResults, Timings};
 use crate::store::RunDir;
 use crate::teardown::AbortOnDrop;
 use checkers::Results;
+use checkers::results_file::{OpCounts, RunMeta, RunResults, Timings};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -50,6 +50,8 @@ pub enum RunError {
     Client(#[from] crate::client::ClientError),
     #[error(transparent)]
     History(#[from] crate::history_writer::HistoryError),
+    #[error(transparent)]
+    Results(#[from] checkers::results_file::ResultsFileError),
     #[error("cannot serialize {what}: {source}")]
     Serialize {
         what: &'static str,
@@ -234,7 +236,7 @@ fn finish_results(
     meta: RunMeta,
 ) -> Result<RunResults, RunError> {
     let r = RunResults { results, run: meta };
-    crate::results_file::write(&run_dir.results(), &r).map_err(RunError::Harness)?;
+    checkers::results_file::write(&run_dir.results(), &r)?;
     Ok(r)
 }
 

@@ -2,7 +2,7 @@
 //! when its data is absent, a note saying what is missing and why.
 
 use crate::metrics::{self, FamilyMatcher, families};
-use crate::nemesis::FaultWindow;
+use crate::nemesis::FaultView;
 use crate::ops::Op;
 use crate::stats::{self, Buckets};
 use crate::svg::axis::Scale;
@@ -64,7 +64,7 @@ impl ChartView {
 /// What every chart needs.
 pub struct ChartInputs<'a> {
     pub ops: &'a [Op],
-    pub faults: &'a [FaultWindow],
+    pub faults: &'a [FaultView],
     pub samples: &'a [metrics::MetricSample],
     pub summary: Option<&'a FinalSummary>,
     /// Every checker's `details`, for the staleness figures.

@@ -7,11 +7,12 @@
 //! do not say how many there were).
 
 use crate::ReportError;
-use crate::results::{ResultsFile, Verdict, value_text};
+use crate::results::{Verdict, value_text};
 use crate::run_dir::{FINAL_STATE_FILE, HISTORY_FILE, REPORT_FILE, RESULTS_FILE};
 use crate::templates;
 use crate::view::{Link, count, relative_href};
-use checkers::history::FinalLine;
+use checkers::history::{FinalLine, INVOKE_MARK};
+use checkers::results_file::tolerant::{self, ResultsView};
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -122,9 +123,7 @@ fn real_subdirs(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
 }
 
 fn run_row(store: &Path, run: &Path, reports_on_demand: bool) -> RunRow {
-    let results: Option<ResultsFile> = std::fs::read(run.join(RESULTS_FILE))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
+    let results = tolerant::read(&run.join(RESULTS_FILE)).ok();
     let rel: Vec<String> = run
         .strip_prefix(store)
         .unwrap_or(run)
@@ -139,7 +138,10 @@ fn run_row(store: &Path, run: &Path, reports_on_demand: bool) -> RunRow {
             .and_then(|r| r.run_field(names))
             .map(value_text)
     };
-    let verdict = results.as_ref().map(|r| r.valid).unwrap_or_default();
+    let verdict = results
+        .as_ref()
+        .map(|r| Verdict::from(r.valid))
+        .unwrap_or_default();
     let started =
         field(&["started_at", "started", "start_time"]).unwrap_or_else(|| timestamp.clone());
     let figure = |needle: &str| {
@@ -200,7 +202,7 @@ fn sum_of(v: &serde_json::Value) -> Option<f64> {
 }
 
 /// "63.2 s" from a `duration` field or the sum of the phase `timings`.
-fn run_duration(r: &ResultsFile) -> Option<String> {
+fn run_duration(r: &ResultsView) -> Option<String> {
     if let Some(d) = r.run_field(&["duration", "duration_s", "elapsed"]) {
         return Some(match d.as_f64() {
             Some(secs) => format!("{secs:.1} s"),
@@ -223,7 +225,7 @@ fn count_history_ops(run: &Path) -> Option<String> {
         .ok()?
         .read_to_string(&mut text)
         .ok()?;
-    Some(text.matches("\"type\":\"invoke\"").count().to_string())
+    Some(text.matches(INVOKE_MARK).count().to_string())
 }
 
 /// "0.82 s", "not converged", or "—", from final-state.jsonl's summary line.

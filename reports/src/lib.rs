@@ -9,7 +9,10 @@
 //! - `serve`: `converge serve`, an HTTP browser over the store.
 //! - `run_dir`: tolerant loading of a run's files; problems become notes.
 //! - `results`, `metrics`, `ops`, `nemesis`: the inputs as the report
-//!   sees them (results.json, metrics.jsonl, paired ops, fault windows).
+//!   sees them (verdict words, metric series, the op table, fault windows in
+//!   seconds). The files themselves are defined once in the `checkers` crate
+//!   (`results_file`, `metrics_file`, `history`, `fault_windows`), and this
+//!   crate reads them through it.
 //! - `summary`: the plain-language "what went wrong and why" (its wording
 //!   and the config facts it reads are submodules).
 //! - `stats`, `charts`, `svg`: bucketing/downsampling and the charts.

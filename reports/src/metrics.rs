@@ -1,25 +1,17 @@
 //! Node metrics sampled during the run (metrics.jsonl) turned into series.
 //!
 //! Each line is one node's `/metrics` at one instant, keyed by the full
-//! Prometheus series name (`converge_ops_total{op="get",result="ok"}`). The
+//! Prometheus series name (`converge_ops_total{op="get",result="ok"}`); the
+//! format is [`checkers::metrics_file`]'s [`MetricSample`]. The
 //! charts want one number per node per instant for a *family* of series (all
 //! label sets summed), and rates for counters. Metric names are matched by
 //! substrings, not exact names, because the repair metrics are still being
 //! named and because a third-party node may spell them slightly differently;
 //! an absent family simply yields no series.
 
-use serde::Deserialize;
+pub use checkers::metrics_file::MetricSample;
+use checkers::metrics_file::counter_increase;
 use std::collections::BTreeMap;
-
-/// One line of metrics.jsonl.
-#[derive(Debug, Clone, Deserialize)]
-pub struct MetricSample {
-    /// Nanoseconds since the test started (harness clock).
-    pub time: u64,
-    pub node: String,
-    #[serde(default)]
-    pub metrics: BTreeMap<String, f64>,
-}
 
 /// Which series to pick: every series whose base name (before `{`) contains
 /// all of `all`, at least one of `any` (when `any` is non-empty) and none of
@@ -76,8 +68,7 @@ pub fn gauge_per_node(samples: &[MetricSample], family: FamilyMatcher) -> NodeSe
 }
 
 /// Per-second rates of the matching counters, per node. A counter that goes
-/// down was reset (the node restarted): the new value is taken as the
-/// increase since the reset, as Prometheus's `rate()` does.
+/// down was reset (the node restarted): see [`counter_increase`].
 pub fn rate_per_node(samples: &[MetricSample], family: FamilyMatcher) -> NodeSeries {
     let totals = gauge_per_node(samples, family);
     totals
@@ -92,8 +83,7 @@ pub fn rate_per_node(samples: &[MetricSample], family: FamilyMatcher) -> NodeSer
                     if dt <= 0.0 {
                         return None;
                     }
-                    let delta = if v1 >= v0 { v1 - v0 } else { v1 };
-                    Some((t1, delta / dt))
+                    Some((t1, counter_increase(v0, v1) / dt))
                 })
                 .collect();
             (node, rates)

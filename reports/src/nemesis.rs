@@ -1,17 +1,18 @@
-//! Fault windows, from the nemesis events of the history.
+//! Fault windows as the report draws them: in seconds, closed at the end
+//! of the run when never stopped, with their detail as one line.
 //!
-//! The nemesis writes a `start` event when a fault begins and a `stop` event
-//! when it ends. A window pairs them: a `stop` closes the oldest open window
-//! of the same fault kind. A fault never stopped (the harness was killed, or
-//! the final heal is not logged as a stop) stays open to the end of the run.
+//! The pairing of the nemesis's `start` and `stop` events is
+//! [`checkers::fault_windows`]'s; this module only turns each window into
+//! what charts, timelines and the summary need.
 
-use checkers::history::{Event, Function, Process};
+use checkers::clock_offsets::ClockOffsets;
+use checkers::fault_windows::{FaultWindow, FaultWindows};
+use checkers::history::{Event, Process};
 use serde_json::Value;
-use std::collections::{BTreeMap, VecDeque};
 
-/// One fault, from its start to its end.
+/// One fault, from its start to its end, in the report's units.
 #[derive(Debug, Clone)]
-pub struct FaultWindow {
+pub struct FaultView {
     /// `partition`, `clock`, `crash`, `pause`, `wipe`, or whatever the harness wrote.
     pub fault: String,
     /// Seconds since the test started.
@@ -25,51 +26,49 @@ pub struct FaultWindow {
     pub max_offset_ms: Option<f64>,
 }
 
-impl FaultWindow {
+impl FaultView {
     pub fn overlaps(&self, from_s: f64, to_s: f64) -> bool {
         self.start_s <= to_s && from_s <= self.end_s
     }
-}
 
-/// Pairs the nemesis events of `history` into windows, ordered by start.
-/// `run_end_s` closes windows that were never stopped.
-pub fn fault_windows(history: &[Event], run_end_s: f64) -> Vec<FaultWindow> {
-    let mut open: BTreeMap<String, VecDeque<FaultWindow>> = BTreeMap::new();
-    let mut done = Vec::new();
-    for e in history.iter().filter(|e| e.process == Process::Nemesis) {
-        let fault = e.fault.clone().unwrap_or_else(|| "fault".to_string());
-        let t = e.time as f64 / 1e9;
-        match e.f {
-            Function::Start => {
-                let detail = e.detail.as_ref().map(describe_detail).unwrap_or_default();
-                let max_offset_ms = e.detail.as_ref().and_then(max_offset_ms);
-                open.entry(fault.clone())
-                    .or_default()
-                    .push_back(FaultWindow {
-                        fault,
-                        start_s: t,
-                        end_s: t,
-                        stopped: false,
-                        detail,
-                        max_offset_ms,
-                    });
-            }
-            Function::Stop => {
-                if let Some(mut w) = open.get_mut(&fault).and_then(|q| q.pop_front()) {
-                    w.end_s = t.max(w.start_s);
-                    w.stopped = true;
-                    done.push(w);
-                }
-            }
-            _ => {}
+    /// The window in seconds; `run_end_s` closes one that was never stopped.
+    fn of(w: FaultWindow, run_end_s: f64) -> FaultView {
+        let start_s = w.start as f64 / 1e9;
+        let stop_s = w.stop_time().map(|t| t as f64 / 1e9);
+        FaultView {
+            fault: if w.fault.is_empty() {
+                "fault".to_string()
+            } else {
+                w.fault
+            },
+            start_s,
+            end_s: stop_s.unwrap_or(run_end_s).max(start_s),
+            stopped: stop_s.is_some(),
+            detail: w.detail.as_ref().map(describe_detail).unwrap_or_default(),
+            max_offset_ms: w
+                .detail
+                .as_ref()
+                .and_then(ClockOffsets::of_detail)
+                .and_then(|o| o.max_abs_ms()),
         }
     }
-    for mut w in open.into_values().flatten() {
-        w.end_s = run_end_s.max(w.start_s);
-        done.push(w);
+}
+
+/// The fault windows of the nemesis events in `history`, ordered by start.
+/// `run_end_s` closes windows that were never stopped.
+pub fn fault_windows(history: &[Event], run_end_s: f64) -> Vec<FaultView> {
+    let mut pairs = FaultWindows::default();
+    for e in history.iter().filter(|e| e.process == Process::Nemesis) {
+        // Line numbers are the checkers' business; the report needs none.
+        pairs.push(u32::try_from(e.index).unwrap_or(u32::MAX), e);
     }
-    done.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-    done
+    let mut out: Vec<FaultView> = pairs
+        .finish()
+        .into_iter()
+        .map(|w| FaultView::of(w, run_end_s))
+        .collect();
+    out.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    out
 }
 
 /// A compact one-line rendering of a nemesis detail (JSON), capped in length.
@@ -85,42 +84,6 @@ fn describe_detail(v: &Value) -> String {
     } else {
         text
     }
-}
-
-/// The largest absolute number found under any key mentioning "offset" or
-/// "skew" (the clock nemesis's detail shape is free-form). Keys ending in
-/// `_s` or `seconds` are converted from seconds.
-fn max_offset_ms(v: &Value) -> Option<f64> {
-    fn walk(v: &Value, scale: Option<f64>, best: &mut Option<f64>) {
-        match v {
-            Value::Object(map) => {
-                for (k, child) in map {
-                    let k = k.to_ascii_lowercase();
-                    let s = if k.contains("offset") || k.contains("skew") {
-                        Some(if k.ends_with("_s") || k.contains("second") {
-                            1000.0
-                        } else {
-                            1.0
-                        })
-                    } else {
-                        scale
-                    };
-                    walk(child, s, best);
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|i| walk(i, scale, best)),
-            Value::Number(n) => {
-                if let (Some(scale), Some(x)) = (scale, n.as_f64()) {
-                    let ms = (x * scale).abs();
-                    *best = Some(best.map_or(ms, |b: f64| b.max(ms)));
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut best = None;
-    walk(v, None, &mut best);
-    best
 }
 
 #[cfg(test)]

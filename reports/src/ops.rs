@@ -1,33 +1,16 @@
 //! Client operations: each invocation paired with its completion.
 //!
 //! The history is a flat list of events; charts and anomaly timelines think in
-//! operations (invoke → complete, with a latency and an outcome). Pairing is
-//! by process: a process has at most one op in flight (docs/history.md).
+//! operations (invoke → complete, with a latency and an outcome). The pairing
+//! rule and the outcomes are the checkers' ([`checkers::ops::InFlight`],
+//! [`Outcome`]); this table differs from the checkers' compact one in what it
+//! keeps: ops in invocation order, looked up by history index, with their
+//! strings (node, error too) for the ops anomalies cite.
 
 use checkers::history::{Event, EventType, Function, Process};
-use std::collections::{HashMap, HashSet};
-
-/// How an operation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Outcome {
-    Ok,
-    Fail,
-    /// Indeterminate (timeout, 503).
-    Info,
-    /// No completion in the history (the harness was stopped).
-    Pending,
-}
-
-impl Outcome {
-    pub fn label(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Fail => "fail",
-            Outcome::Info => "info",
-            Outcome::Pending => "pending",
-        }
-    }
-}
+use checkers::ops::InFlight;
+pub use checkers::ops::Outcome;
+use std::collections::HashSet;
 
 /// One client operation.
 #[derive(Debug, Clone)]
@@ -59,17 +42,7 @@ impl Op {
 
     /// The op's name for legends: `read`, `write`, `delete`.
     pub fn f_label(&self) -> &'static str {
-        function_label(self.f)
-    }
-}
-
-pub fn function_label(f: Function) -> &'static str {
-    match f {
-        Function::Read => "read",
-        Function::Write => "write",
-        Function::Delete => "delete",
-        Function::Start => "start",
-        Function::Stop => "stop",
+        self.f.name()
     }
 }
 
@@ -111,7 +84,7 @@ impl OpTable {
 #[derive(Debug)]
 pub struct OpTableBuilder {
     table: OpTable,
-    in_flight: HashMap<u32, usize>,
+    in_flight: InFlight<usize>,
     /// `None`: keep every op's strings.
     cited: Option<HashSet<u64>>,
 }
@@ -120,7 +93,7 @@ impl OpTableBuilder {
     pub fn new(cited: Option<HashSet<u64>>) -> OpTableBuilder {
         OpTableBuilder {
             table: OpTable::default(),
-            in_flight: HashMap::new(),
+            in_flight: InFlight::default(),
             cited,
         }
     }
@@ -152,20 +125,16 @@ impl OpTableBuilder {
                     invoke_index: e.index,
                     complete_index: None,
                 });
-                self.in_flight.insert(p, pos);
+                self.in_flight.invoke(p, pos);
                 self.table.by_event.push((e.index, pos));
             }
             kind => {
-                let Some(pos) = self.in_flight.remove(&p) else {
+                let Some(pos) = self.in_flight.complete(p) else {
                     return;
                 };
                 let keep = self.keeps(e.index) || self.keeps(self.table.ops[pos].invoke_index);
                 let op = &mut self.table.ops[pos];
-                op.outcome = match kind {
-                    EventType::Ok => Outcome::Ok,
-                    EventType::Fail => Outcome::Fail,
-                    _ => Outcome::Info,
-                };
+                op.outcome = Outcome::of_completion(kind);
                 op.complete_time = Some(e.time);
                 op.complete_index = Some(e.index);
                 if keep {

@@ -7,15 +7,17 @@
 
 use crate::ReportError;
 use crate::charts::{self, ChartInputs, ChartView};
-use crate::nemesis::{FaultWindow, fault_windows};
-use crate::ops::{Op, OpTable, function_label};
-use crate::results::{AnomalyView, CheckView, Verdict, value_text};
+use crate::nemesis::{FaultView, fault_windows};
+use crate::ops::{Op, OpTable};
+use crate::results::{Verdict, value_text};
 use crate::run_dir::{self, LoadNotes, RunData};
 use crate::summary::{self, ConfigFacts, Summary};
 use crate::svg::timeline::{self, TimelineRow};
 use crate::templates;
 use crate::view::{Link, Row, count, flatten, relative_href, secs};
+use checkers::Validity;
 use checkers::history::{Event, FinalLine, FinalSummary, Process};
+use checkers::results_file::tolerant::{AnomalyView, CheckView, ResultsView};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -162,7 +164,7 @@ fn build_view(mut data: RunData) -> ReportView {
         })
         .unwrap_or_default();
 
-    let verdict = results.map(|r| r.valid).unwrap_or_default();
+    let verdict = results.map(|r| Verdict::from(r.valid)).unwrap_or_default();
     let test_name = results
         .and_then(|r| r.run_field(&["test", "test_name", "name"]))
         .map(value_text)
@@ -227,9 +229,9 @@ fn build_view(mut data: RunData) -> ReportView {
 
 fn key_figures(
     table: &OpTable,
-    faults: &[FaultWindow],
+    faults: &[FaultView],
     fin: Option<&FinalSummary>,
-    results: Option<&crate::results::ResultsFile>,
+    results: Option<&ResultsView>,
 ) -> Vec<Row> {
     let ops = table.ops.len();
     let ok = table
@@ -252,13 +254,13 @@ fn key_figures(
         let failing: f64 = r
             .checks
             .iter()
-            .filter(|c| c.valid != Verdict::Valid)
+            .filter(|c| c.valid != Validity::True)
             .map(anomaly_total)
             .sum();
         let tolerated: f64 = r
             .checks
             .iter()
-            .filter(|c| c.valid == Verdict::Valid)
+            .filter(|c| c.valid == Validity::True)
             .map(anomaly_total)
             .sum();
         rows.push(Row::new("anomalies", count(failing)));
@@ -316,7 +318,7 @@ fn dir_part(dir: &Path, nth: usize) -> Option<String> {
 fn run_facts(
     run: Option<&serde_json::Value>,
     table: &OpTable,
-    faults: &[FaultWindow],
+    faults: &[FaultView],
     end_s: f64,
 ) -> Vec<Row> {
     let mut rows = Vec::new();
@@ -395,12 +397,12 @@ fn final_rows(s: FinalSummary) -> Vec<Row> {
     rows
 }
 
-fn check_section(c: &CheckView, table: &OpTable, faults: &[FaultWindow]) -> CheckSection {
+fn check_section(c: &CheckView, table: &OpTable, faults: &[FaultView]) -> CheckSection {
     CheckSection {
         checker: c.checker.clone(),
         anchor: format!("check-{}", c.checker),
-        verdict: c.valid,
-        verdict_label: c.valid.label(),
+        verdict: Verdict::from(c.valid),
+        verdict_label: Verdict::from(c.valid).label(),
         counts: c
             .counts
             .iter()
@@ -419,7 +421,7 @@ fn check_section(c: &CheckView, table: &OpTable, faults: &[FaultWindow]) -> Chec
 fn anomaly_card(
     a: &AnomalyView,
     table: &OpTable,
-    faults: &[FaultWindow],
+    faults: &[FaultView],
     with_timeline: bool,
 ) -> AnomalyCard {
     // An anomaly lists events; show each op once, whole (invoke → completion),
@@ -488,7 +490,7 @@ fn op_timeline_row(op: &Op) -> TimelineRow {
     if !v.is_empty() {
         label.push_str(&format!(" = {v}"));
     }
-    label.push_str(&format!("  {}", op.outcome.label()));
+    label.push_str(&format!("  {}", op.outcome.name()));
     TimelineRow {
         label,
         start_s: op.invoke_time as f64 / 1e9,
@@ -508,8 +510,8 @@ fn op_row(op: &Op) -> OpRow {
         invoke: secs(op.invoke_time),
         complete: op.complete_time.map(secs).unwrap_or_else(|| "—".into()),
         outcome: match &op.error {
-            Some(err) => format!("{} ({err})", op.outcome.label()),
-            None => op.outcome.label().into(),
+            Some(err) => format!("{} ({err})", op.outcome.name()),
+            None => op.outcome.name().into(),
         },
     }
 }
@@ -523,7 +525,7 @@ fn event_row(e: &Event) -> OpRow {
             Process::Nemesis => "nemesis".into(),
         },
         node: e.node.clone().unwrap_or_default(),
-        f: function_label(e.f).into(),
+        f: e.f.name().into(),
         key: e.key.clone().unwrap_or_default(),
         value: e
             .value

@@ -1,18 +1,16 @@
-//! A lenient reading of `results.json`.
+//! The verdict as a page shows it, and JSON values as short text.
 //!
-//! results.json is `checkers::Results` plus the harness's run metadata. The
-//! report must render results written by older or newer versions of the
-//! checkers too, so this model accepts anything shaped roughly right: unknown
-//! fields are ignored, missing ones default, counts may be any number, and an
-//! op that does not parse as a history event is dropped (and counted) rather
-//! than failing the whole file.
+//! results.json itself is defined once, in [`checkers::results_file`]; the
+//! reports read it through its tolerant reading
+//! ([`checkers::results_file::tolerant`]), since a report must render
+//! results written by older or newer versions too.
 
-use checkers::history::Event;
-use serde::{Deserialize, Deserializer, Serialize};
+use checkers::Validity;
+use serde::Serialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
-/// The verdict of a run or a checker.
+/// The verdict of a run or a checker, as the pages name it (the CSS class
+/// and the words of the banner).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
@@ -22,14 +20,13 @@ pub enum Verdict {
     Unknown,
 }
 
-impl<'de> Deserialize<'de> for Verdict {
-    /// `true`, `false`, or anything else (normally `"unknown"`) as unknown.
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match Value::deserialize(d)? {
-            Value::Bool(true) => Verdict::Valid,
-            Value::Bool(false) => Verdict::Invalid,
-            _ => Verdict::Unknown,
-        })
+impl From<Validity> for Verdict {
+    fn from(v: Validity) -> Verdict {
+        match v {
+            Validity::True => Verdict::Valid,
+            Validity::False => Verdict::Invalid,
+            Validity::Unknown => Verdict::Unknown,
+        }
     }
 }
 
@@ -41,93 +38,6 @@ impl Verdict {
             Verdict::Invalid => "anomalies found",
             Verdict::Unknown => "unknown",
         }
-    }
-}
-
-/// The whole of results.json.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ResultsFile {
-    #[serde(default)]
-    pub valid: Verdict,
-    #[serde(default)]
-    pub checks: Vec<CheckView>,
-    /// Run metadata written by the harness: test name, seed, reproduce
-    /// command, effective config, start time, duration. Free-form on purpose.
-    #[serde(default)]
-    pub run: Value,
-}
-
-/// One checker's result.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct CheckView {
-    #[serde(default)]
-    pub checker: String,
-    #[serde(default)]
-    pub valid: Verdict,
-    #[serde(default, deserialize_with = "lenient_counts")]
-    pub counts: BTreeMap<String, f64>,
-    #[serde(default)]
-    pub anomalies: Vec<AnomalyView>,
-    #[serde(default)]
-    pub details: Value,
-}
-
-/// One anomaly with the history events behind it.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct AnomalyView {
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub key: Option<String>,
-    #[serde(default)]
-    pub explanation: String,
-    #[serde(default, deserialize_with = "lenient_events")]
-    pub ops: Vec<Event>,
-}
-
-fn lenient_counts<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f64>, D::Error> {
-    let v = Value::deserialize(d)?;
-    let mut out = BTreeMap::new();
-    if let Value::Object(map) = v {
-        for (k, v) in map {
-            if let Some(n) = v.as_f64() {
-                out.insert(k, n);
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn lenient_events<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Event>, D::Error> {
-    let v = Value::deserialize(d)?;
-    let Value::Array(items) = v else {
-        return Ok(Vec::new());
-    };
-    Ok(items
-        .into_iter()
-        .filter_map(|item| serde_json::from_value(item).ok())
-        .collect())
-}
-
-impl ResultsFile {
-    /// A field of the run metadata by any of its plausible names.
-    pub fn run_field(&self, names: &[&str]) -> Option<&Value> {
-        names
-            .iter()
-            .find_map(|n| self.run.get(*n).filter(|v| !v.is_null()))
-    }
-
-    /// The sum of the counts, over all checkers, whose name contains `needle`.
-    pub fn count_containing(&self, needle: &str) -> Option<f64> {
-        let mut found = None;
-        for check in &self.checks {
-            for (name, n) in &check.counts {
-                if name.contains(needle) {
-                    *found.get_or_insert(0.0) += n;
-                }
-            }
-        }
-        found
     }
 }
 
@@ -151,16 +61,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn verdicts_and_numbers_read_leniently() {
-        let r: ResultsFile = serde_json::from_str(
-            r#"{"valid": "unknown", "checks": [{"checker": "c", "valid": false,
-                "counts": {"n": 3, "odd": "x"}, "anomalies": [{"kind": "k", "ops": [{"bad": 1}]}]}]}"#,
-        )
-        .unwrap();
-        assert_eq!(r.valid, Verdict::Unknown);
-        assert_eq!(r.checks[0].valid, Verdict::Invalid);
-        assert_eq!(r.checks[0].counts.len(), 1);
-        assert!(r.checks[0].anomalies[0].ops.is_empty());
+    fn numbers_read_as_short_text() {
         assert_eq!(value_text(&serde_json::json!(15.014224822)), "15.014");
         assert_eq!(value_text(&serde_json::json!(2.0)), "2");
         assert_eq!(value_text(&serde_json::json!(7)), "7");

@@ -8,12 +8,14 @@
 
 use crate::metrics::MetricSample;
 use crate::ops::{OpTable, OpTableBuilder};
-use crate::results::ResultsFile;
 use checkers::history::{Event, FinalLine, Process};
+use checkers::jsonl::for_each_tolerant;
+use checkers::results_file::ResultsFileError;
+use checkers::results_file::tolerant::{self, ResultsView};
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 /// The file names of a run directory, from their one owner.
@@ -34,7 +36,7 @@ pub struct RunData {
     pub last_event_time: u64,
     pub final_state: Vec<FinalLine>,
     pub metrics: Vec<MetricSample>,
-    pub results: Option<ResultsFile>,
+    pub results: Option<ResultsView>,
     /// Files in the run directory other than the ones above (node logs,
     /// config), for the links section; names relative to the run directory.
     pub other_files: Vec<String>,
@@ -103,11 +105,11 @@ pub fn read_jsonl_lenient<T: DeserializeOwned>(path: &Path) -> (Vec<T>, Option<S
 
 /// Streams a JSON-lines file line by line into `each`, skipping lines that
 /// do not parse (counted in the note) rather than giving up on the whole
-/// file: one torn or foreign line must not hide a million good ones.
-/// Returns the number of values read and the note, if any.
+/// file ([`checkers::jsonl`]). Returns the number of values read and the
+/// note, if any.
 pub fn for_each_jsonl<T: DeserializeOwned>(
     path: &Path,
-    mut each: impl FnMut(T),
+    each: impl FnMut(T),
 ) -> (usize, Option<String>) {
     let name = display_name(path);
     let file = match File::open(path) {
@@ -120,60 +122,41 @@ pub fn for_each_jsonl<T: DeserializeOwned>(
         }
         Err(e) => return (0, Some(format!("{name} could not be opened: {e}."))),
     };
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut line = String::new();
-    let (mut read, mut line_no, mut bad_lines) = (0usize, 0usize, 0usize);
-    let mut first_bad: Option<(usize, String)> = None;
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                let note = format!("{name}: reading stopped at line {}: {e}.", line_no + 1);
-                return (read, Some(note));
-            }
-        }
-        line_no += 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str(&line) {
-            Ok(v) => {
-                each(v);
-                read += 1;
-            }
-            Err(e) => {
-                bad_lines += 1;
-                first_bad.get_or_insert((line_no, e.to_string()));
-            }
-        }
+    let read = for_each_tolerant(BufReader::with_capacity(1 << 20, file), each);
+    if let Some((line, e)) = read.stopped {
+        let note = format!("{name}: reading stopped at line {line}: {e}.");
+        return (read.values, Some(note));
     }
-    let note = first_bad.map(|(line, err)| {
-        format!("{name}: {bad_lines} unreadable line(s) skipped (first at line {line}: {err}).")
+    let note = read.first_bad.map(|(line, err)| {
+        format!(
+            "{name}: {} unreadable line(s) skipped (first at line {line}: {err}).",
+            read.bad_lines
+        )
     });
-    if read == 0 && note.is_none() {
+    if read.values == 0 && note.is_none() {
         return (0, Some(format!("{name} is empty.")));
     }
-    (read, note)
+    (read.values, note)
 }
 
-fn read_results(path: &Path) -> (Option<ResultsFile>, Option<String>) {
+fn read_results(path: &Path) -> (Option<ResultsView>, Option<String>) {
     let name = display_name(path);
-    match std::fs::read(path) {
-        Ok(bytes) => match serde_json::from_slice::<ResultsFile>(&bytes) {
-            Ok(r) => (Some(r), None),
-            Err(e) => (None, Some(format!("{name} could not be parsed: {e}."))),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
-            None,
-            Some(format!(
-                "{name} is missing: the checkers did not run (was the harness stopped early?). \
-                 Run `converge check RUN_DIR` to produce it."
-            )),
+    let note = match tolerant::read(path) {
+        Ok(r) => return (Some(r), None),
+        Err(e) if e.is_missing() => format!(
+            "{name} is missing: the checkers did not run (was the harness stopped early?). \
+             Run `converge check RUN_DIR` to produce it."
         ),
-        Err(e) => (None, Some(format!("{name} could not be read: {e}."))),
-    }
+        Err(ResultsFileError::Parse { source, .. }) => {
+            format!("{name} could not be parsed: {source}.")
+        }
+        Err(ResultsFileError::Read { source, .. }) => {
+            format!("{name} could not be read: {source}.")
+        }
+        // Reading never writes.
+        Err(e) => format!("{e}."),
+    };
+    (None, Some(note))
 }
 
 fn display_name(path: &Path) -> String {

@@ -123,7 +123,7 @@ pub fn latency_points(ops: &[Op], b: Buckets) -> BTreeMap<String, Vec<(f64, f64)
     let mut classes: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for op in ops {
         if let Some(l) = op.latency_s() {
-            let name = format!("{} {}", op.f_label(), op.outcome.label());
+            let name = format!("{} {}", op.f_label(), op.outcome.name());
             classes
                 .entry(name)
                 .or_default()

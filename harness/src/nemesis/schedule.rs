@@ -245,6 +245,31 @@ mod tests {
     }
 
     #[test]
+    fn clock_fault_details_read_back_through_the_checkers_reading() {
+        use checkers::clock_offsets::ClockOffsets;
+        let bump = FaultAction::ClockBump {
+            offsets_ms: [(NodeId::nth(0), -4000), (NodeId::nth(1), 1500)].into(),
+        };
+        let strobe = FaultAction::ClockStrobe {
+            nodes: NodeId::cluster(2),
+            offsets_ms: (200, -900),
+            period: Duration::from_millis(100),
+        };
+        let read = |a: &FaultAction| ClockOffsets::of_detail(&a.detail());
+        assert_eq!(
+            read(&bump),
+            Some(ClockOffsets::PerNode(
+                [("n1".to_string(), -4000.0), ("n2".to_string(), 1500.0)].into()
+            ))
+        );
+        assert_eq!(read(&strobe), Some(ClockOffsets::Strobe(200.0, -900.0)));
+        let crash = FaultAction::Crash {
+            nodes: NodeId::cluster(1),
+        };
+        assert_eq!(read(&crash), None);
+    }
+
+    #[test]
     fn the_same_seed_gives_the_same_schedule_and_another_seed_another() {
         let p = params(FaultKind::ALL.to_vec());
         assert_eq!(plan(42, &p), plan(42, &p));

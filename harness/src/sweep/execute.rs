@@ -239,7 +239,7 @@ fn run_missing(
 
 struct RunDone {
     dir: PathBuf,
-    results: crate::results_file::RunResults,
+    results: checkers::results_file::RunResults,
 }
 
 /// SIGINT and SIGTERM, listened to for the whole sweep: a signal that

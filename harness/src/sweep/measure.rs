@@ -6,21 +6,38 @@
 //! so totals are sums of per-sample increases with a drop read as a restart
 //! (the Prometheus `increase()` rule), never the last value.
 
-use crate::results_file::RunResults;
 use checkers::Validity;
+use checkers::metrics_file::{counter_increase, for_each_sample};
+use checkers::results_file::ResultsFileError;
 use reports::sweep::RunSummary;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Why a finished run could not be measured.
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    #[error(transparent)]
+    Results(#[from] ResultsFileError),
+    #[error("cannot read {}: {source}", path.display())]
+    Metrics {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// Faults during which a replica misses writes and deletes.
 const OUTAGE_FAULTS: [&str; 4] = ["partition", "crash", "pause", "wipe"];
 
 /// Reads a finished run directory into a [`RunSummary`]. `store` makes the
 /// run's path relative; `points_ms` are the t-visibility points.
-pub fn summarize(store: &Path, run_dir: &Path, points_ms: &[u64]) -> Result<RunSummary, String> {
-    let results = read_results(run_dir)?;
+pub fn summarize(
+    store: &Path,
+    run_dir: &Path,
+    points_ms: &[u64],
+) -> Result<RunSummary, MeasureError> {
+    let results = checkers::results_file::read(&run_dir.join(checkers::run_files::RESULTS))?;
     let r = &results.results;
     let count = |checker: &str, kind: &str| {
         r.check(checker)
@@ -69,14 +86,6 @@ pub fn summarize(store: &Path, run_dir: &Path, points_ms: &[u64]) -> Result<RunS
             .map(|p| staleness.and_then(|s| fresh_share_at(&s["t_visibility"], *p)))
             .collect(),
     })
-}
-
-pub fn read_results(run_dir: &Path) -> Result<RunResults, String> {
-    let path = run_dir.join(checkers::run_files::RESULTS);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not a results file: {e}", path.display()))
 }
 
 /// The slowest op type's p99 over successful ops.
@@ -141,34 +150,29 @@ fn counter_of(series: &str) -> Option<usize> {
 
 /// Sums counter increases per node and series over metrics.jsonl. A
 /// missing file (a run with no samples) counts as no repair work.
-pub fn repair_counters(path: &Path) -> Result<RepairCounters, String> {
+pub fn repair_counters(path: &Path) -> Result<RepairCounters, MeasureError> {
+    let unreadable = |source| MeasureError::Metrics {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RepairCounters::default()),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return Err(unreadable(e)),
     };
     let mut last: BTreeMap<(String, String), f64> = BTreeMap::new();
     let mut totals = [0.0f64; 3];
-    for line in std::io::BufReader::new(file).lines() {
-        let line = line.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        // A harness killed mid-write leaves a torn last line; skip it.
-        let Ok(sample) = serde_json::from_str::<Value>(&line) else {
-            continue;
-        };
-        let node = sample["node"].as_str().unwrap_or("").to_string();
-        let Some(metrics) = sample["metrics"].as_object() else {
-            continue;
-        };
-        for (series, value) in metrics {
-            let (Some(slot), Some(v)) = (counter_of(series), value.as_f64()) else {
+    // A harness killed mid-write leaves a torn last line; it is skipped.
+    for_each_sample(std::io::BufReader::new(file), |sample| {
+        for (series, v) in sample.metrics {
+            let Some(slot) = counter_of(&series) else {
                 continue;
             };
-            let prev = last
-                .insert((node.clone(), series.clone()), v)
-                .unwrap_or(0.0);
-            totals[slot] += if v >= prev { v - prev } else { v };
+            let prev = last.insert((sample.node.clone(), series), v).unwrap_or(0.0);
+            totals[slot] += counter_increase(prev, v);
         }
-    }
+    })
+    .map_err(unreadable)?;
     Ok(RepairCounters {
         anti_entropy_bytes: totals[0],
         read_repair_writes: totals[1],

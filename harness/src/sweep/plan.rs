@@ -88,9 +88,10 @@ pub fn finished_run(test_dir: &Path, seed: u64) -> Option<PathBuf> {
         .collect();
     // Timestamps sort as text; newest first.
     runs.sort();
-    runs.into_iter()
-        .rev()
-        .find(|run| super::measure::read_results(run).is_ok_and(|r| r.run.seed == seed))
+    runs.into_iter().rev().find(|run| {
+        checkers::results_file::read(&run.join(checkers::run_files::RESULTS))
+            .is_ok_and(|r| r.run.seed == seed)
+    })
 }
 
 #[cfg(test)]

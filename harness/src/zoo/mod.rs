@@ -311,10 +311,9 @@ fn build_report(
             .iter()
             .filter(|p| p.cell == i)
             .map(|p| {
-                let results = p
-                    .done
-                    .as_ref()
-                    .and_then(|d| crate::sweep::measure::read_results(d).ok());
+                let results = p.done.as_ref().and_then(|d| {
+                    checkers::results_file::read(&d.join(checkers::run_files::RESULTS)).ok()
+                });
                 let rel = p
                     .done
                     .as_ref()

@@ -6,8 +6,8 @@
 //! certainty it does not have (20 of 20 detected is "95–100%" here, and
 //! only "83–100%" in truth).
 
-use crate::results_file::RunResults;
 use checkers::Validity;
+use checkers::results_file::RunResults;
 use reports::zoo::{BugSummary, CaughtBy, DetectionRate, ZooRun};
 use statrs::distribution::{Beta, ContinuousCDF};
 use std::collections::BTreeMap;

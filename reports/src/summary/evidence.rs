@@ -5,7 +5,8 @@
 //! config or the fault windows support it.
 
 use crate::metrics::{FamilyMatcher, MetricSample, gauge_per_node};
-use crate::results::ResultsFile;
+use checkers::metrics_file::counter_increase;
+use checkers::results_file::tolerant::ResultsView;
 
 /// Facts read off the run, for the summary's cause sentences.
 #[derive(Debug, Default, Clone)]
@@ -21,7 +22,7 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    pub fn gather(samples: &[MetricSample], results: Option<&ResultsFile>) -> Evidence {
+    pub fn gather(samples: &[MetricSample], results: Option<&ResultsView>) -> Evidence {
         let purged = gauge_per_node(
             samples,
             FamilyMatcher {
@@ -38,7 +39,7 @@ impl Evidence {
                     let mut total = 0.0;
                     let mut last = 0.0;
                     for &(_, v) in series {
-                        total += if v >= last { v - last } else { v };
+                        total += counter_increase(last, v);
                         last = v;
                     }
                     total as u64

@@ -9,9 +9,10 @@
 //! Anomaly kinds are matched by word ("lost", "resurrect", "stale", ...) so a
 //! new kind still gets a sentence, just without a specific cause.
 
-use crate::nemesis::FaultWindow;
+use crate::nemesis::FaultView;
 use crate::ops::OpTable;
-use crate::results::{AnomalyView, ResultsFile, Verdict};
+use checkers::Validity;
+use checkers::results_file::tolerant::{AnomalyView, ResultsView};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -42,8 +43,8 @@ pub struct Finding {
 
 /// Builds the summary. `results` is `None` when results.json is missing.
 pub fn summarise(
-    results: Option<&ResultsFile>,
-    faults: &[FaultWindow],
+    results: Option<&ResultsView>,
+    faults: &[FaultView],
     ops: &OpTable,
     facts: &ConfigFacts,
     evidence: &Evidence,
@@ -58,11 +59,7 @@ pub fn summarise(
         };
     };
     let mut findings = Vec::new();
-    for check in results
-        .checks
-        .iter()
-        .filter(|c| c.valid == Verdict::Invalid)
-    {
+    for check in results.checks.iter().filter(|c| c.valid == Validity::False) {
         let mut by_kind: BTreeMap<&str, Vec<&AnomalyView>> = BTreeMap::new();
         for a in &check.anomalies {
             by_kind.entry(a.kind.as_str()).or_default().push(a);
@@ -93,7 +90,7 @@ pub fn summarise(
         }
     }
     let headline = match results.valid {
-        Verdict::Valid => {
+        Validity::True => {
             let mut h = format!(
                 "Valid: all {} checks passed over {} client ops",
                 results.checks.len(),
@@ -103,11 +100,11 @@ pub fn summarise(
             h.push('.');
             h
         }
-        Verdict::Invalid => {
+        Validity::False => {
             let names: Vec<&str> = results
                 .checks
                 .iter()
-                .filter(|c| c.valid == Verdict::Invalid)
+                .filter(|c| c.valid == Validity::False)
                 .map(|c| c.checker.as_str())
                 .collect();
             format!(
@@ -116,11 +113,11 @@ pub fn summarise(
                 fault_tally(faults)
             )
         }
-        Verdict::Unknown => {
+        Validity::Unknown => {
             let names: Vec<&str> = results
                 .checks
                 .iter()
-                .filter(|c| c.valid == Verdict::Unknown)
+                .filter(|c| c.valid == Validity::Unknown)
                 .map(|c| c.checker.as_str())
                 .collect();
             if names.is_empty() {
@@ -158,7 +155,7 @@ pub fn summarise(
     Summary { headline, findings }
 }
 
-fn fault_tally(faults: &[FaultWindow]) -> String {
+fn fault_tally(faults: &[FaultView]) -> String {
     if faults.is_empty() {
         return ", with no faults injected".into();
     }
@@ -175,7 +172,7 @@ fn fault_tally(faults: &[FaultWindow]) -> String {
 fn fault_correlation(
     examples: &[&AnomalyView],
     total: usize,
-    faults: &[FaultWindow],
+    faults: &[FaultView],
     ops: &OpTable,
 ) -> (Option<String>, Option<String>) {
     let mut per_fault: BTreeMap<&str, (usize, Option<f64>)> = BTreeMap::new();
@@ -243,12 +240,12 @@ fn anomaly_span(a: &AnomalyView, ops: &OpTable) -> Option<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{AnomalyView, CheckView, ResultsFile};
     use checkers::history::read_history;
+    use checkers::results_file::tolerant::CheckView;
     use serde_json::Value;
 
-    fn window(fault: &str, from: f64, to: f64, offset: Option<f64>) -> FaultWindow {
-        FaultWindow {
+    fn window(fault: &str, from: f64, to: f64, offset: Option<f64>) -> FaultView {
+        FaultView {
             fault: fault.into(),
             start_s: from,
             end_s: to,
@@ -258,7 +255,7 @@ mod tests {
         }
     }
 
-    fn results_with(kind: &str, count: f64, op_indexes: &[u64]) -> (ResultsFile, OpTable) {
+    fn results_with(kind: &str, count: f64, op_indexes: &[u64]) -> (ResultsView, OpTable) {
         // Ops at 1 s intervals: op i is invoked at i s and completes 0.1 s later.
         let mut text = String::new();
         for i in 0..10u64 {
@@ -281,7 +278,7 @@ mod tests {
             .collect();
         let check = CheckView {
             checker: "c".into(),
-            valid: Verdict::Invalid,
+            valid: Validity::False,
             counts: [(kind.to_string(), count)].into(),
             anomalies: vec![AnomalyView {
                 kind: kind.into(),
@@ -291,8 +288,8 @@ mod tests {
             }],
             details: Value::Null,
         };
-        let results = ResultsFile {
-            valid: Verdict::Invalid,
+        let results = ResultsView {
+            valid: Validity::False,
             checks: vec![check],
             run: Value::Null,
         };
@@ -368,8 +365,8 @@ mod tests {
         let config = serde_json::json!({"node": {"anti_entropy": {"enabled": false}, "hints": {"mode": "off"}, "read_repair": {}}});
         let facts = ConfigFacts::from_config(&config);
         assert_eq!(facts.repairs_off, vec!["anti-entropy", "hints"]);
-        let results = ResultsFile {
-            valid: Verdict::Valid,
+        let results = ResultsView {
+            valid: Validity::True,
             checks: Vec::new(),
             run: Value::Null,
         };
@@ -436,8 +433,8 @@ mod tests {
 
     #[test]
     fn exempted_reads_are_named_with_the_faults_that_exempted_them() {
-        let results = ResultsFile {
-            valid: Verdict::Valid,
+        let results = ResultsView {
+            valid: Validity::True,
             checks: Vec::new(),
             run: Value::Null,
         };

@@ -6,7 +6,7 @@
 
 use super::axis::{Scale, tick_label};
 use super::{PALETTE, coord, escape, fault_colour};
-use crate::nemesis::FaultWindow;
+use crate::nemesis::FaultView;
 use std::fmt::Write;
 
 const WIDTH: f64 = 960.0;
@@ -71,7 +71,7 @@ pub struct Chart {
     /// `None`: linear from 0 to the data's maximum.
     pub y_scale: Option<Scale>,
     pub series: Vec<Series>,
-    pub bands: Vec<FaultWindow>,
+    pub bands: Vec<FaultView>,
     pub markers: Vec<Marker>,
 }
 
@@ -438,7 +438,7 @@ mod tests {
         let mut c = Chart::new("<b>", "y", (0.0, 10.0));
         c.series
             .push(Series::new("<script>", Style::Points, vec![(1.0, 1.0)]));
-        c.bands.push(FaultWindow {
+        c.bands.push(FaultView {
             fault: "<i>".into(),
             start_s: 1.0,
             end_s: 5.0,

@@ -4,7 +4,7 @@
 //! fault on different sides of a partition.
 
 use super::{coord, escape, fault_colour};
-use crate::nemesis::FaultWindow;
+use crate::nemesis::FaultView;
 use crate::ops::Outcome;
 use std::fmt::Write;
 
@@ -35,7 +35,7 @@ fn outcome_colour(o: Outcome) -> &'static str {
 }
 
 /// Renders the rows against the fault windows that overlap them.
-pub fn render(rows: &[TimelineRow], faults: &[FaultWindow]) -> String {
+pub fn render(rows: &[TimelineRow], faults: &[FaultView]) -> String {
     let (mut lo, mut hi) = (f64::MAX, f64::MIN);
     for r in rows {
         lo = lo.min(r.start_s);

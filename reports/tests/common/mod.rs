@@ -441,7 +441,7 @@ fn write_results(dir: &Path, spec: &Spec, node: &dyn Fn(u64) -> String, key_pref
     let results = serde_json::json!({
         "valid": false,
         "checks": checks,
-        // The harness's RunMeta (harness/src/results_file.rs).
+        // The harness's RunMeta (checkers/src/results_file.rs).
         "run": {
             "name": name,
             "seed": 1234,
