@@ -45,6 +45,7 @@
 
 mod charts;
 mod error;
+mod files;
 mod index;
 mod metrics;
 mod nemesis;
@@ -62,6 +63,7 @@ mod view;
 pub mod zoo;
 
 pub use error::ReportError;
+pub use files::ReportFiles;
 pub use index::render_store_index;
 pub use report::render_run_report;
 pub use serve::{serve, serve_listener};

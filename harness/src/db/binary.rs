@@ -33,11 +33,7 @@ pub enum BinaryError {
 /// Resolves the node binary as described in the module docs.
 pub fn resolve(explicit: Option<&Path>) -> Result<PathBuf, BinaryError> {
     if let Some(path) = explicit {
-        return if is_executable(path) {
-            Ok(path.to_path_buf())
-        } else {
-            Err(BinaryError::NotExecutable(path.to_path_buf()))
-        };
+        return checked(path);
     }
     let exe =
         std::env::current_exe().map_err(|_| BinaryError::NotFound(PathBuf::from("converge")))?;
@@ -54,6 +50,15 @@ pub fn resolve(explicit: Option<&Path>) -> Result<PathBuf, BinaryError> {
         Ok(sibling)
     } else {
         Err(BinaryError::NotFound(exe))
+    }
+}
+
+/// A binary the operator named: it must be there and executable.
+fn checked(path: &Path) -> Result<PathBuf, BinaryError> {
+    if is_executable(path) {
+        Ok(path.to_path_buf())
+    } else {
+        Err(BinaryError::NotExecutable(path.to_path_buf()))
     }
 }
 
@@ -76,11 +81,7 @@ fn find_workspace(start: &Path) -> Option<PathBuf> {
 /// workspace into `<target>/zoo/<profile>/converge-node`.
 pub fn resolve_zoo(explicit: Option<&Path>) -> Result<PathBuf, BinaryError> {
     if let Some(path) = explicit {
-        return if is_executable(path) {
-            Ok(path.to_path_buf())
-        } else {
-            Err(BinaryError::NotExecutable(path.to_path_buf()))
-        };
+        return checked(path);
     }
     let exe =
         std::env::current_exe().map_err(|_| BinaryError::NotFound(PathBuf::from("converge")))?;

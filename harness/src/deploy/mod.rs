@@ -88,6 +88,29 @@ pub(crate) fn resolve_binary(cfg: &TestConfig) -> Result<PathBuf, DeployError> {
     Ok(binary::resolve(cfg.deploy.node_bin.as_deref())?)
 }
 
+/// The node binary a remote backend uploads: found by `prepare`, or on
+/// first use when a caller skipped it.
+#[derive(Debug, Default)]
+pub(crate) struct NodeBinary(Option<PathBuf>);
+
+impl NodeBinary {
+    pub(crate) fn find(&mut self, cfg: &TestConfig) -> Result<(), DeployError> {
+        self.0 = Some(resolve_binary(cfg)?);
+        Ok(())
+    }
+
+    pub(crate) fn get(&mut self, cfg: &TestConfig) -> Result<PathBuf, DeployError> {
+        match &self.0 {
+            Some(bin) => Ok(bin.clone()),
+            None => {
+                let bin = resolve_binary(cfg)?;
+                self.0 = Some(bin.clone());
+                Ok(bin)
+            }
+        }
+    }
+}
+
 /// Runs [`Backend::bring_up`] on a blocking thread.
 pub async fn bring_up(
     mut backend: Box<dyn Backend>,

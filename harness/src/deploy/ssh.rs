@@ -2,7 +2,7 @@
 //! that runs sshd, reached with the operator's key and known_hosts.
 
 use super::remote::{RemoteHost, RemoteWiring, wire};
-use super::{Backend, DeployError, resolve_binary};
+use super::{Backend, DeployError, NodeBinary};
 use crate::cluster::Cluster;
 use crate::config::{SshTarget, TestConfig};
 use crate::control::{Remote, SshOptions, SshRemote};
@@ -17,7 +17,7 @@ use std::time::Duration;
 pub struct SshBackend {
     cfg: TestConfig,
     target: SshTarget,
-    bin: Option<PathBuf>,
+    bin: NodeBinary,
 }
 
 impl SshBackend {
@@ -25,22 +25,18 @@ impl SshBackend {
         SshBackend {
             cfg,
             target,
-            bin: None,
+            bin: NodeBinary::default(),
         }
     }
 }
 
 impl Backend for SshBackend {
     fn prepare(&mut self) -> Result<(), DeployError> {
-        self.bin = Some(resolve_binary(&self.cfg)?);
-        Ok(())
+        self.bin.find(&self.cfg)
     }
 
     fn bring_up(&mut self, run: &RunDir) -> Result<Cluster, DeployError> {
-        let bin = match &self.bin {
-            Some(bin) => bin.clone(),
-            None => resolve_binary(&self.cfg)?,
-        };
+        let bin = self.bin.get(&self.cfg)?;
         let opts = ssh_options(&self.target)?;
         let names = &self.target.hosts;
         let remotes = connect_all(names, &opts)?;

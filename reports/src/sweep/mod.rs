@@ -21,18 +21,11 @@ pub use model::{
 };
 
 use crate::ReportError;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The files [`write_sweep_report`] wrote.
-#[derive(Debug, Clone)]
-pub struct SweepFiles {
-    /// `sweep.html`.
-    pub html: PathBuf,
-    /// `sweep.json`.
-    pub json: PathBuf,
-    /// `sweep.md`.
-    pub markdown: PathBuf,
-}
+/// The files [`write_sweep_report`] wrote: `sweep.html`, `sweep.json`,
+/// `sweep.md`.
+pub type SweepFiles = crate::files::ReportFiles;
 
 /// Writes `sweep.json`, `sweep.html` and `sweep.md` into `dir` (created if
 /// missing). `store_link` is the store directory as seen from `dir`, for the
@@ -42,32 +35,13 @@ pub fn write_sweep_report(
     store_link: &str,
     report: &SweepReport,
 ) -> Result<SweepFiles, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
-        action: "creating",
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let files = SweepFiles {
-        html: dir.join("sweep.html"),
-        json: dir.join("sweep.json"),
-        markdown: dir.join("sweep.md"),
-    };
-    let json = serde_json::to_string_pretty(report).map_err(|e| ReportError::Template {
-        template: "sweep.json".into(),
-        message: e.to_string(),
-    })?;
-    write(&files.json, &(json + "\n"))?;
-    write(&files.html, &html::render(report, store_link)?)?;
-    write(&files.markdown, &markdown::render(report))?;
-    Ok(files)
-}
-
-fn write(path: &Path, text: &str) -> Result<(), ReportError> {
-    std::fs::write(path, text).map_err(|source| ReportError::Io {
-        action: "writing",
-        path: path.to_path_buf(),
-        source,
-    })
+    crate::files::write_report_files(
+        dir,
+        "sweep",
+        report,
+        || html::render(report, store_link),
+        || markdown::render(report),
+    )
 }
 
 #[cfg(test)]

@@ -13,18 +13,10 @@ pub mod model;
 pub use model::{BugSummary, CaughtBy, DetectionRate, ZooReport, ZooRun};
 
 use crate::ReportError;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The files [`write_zoo_report`] wrote.
-#[derive(Debug, Clone)]
-pub struct ZooFiles {
-    /// `zoo.html`.
-    pub html: PathBuf,
-    /// `zoo.json`.
-    pub json: PathBuf,
-    /// `zoo.md`.
-    pub markdown: PathBuf,
-}
+/// The files [`write_zoo_report`] wrote: `zoo.html`, `zoo.json`, `zoo.md`.
+pub type ZooFiles = crate::files::ReportFiles;
 
 /// Writes `zoo.json`, `zoo.html` and `zoo.md` into `dir` (created if
 /// missing). `store_link` is the store directory as seen from `dir`, for the
@@ -34,32 +26,13 @@ pub fn write_zoo_report(
     store_link: &str,
     report: &ZooReport,
 ) -> Result<ZooFiles, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
-        action: "creating",
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let files = ZooFiles {
-        html: dir.join("zoo.html"),
-        json: dir.join("zoo.json"),
-        markdown: dir.join("zoo.md"),
-    };
-    let json = serde_json::to_string_pretty(report).map_err(|e| ReportError::Template {
-        template: "zoo.json".into(),
-        message: e.to_string(),
-    })?;
-    write(&files.json, &(json + "\n"))?;
-    write(&files.html, &html::render(report, store_link)?)?;
-    write(&files.markdown, &markdown::render(report))?;
-    Ok(files)
-}
-
-fn write(path: &Path, text: &str) -> Result<(), ReportError> {
-    std::fs::write(path, text).map_err(|source| ReportError::Io {
-        action: "writing",
-        path: path.to_path_buf(),
-        source,
-    })
+    crate::files::write_report_files(
+        dir,
+        "zoo",
+        report,
+        || html::render(report, store_link),
+        || markdown::render(report),
+    )
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ pub mod cli;
 pub mod image;
 
 use super::remote::{RemoteHost, RemoteWiring, wire};
-use super::{Backend, DeployError, resolve_binary};
+use super::{Backend, DeployError, NodeBinary};
 use crate::cluster::Cluster;
 use crate::config::{DockerControl, DockerTarget, TestConfig};
 use crate::control::{DockerExecRemote, Remote, SshOptions, SshRemote};
@@ -25,7 +25,6 @@ use crate::teardown::CleanupStack;
 use cli::docker;
 use image::ensure_image;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,7 +73,7 @@ fn remove_leftovers() {
 pub struct DockerBackend {
     cfg: TestConfig,
     target: DockerTarget,
-    bin: Option<PathBuf>,
+    bin: NodeBinary,
 }
 
 impl DockerBackend {
@@ -82,24 +81,20 @@ impl DockerBackend {
         DockerBackend {
             cfg,
             target,
-            bin: None,
+            bin: NodeBinary::default(),
         }
     }
 }
 
 impl Backend for DockerBackend {
     fn prepare(&mut self) -> Result<(), DeployError> {
-        self.bin = Some(resolve_binary(&self.cfg)?);
-        Ok(())
+        self.bin.find(&self.cfg)
     }
 
     /// Builds (or finds) the image, creates network and containers, and
     /// wires the cluster through docker exec or SSH.
     fn bring_up(&mut self, run: &RunDir) -> Result<Cluster, DeployError> {
-        let bin = match &self.bin {
-            Some(bin) => bin.clone(),
-            None => resolve_binary(&self.cfg)?,
-        };
+        let bin = self.bin.get(&self.cfg)?;
         let cfg = &self.cfg;
         check_engine()?;
         let image = ensure_image(&bin)?;
