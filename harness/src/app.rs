@@ -8,7 +8,9 @@
 //! run was not valid); 2 bad input, harness error, interrupted run or
 //! sweep, or an undecided verdict.
 
-use crate::cli::{CheckArgs, Cli, Command, ReportArgs, RunArgs, ServeArgs, SweepArgs, ZooArgs};
+use crate::cli::{
+    CheckArgs, Cli, Command, MergeArgs, ReportArgs, RunArgs, ServeArgs, SweepArgs, ZooArgs,
+};
 use checkers::Validity;
 use checkers::results_file::RunResults;
 use converge::output::{junit, table};
@@ -27,6 +29,7 @@ pub(crate) fn main(cli: Cli) -> i32 {
         Command::Check(args) => check_command(&args),
         Command::Sweep(args) => sweep_command(&args),
         Command::Zoo(args) => zoo_command(&args),
+        Command::Merge(args) => merge_command(&args),
         Command::Report(args) => report_command(&args),
         Command::Serve(args) => serve_command(&args),
     }
@@ -115,19 +118,69 @@ fn check_command(args: &CheckArgs) -> i32 {
 /// `converge sweep`: the report's paths, and whether any configuration was
 /// safe as the exit code.
 fn sweep_command(args: &SweepArgs) -> i32 {
-    match converge::sweep::execute::sweep(&args.into()) {
-        Ok(None) => EXIT_VALID,
-        Ok(Some(outcome)) => {
-            println!("sweep report: {}", outcome.html.display());
-            println!("summary:      {}", outcome.markdown.display());
-            if outcome.any_safe {
-                EXIT_VALID
-            } else {
-                eprintln!("converge: no configuration was safe");
-                EXIT_ANOMALIES
-            }
-        }
-        Err(e) => error(e),
+    let outcome = match converge::sweep::execute::sweep(&args.into()) {
+        Ok(None) => return EXIT_VALID,
+        Ok(Some(outcome)) => outcome,
+        Err(e) => return error(e),
+    };
+    for m in &outcome.missing {
+        eprintln!("converge: missing from the store: {m}");
+    }
+    let Some(files) = &outcome.report else {
+        // A slice: its own runs decide.
+        println!(
+            "shard {}: {} runs, {} with anomalies, {} undecided",
+            args.shard.map(|s| s.to_string()).unwrap_or_default(),
+            outcome.runs,
+            outcome.invalid,
+            outcome.unknown
+        );
+        return if outcome.unknown > 0 {
+            EXIT_ERROR
+        } else if outcome.invalid > 0 {
+            EXIT_ANOMALIES
+        } else {
+            EXIT_VALID
+        };
+    };
+    println!("sweep report: {}", files.html.display());
+    println!("summary:      {}", files.markdown.display());
+    if outcome.any_safe {
+        EXIT_VALID
+    } else {
+        eprintln!("converge: no configuration was safe");
+        EXIT_ANOMALIES
+    }
+}
+
+fn merge_command(args: &MergeArgs) -> i32 {
+    let outcome = match converge::sweep::merge::merge(&args.into()) {
+        Ok(outcome) => outcome,
+        Err(e) => return error(e),
+    };
+    for r in &outcome.refused {
+        eprintln!("converge: refused: {r}");
+    }
+    for m in &outcome.sweep.missing {
+        eprintln!("converge: missing from the store: {m}");
+    }
+    println!(
+        "merged: {} runs copied, {} already present, {} refused, {} missing",
+        outcome.copied,
+        outcome.present,
+        outcome.refused.len(),
+        outcome.sweep.missing.len()
+    );
+    if let Some(files) = &outcome.sweep.report {
+        println!("sweep report: {}", files.html.display());
+        println!("summary:      {}", files.markdown.display());
+    }
+    if !outcome.refused.is_empty() {
+        EXIT_ERROR
+    } else if outcome.sweep.any_safe {
+        EXIT_VALID
+    } else {
+        EXIT_ANOMALIES
     }
 }
 

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use converge::config::Overrides;
 use converge::config::duration::HumanDuration;
 use converge::sweep::SweepOptions;
+use converge::sweep::merge::MergeOptions;
 use converge::zoo::ZooOptions;
 use std::path::PathBuf;
 
@@ -36,7 +37,8 @@ pub enum Command {
     ///
     /// Resumable: runs already in the store are not repeated. Exit codes: 0
     /// finished and some configuration is safe, 1 none is, 2 error or
-    /// interrupted.
+    /// interrupted. With --shard: 0 every run of the slice valid, 1 a run
+    /// found anomalies, 2 a run undecided, an error, or interrupted.
     Sweep(SweepArgs),
     /// Measure how often the test catches each known-bad variant of the node
     /// (docs/zoo.md): N seeds per bug and for the clean node.
@@ -44,6 +46,12 @@ pub enum Command {
     /// Resumable like a sweep. Exit codes: 0 finished with no false alarm, 1
     /// a clean-node run was not valid, 2 error or interrupted.
     Zoo(ZooArgs),
+    /// Gather the stores of a sweep's slices (--shard) into one store and
+    /// rebuild the sweep report, refusing runs that do not belong to the
+    /// matrix and naming the runs still missing.
+    ///
+    /// Exit codes as for `sweep`; 2 also when a run was refused.
+    Merge(MergeArgs),
     /// Render a stored run's report.html (and refresh the store's index.html).
     ///
     /// Exit codes: 0 written, 2 not a run directory or not writable.
@@ -269,6 +277,15 @@ pub struct SweepArgs {
     /// Only list the cells and which runs are already in the store.
     #[arg(long)]
     pub plan: bool,
+    /// Run only slice I of N of the cell x seed list (I from 0, as
+    /// JOB_COMPLETION_INDEX); no sweep report: gather the slices' stores
+    /// with `converge merge` (docs/scale.md).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<converge::sweep::shard::Shard>,
+    /// Run nothing: rebuild the sweep report from the runs the store holds
+    /// and name the ones still missing.
+    #[arg(long, conflicts_with = "shard")]
+    pub report_only: bool,
 }
 
 impl From<&SweepArgs> for SweepOptions {
@@ -278,6 +295,8 @@ impl From<&SweepArgs> for SweepOptions {
             store: a.store.clone(),
             node_bin: a.node_bin.clone(),
             plan: a.plan,
+            shard: a.shard,
+            report_only: a.report_only,
         }
     }
 }
@@ -330,6 +349,34 @@ impl From<&ZooArgs> for ZooOptions {
             node_bin: a.node_bin.clone(),
             zoo_node_bin: a.zoo_node_bin.clone(),
             plan: a.plan,
+        }
+    }
+}
+
+/// `converge merge` flags.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The sweep's matrix file.
+    #[arg(long, value_name = "FILE")]
+    pub matrix: PathBuf,
+    /// The store the runs are gathered into and the report written to.
+    #[arg(long, value_name = "DIR")]
+    pub into: PathBuf,
+    /// As for `converge sweep --node-bin`.
+    #[arg(long, value_name = "PATH")]
+    pub node_bin: Option<PathBuf>,
+    /// The slices' stores.
+    #[arg(value_name = "STORE", required = true)]
+    pub sources: Vec<PathBuf>,
+}
+
+impl From<&MergeArgs> for MergeOptions {
+    fn from(a: &MergeArgs) -> MergeOptions {
+        MergeOptions {
+            matrix: a.matrix.clone(),
+            into: a.into.clone(),
+            sources: a.sources.clone(),
+            node_bin: a.node_bin.clone(),
         }
     }
 }

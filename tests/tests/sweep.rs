@@ -206,3 +206,184 @@ fn sigint_mid_sweep_stops_the_cluster_and_keeps_finished_runs_for_resuming() {
         plan.stdout
     );
 }
+
+/// No faults, so every run's verdict is decided by the node alone: the
+/// same for a run made by a shard and by a single process.
+const QUIET_BASE: &str = "[test]\nnodes = 3\nrf = 3\nr = 2\nw = 2\ntime_limit = \"2s\"\n\
+    concurrency = 4\nrate = 200\nconvergence_timeout = \"6s\"\nop_timeout = \"1s\"\n\n\
+    [workload]\nkeys = 50\n\n[nemesis]\nfaults = []\n";
+
+const SHARDED: &str = "name = \"sharded\"\nseeds = [11, 12]\nbase = \"base.toml\"\n\n[axes]\n\
+    \"read_repair.mode\" = [\"off\", \"blocking\"]\n";
+
+/// sweep.json without what depends on when and where it was made.
+fn aggregates(store: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(store.join("sweeps/sharded/sweep.json")).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v.as_object_mut().unwrap().remove("generated_at");
+    v
+}
+
+/// Verdicts and anomaly sums per configuration: what must not depend on
+/// how the runs were spread over machines.
+fn verdicts(store: &std::path::Path) -> Vec<(String, Value, Value, Value)> {
+    let v = aggregates(store);
+    v["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["label"].as_str().unwrap().to_string(),
+                c["verdicts"].clone(),
+                c["lost_updates"].clone(),
+                c["divergent_keys"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn four_shards_in_parallel_merge_into_the_single_machine_report() {
+    let _one = cluster_lock();
+    let h = Harness::new();
+    h.file("base.toml", QUIET_BASE);
+    let matrix = h.file("sharded.toml", SHARDED);
+    let node = binaries().node.to_str().unwrap().to_string();
+    let m = matrix.to_str().unwrap().to_string();
+    let shard_store = |i: usize| h.dir.path().join(format!("shard{i}"));
+    // Four slices at once, each into its own store, as four pods would.
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let store = shard_store(i);
+            let shard = format!("{i}/4");
+            h.command(&[
+                "sweep",
+                "--matrix",
+                &m,
+                "--store",
+                store.to_str().unwrap(),
+                "--node-bin",
+                &node,
+                "--shard",
+                &shard,
+            ])
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = wait_with_deadline(child, converge_tests::RUN_DEADLINE);
+        assert_eq!(out.code, 0, "shard {i}:\n{}\n{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains(&format!("shard {i}/4: 1 runs")),
+            "{}",
+            out.stdout
+        );
+    }
+    let merged = h.dir.path().join("merged");
+    let mut args = vec!["merge", "--matrix", &m, "--into", merged.to_str().unwrap()];
+    let stores: Vec<String> = (0..4)
+        .map(|i| shard_store(i).to_str().unwrap().to_string())
+        .collect();
+    args.extend(stores.iter().map(String::as_str));
+    let out = h.run(&args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("4 runs copied, 0 already present, 0 refused, 0 missing"),
+        "{}",
+        out.stdout
+    );
+    // Merging again copies nothing: merging is idempotent.
+    let again = h.run(&args);
+    assert!(
+        again.stdout.contains("0 runs copied, 4 already present"),
+        "{}",
+        again.stdout
+    );
+
+    // The merged report is exactly the report over the union of the runs...
+    let union = h.dir.path().join("union");
+    std::fs::create_dir_all(&union).unwrap();
+    for store in &stores {
+        let status = std::process::Command::new("cp")
+            .args(["-a", &format!("{store}/."), union.to_str().unwrap()])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()));
+    }
+    let out = h.run(&[
+        "sweep",
+        "--matrix",
+        &m,
+        "--store",
+        union.to_str().unwrap(),
+        "--node-bin",
+        &node,
+        "--report-only",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let strip_store = |v: Value, store: &std::path::Path| {
+        serde_json::from_str::<Value>(&v.to_string().replace(store.to_str().unwrap(), "STORE"))
+            .unwrap()
+    };
+    assert_eq!(
+        strip_store(aggregates(&merged), &merged),
+        strip_store(aggregates(&union), &union)
+    );
+    // ...and says what one machine running the whole sweep says.
+    let single = h.dir.path().join("single");
+    let out = h.run(&[
+        "sweep",
+        "--matrix",
+        &m,
+        "--store",
+        single.to_str().unwrap(),
+        "--node-bin",
+        &node,
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(verdicts(&merged), verdicts(&single));
+
+    // A run whose config is not the matrix's is refused by name.
+    let stale = h.dir.path().join("stale");
+    let status = std::process::Command::new("cp")
+        .args(["-a", &stores[0], stale.to_str().unwrap()])
+        .status();
+    assert!(status.is_ok_and(|s| s.success()));
+    for entry in walk(&stale) {
+        if entry.file_name().is_some_and(|n| n == "config.toml") {
+            let text = std::fs::read_to_string(&entry).unwrap();
+            std::fs::write(&entry, text.replace("w = 2", "w = 3")).unwrap();
+        }
+    }
+    let fresh = h.dir.path().join("fresh");
+    let out = h.run(&[
+        "merge",
+        "--matrix",
+        &m,
+        "--into",
+        fresh.to_str().unwrap(),
+        stale.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("test.w"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("missing from the store"),
+        "{}",
+        out.stderr
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

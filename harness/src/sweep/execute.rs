@@ -22,14 +22,26 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A finished sweep's report files and whether any configuration was safe.
+/// A finished sweep (or slice): its report and what its runs found.
 pub struct SweepOutcome {
-    pub html: PathBuf,
-    pub markdown: PathBuf,
+    /// The sweep report; `None` for a slice (`--shard`), which sees only
+    /// its own runs.
+    pub report: Option<reports::sweep::SweepFiles>,
+    /// Some configuration was safe (whole sweeps only).
     pub any_safe: bool,
+    /// The runs in view: this slice's, or the whole sweep's.
+    pub runs: usize,
+    /// Of those, runs whose verdict named an anomaly.
+    pub invalid: usize,
+    /// Of those, runs whose verdict was undecided.
+    pub unknown: usize,
+    /// Runs the matrix asks for that the store does not hold
+    /// (`--report-only`), as "cell label seed N".
+    pub missing: Vec<String>,
 }
 
-/// Runs the sweep; `None` when only the plan was asked for.
+/// Runs the sweep (or its slice, or only its report); `None` when only the
+/// plan was asked for.
 pub fn sweep(args: &SweepOptions) -> Result<Option<SweepOutcome>, SweepError> {
     let matrix = matrix::load(&args.matrix)?;
     let store = args
@@ -39,13 +51,59 @@ pub fn sweep(args: &SweepOptions) -> Result<Option<SweepOutcome>, SweepError> {
         .unwrap_or_else(|| PathBuf::from("store"));
     plan::write_cell_configs(&store, &matrix)?;
     let configs = load_cells(&matrix, &store, args)?;
-    let planned = plan::plan(&store, &matrix);
+    let mut planned = plan::plan(&store, &matrix);
+    if let Some(shard) = args.shard {
+        planned = shard.slice(planned);
+    }
     if args.plan {
         print_plan(&matrix, &planned);
         return Ok(None);
     }
-    let mut finished = run_missing(&matrix, &configs, planned)?;
+    let missing: Vec<String> = planned
+        .iter()
+        .filter(|p| p.done.is_none())
+        .map(|p| format!("{} seed {}", matrix.cells[p.cell].label(), p.seed))
+        .collect();
+    let mut finished = if args.report_only {
+        planned
+            .into_iter()
+            .filter_map(|p| {
+                p.done.map(|dir| FinishedRun {
+                    cell: p.cell,
+                    seed: p.seed,
+                    dir,
+                })
+            })
+            .collect()
+    } else {
+        run_missing(&matrix, &configs, planned)?
+    };
     finished.sort_by_key(|p| (p.cell, p.seed));
+    let (mut invalid, mut unknown) = (0, 0);
+    for run in &finished {
+        match checkers::results_file::read(&run.dir.join(checkers::run_files::RESULTS))
+            .map(|r| r.results.valid)
+        {
+            Ok(checkers::Validity::True) => {}
+            Ok(checkers::Validity::False) => invalid += 1,
+            Ok(checkers::Validity::Unknown) | Err(_) => unknown += 1,
+        }
+    }
+    let mut outcome = SweepOutcome {
+        report: None,
+        any_safe: false,
+        runs: finished.len(),
+        invalid,
+        unknown,
+        missing: if args.report_only {
+            missing
+        } else {
+            Vec::new()
+        },
+    };
+    if args.shard.is_some() {
+        return Ok(Some(outcome));
+    }
     let runs: Vec<(usize, PathBuf)> = finished.into_iter().map(|r| (r.cell, r.dir)).collect();
     let report = super::report::build(args, &matrix, &store, &configs, &runs)?;
     let dir = plan::sweep_dir(&store, &matrix.name);
@@ -54,16 +112,14 @@ pub fn sweep(args: &SweepOptions) -> Result<Option<SweepOutcome>, SweepError> {
     if let Err(e) = reports::render_store_index(&store) {
         eprintln!("converge: warning: store index not updated: {e}");
     }
-    Ok(Some(SweepOutcome {
-        html: files.html,
-        markdown: files.markdown,
-        any_safe: report.configs.iter().any(|c| c.safe),
-    }))
+    outcome.any_safe = report.configs.iter().any(|c| c.safe);
+    outcome.report = Some(files);
+    Ok(Some(outcome))
 }
 
 /// Every cell's effective config, loaded exactly as `converge run --config`
 /// would, so a bad field fails the sweep before any cluster starts.
-fn load_cells(
+pub(super) fn load_cells(
     matrix: &Matrix,
     store: &Path,
     args: &SweepOptions,

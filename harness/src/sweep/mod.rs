@@ -14,6 +14,8 @@
 //! - [`safety`]: gc_grace and hints.window against measured numbers.
 //! - [`aggregate`]: seeds → one row per configuration; the highlights.
 //! - [`report`]: all of the above for every run → the report's data.
+//! - [`shard`]: `--shard I/N`, one slice of the runs; [`merge`]: the
+//!   slices' stores gathered into one, checked against the matrix.
 //!
 //! [`execute::sweep`] returns whether any configuration was safe; the
 //! binary turns that into exit codes (0 some configuration is safe; 1 none
@@ -24,9 +26,11 @@ pub mod aggregate;
 pub mod execute;
 pub mod matrix;
 pub mod measure;
+pub mod merge;
 pub mod plan;
 pub mod report;
 pub mod safety;
+pub mod shard;
 
 use std::path::PathBuf;
 
@@ -41,6 +45,12 @@ pub struct SweepOptions {
     pub node_bin: Option<PathBuf>,
     /// Only list the cells and which runs the store already holds.
     pub plan: bool,
+    /// Run only this slice of the cell × seed list (no sweep report: merge
+    /// the slices' stores with `converge merge`).
+    pub shard: Option<shard::Shard>,
+    /// Run nothing: rebuild the report from the runs the store holds, and
+    /// name the runs still missing.
+    pub report_only: bool,
 }
 
 /// Why a sweep stopped. Exit code 2.

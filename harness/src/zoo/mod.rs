@@ -121,6 +121,8 @@ pub fn zoo(opts: &ZooOptions) -> Result<Option<ZooOutcome>, ZooError> {
         store: Some(store.clone()),
         node_bin: None,
         plan: opts.plan,
+        shard: None,
+        report_only: false,
     };
     if crate::sweep::execute::sweep(&sweep)?.is_none() {
         return Ok(None);

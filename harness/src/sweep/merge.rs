@@ -1,0 +1,216 @@
+//! `converge merge`: the stores of a sweep's slices (`--shard`), made on
+//! other machines, gathered into one store, then the sweep report rebuilt
+//! from it as if one machine had run everything.
+//!
+//! A run is taken only if it belongs to the matrix: it sits under a cell's
+//! id, its seed is one of the matrix's, and its effective config
+//! (`config.toml`) is exactly what the cell gives for that seed — apart from
+//! where it ran (`test.store`, `deploy.node_bin`), which differs between
+//! machines. Anything else is refused by name, so a shard run from a stale
+//! matrix or an edited base cannot slip into the aggregates. A run the
+//! destination already holds (same cell, same seed) is not copied again, so
+//! merging is idempotent and can run after every shard.
+
+use super::execute::{self, SweepOutcome, load_cells};
+use super::matrix::{self, Matrix};
+use super::{SweepError, SweepOptions, plan};
+use crate::config::TestConfig;
+use std::path::{Path, PathBuf};
+
+/// What `converge merge` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct MergeOptions {
+    /// The sweep's matrix file.
+    pub matrix: PathBuf,
+    /// The store the runs are gathered into (and the report written to).
+    pub into: PathBuf,
+    /// The slices' stores.
+    pub sources: Vec<PathBuf>,
+    /// As for `converge sweep --node-bin`.
+    pub node_bin: Option<PathBuf>,
+}
+
+/// A finished merge.
+pub struct MergeOutcome {
+    /// Runs copied into the destination.
+    pub copied: usize,
+    /// Runs the destination already held.
+    pub present: usize,
+    /// Runs refused, each with the reason.
+    pub refused: Vec<String>,
+    /// The rebuilt sweep report and the runs still missing.
+    pub sweep: SweepOutcome,
+}
+
+/// Gathers and rebuilds.
+pub fn merge(opts: &MergeOptions) -> Result<MergeOutcome, SweepError> {
+    if opts.sources.is_empty() {
+        return Err(SweepError::Input(
+            "converge merge needs at least one store to merge from".into(),
+        ));
+    }
+    let m = matrix::load(&opts.matrix)?;
+    let sweep_opts = SweepOptions {
+        matrix: opts.matrix.clone(),
+        store: Some(opts.into.clone()),
+        node_bin: opts.node_bin.clone(),
+        plan: false,
+        shard: None,
+        report_only: true,
+    };
+    plan::write_cell_configs(&opts.into, &m)?;
+    let configs = load_cells(&m, &opts.into, &sweep_opts)?;
+    let (mut copied, mut present, mut refused) = (0, 0, Vec::new());
+    for source in &opts.sources {
+        if !source.is_dir() {
+            return Err(SweepError::Input(format!(
+                "store {} does not exist",
+                source.display()
+            )));
+        }
+        for (cell_index, cell) in m.cells.iter().enumerate() {
+            for run in run_dirs(&source.join(&cell.id)) {
+                match judge(&m, &configs[cell_index], &run) {
+                    Err(why) => refused.push(format!("{}: {why}", run.display())),
+                    Ok(seed) => {
+                        let dest_test = opts.into.join(&cell.id);
+                        if plan::finished_run(&dest_test, seed).is_some() {
+                            present += 1;
+                            continue;
+                        }
+                        let name = run.file_name().map(PathBuf::from).unwrap_or_default();
+                        copy_dir(&run, &dest_test.join(name)).map_err(|e| {
+                            SweepError::Harness(format!(
+                                "cannot copy {} into {}: {e}",
+                                run.display(),
+                                opts.into.display()
+                            ))
+                        })?;
+                        copied += 1;
+                    }
+                }
+            }
+        }
+    }
+    let sweep = execute::sweep(&sweep_opts)?
+        .ok_or_else(|| SweepError::Harness("the merged sweep produced no report".into()))?;
+    Ok(MergeOutcome {
+        copied,
+        present,
+        refused,
+        sweep,
+    })
+}
+
+/// Finished run directories under a test's directory.
+fn run_dirs(test_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(test_dir) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && p.join(checkers::run_files::RESULTS).is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// The run's seed if it belongs to the cell whose effective config (for
+/// the matrix's first seed) is `cell_cfg`; otherwise why not.
+fn judge(m: &Matrix, cell_cfg: &TestConfig, run: &Path) -> Result<u64, String> {
+    let results = checkers::results_file::read(&run.join(checkers::run_files::RESULTS))
+        .map_err(|e| e.to_string())?;
+    let seed = results.run.seed;
+    if !m.seeds.contains(&seed) {
+        return Err(format!("seed {seed} is not one of the matrix's seeds"));
+    }
+    let text = std::fs::read_to_string(run.join(checkers::run_files::CONFIG))
+        .map_err(|e| format!("cannot read its config.toml: {e}"))?;
+    let stored: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("its config.toml is not TOML: {}", e.message()))?;
+    let mut expected = cell_cfg.clone();
+    expected.test.seed = seed;
+    let expected: toml::Table =
+        toml::Table::try_from(&expected).map_err(|e| format!("cannot compare configs: {e}"))?;
+    match first_difference(&normalized(stored), &normalized(expected), "") {
+        None => Ok(seed),
+        Some(path) => Err(format!(
+            "its effective config differs from the matrix's cell at `{path}`"
+        )),
+    }
+}
+
+/// The config without what depends on the machine that ran it.
+fn normalized(mut t: toml::Table) -> toml::Table {
+    for (section, key) in [("test", "store"), ("deploy", "node_bin")] {
+        if let Some(toml::Value::Table(s)) = t.get_mut(section) {
+            s.remove(key);
+        }
+    }
+    t
+}
+
+/// The dotted path of the first key whose values differ.
+fn first_difference(a: &toml::Table, b: &toml::Table, prefix: &str) -> Option<String> {
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match (a.get(k), b.get(k)) {
+            (Some(toml::Value::Table(x)), Some(toml::Value::Table(y))) => {
+                if let Some(p) = first_difference(x, y, &path) {
+                    return Some(p);
+                }
+            }
+            (x, y) if x != y => return Some(path),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Copies a run directory (files and subdirectories) to `to`.
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_are_named_by_path_and_machine_paths_ignored() {
+        let a: toml::Table = "[test]\nstore = \"/a\"\nw = 2\n[node.read_repair]\nmode = \"off\"\n"
+            .parse()
+            .unwrap();
+        let b: toml::Table =
+            "[test]\nstore = \"/b\"\nw = 2\n[node.read_repair]\nmode = \"blocking\"\n"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            first_difference(&normalized(a.clone()), &normalized(b), ""),
+            Some("node.read_repair.mode".into())
+        );
+        let c: toml::Table = "[test]\nstore = \"/c\"\nw = 2\n[node.read_repair]\nmode = \"off\"\n"
+            .parse()
+            .unwrap();
+        assert_eq!(first_difference(&normalized(a), &normalized(c), ""), None);
+    }
+}
