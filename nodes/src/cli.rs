@@ -37,6 +37,12 @@ pub struct Cli {
     /// has a default.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Zoo builds only: run with this injected repair bug (one per
+    /// process; docs/zoo.md). Without it the node behaves as the reference.
+    #[cfg(feature = "zoo")]
+    #[arg(long = "zoo-bug", value_name = "NAME", value_enum)]
+    pub zoo_bug: Option<crate::zoo::Bug>,
 }
 
 /// One `--peer ID=ADDR`.

@@ -20,6 +20,8 @@ use crate::ring::Ring;
 use crate::types::{ConflictMode, Key, NodeId};
 use crate::version::context::ClientContext;
 use crate::version::{CausalContext, LwwRecord, Record};
+#[cfg(feature = "zoo")]
+use crate::zoo::{self, Bug};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +87,14 @@ impl Coordinator {
             }
             replied.push((node, record));
         }
+        // zoo: local-read-wins — answer with this node's own replica's
+        // record (when it replied) instead of the merge of every answer.
+        #[cfg(feature = "zoo")]
+        if zoo::active(Bug::LocalReadWins)
+            && let Some((_, local)) = replied.iter().find(|(node, _)| *node == self.me)
+        {
+            merged = local.clone();
+        }
         if let Some(merged) = &merged {
             self.read_repair(key, merged, &replied, deadline).await;
         }
@@ -114,9 +124,21 @@ impl Coordinator {
             return;
         }
         self.metrics.record_read_repair(mode, stale.len());
+        let record = merged.clone();
+        // zoo: read-repair-overwrites — write the merged value back as a
+        // fresh write stamped now, so the replica's version comparison
+        // cannot refuse it even over a newer write the read never saw.
+        #[cfg(feature = "zoo")]
+        let record = match record {
+            Record::Lww(r) if zoo::active(Bug::ReadRepairOverwrites) => Record::Lww(LwwRecord {
+                timestamp: self.clock.now(),
+                ..r
+            }),
+            other => other,
+        };
         let request = PeerRequest::Merge {
             key: key.clone(),
-            record: merged.clone(),
+            record,
         };
         let mut answers = self.fan_out(&stale, request, deadline);
         if mode == ReadRepairMode::Blocking {
@@ -138,6 +160,17 @@ impl Coordinator {
         let (record, returned, minter) = match context {
             ClientContext::Lww(_) => {
                 let timestamp = self.clock.now();
+                // zoo: lww-wall-clock — stamp the raw (skewable) wall clock,
+                // not the HLC, as Cassandra's server-side timestamps do.
+                #[cfg(feature = "zoo")]
+                let timestamp = if zoo::active(Bug::LwwWallClock) {
+                    crate::clock::HlcTimestamp {
+                        physical_us: self.clock.wall_us(),
+                        logical: 0,
+                    }
+                } else {
+                    timestamp
+                };
                 let record = Record::Lww(LwwRecord {
                     timestamp,
                     coordinator: self.me.clone(),
@@ -156,6 +189,9 @@ impl Coordinator {
             .filter(|n| Some(n) != minter.as_ref())
             .collect();
         let mut acked = usize::from(minter.is_some());
+        // zoo: early-ack — acknowledge after the first replica's ack.
+        #[cfg(feature = "zoo")]
+        let w = if zoo::active(Bug::EarlyAck) { 1 } else { w };
         // Replicas that miss this write get a hint (never counted towards W).
         let mut answers = self.fan_out_hinted(&targets, key, record, deadline);
         while acked < w {

@@ -19,6 +19,14 @@ pub fn scan_interval(gc_grace: Duration) -> Duration {
 
 /// Runs compaction forever (until the task is aborted).
 pub async fn run(store: Store, clock: Arc<NodeClock>, gc_grace: Duration) {
+    // zoo: gc-ignores-grace — purge tombstones at once (and scan as often
+    // as the shortest grace would).
+    #[cfg(feature = "zoo")]
+    let gc_grace = if crate::zoo::active(crate::zoo::Bug::GcIgnoresGrace) {
+        Duration::ZERO
+    } else {
+        gc_grace
+    };
     let mut ticker = tokio::time::interval(scan_interval(gc_grace));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

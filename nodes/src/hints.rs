@@ -20,6 +20,8 @@ use crate::peer::{PeerClient, PeerRequest, PeerResponse};
 use crate::storage::{StorageError, Store};
 use crate::types::{Key, NodeId};
 use crate::version::Record;
+#[cfg(feature = "zoo")]
+use crate::zoo::{self, Bug};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -219,14 +221,31 @@ impl Hints {
                 expired += 1;
                 continue;
             };
-            if now_ms.saturating_sub(hint.stored_ms) > window_ms {
+            let too_old = now_ms.saturating_sub(hint.stored_ms) > window_ms;
+            // zoo: hints-outlive-grace — never expire a hint at replay.
+            #[cfg(feature = "zoo")]
+            let too_old = too_old && !zoo::active(Bug::HintsOutliveGrace);
+            if too_old {
                 done.push(id);
                 expired += 1;
                 continue;
             }
+            let record = hint.record;
+            // zoo: hint-restamps — replay an LWW write stamped with the
+            // replay time instead of its original timestamp.
+            #[cfg(feature = "zoo")]
+            let record = match record {
+                Record::Lww(r) if zoo::active(Bug::HintRestamps) => {
+                    Record::Lww(crate::version::LwwRecord {
+                        timestamp: self.clock.now(),
+                        ..r
+                    })
+                }
+                other => other,
+            };
             let request = PeerRequest::Merge {
                 key: hint.key,
-                record: hint.record,
+                record,
             };
             match peer.call(request, Instant::now() + request_timeout).await {
                 Ok(PeerResponse::Merged) => {

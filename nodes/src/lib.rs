@@ -19,6 +19,7 @@
 //! - [`metrics`]: Prometheus text exposition.
 //! - [`types`]: `NodeId`, `Key`, `ConflictMode`.
 //! - [`untrusted`]: every decoder of outside bytes, one entry per fuzz target.
+//! - `zoo` (feature `zoo` only): injectable repair bugs, see docs/zoo.md.
 
 pub mod anti_entropy;
 pub mod cli;
@@ -39,3 +40,5 @@ pub mod storage;
 pub mod types;
 pub mod untrusted;
 pub mod version;
+#[cfg(feature = "zoo")]
+pub mod zoo;

@@ -42,6 +42,9 @@ pub enum NodeError {
     Serve(std::io::Error),
     #[error("stopping: {0}")]
     WriterDied(String),
+    #[cfg(feature = "zoo")]
+    #[error("{0}")]
+    Zoo(#[from] crate::zoo::AlreadyActive),
 }
 
 /// Runs the node until `shutdown` resolves.
@@ -52,6 +55,15 @@ pub async fn run(
 ) -> Result<(), NodeError> {
     for warning in config.safety_warnings() {
         tracing::warn!("{warning}");
+    }
+    // zoo: the one injected bug of this process, before anything runs.
+    #[cfg(feature = "zoo")]
+    match cli.zoo_bug {
+        Some(bug) => {
+            crate::zoo::activate(bug)?;
+            tracing::warn!(bug = %bug.name(), "zoo build: injected bug active, this node is deliberately broken");
+        }
+        None => tracing::info!("zoo build: no zoo bug active, behaving as the reference node"),
     }
     let metrics = Arc::new(Metrics::new());
     let clock = Arc::new(NodeClock::with_max_offset(config.cluster.max_clock_offset));

@@ -145,6 +145,13 @@ pub fn version_bytes(record: &Record) -> Vec<u8> {
 /// Key hash and indexed entry of a stored record.
 pub fn describe(key: &str, record: &Record) -> (KeyHash, IndexedEntry) {
     let version = version_bytes(record);
+    // zoo: merkle-ignores-versions — the entry hash covers the key only,
+    // so two replicas holding different versions of it look equal.
+    #[cfg(feature = "zoo")]
+    if crate::zoo::active(crate::zoo::Bug::MerkleIgnoresVersions) {
+        let hash = entry_hash(key.as_bytes(), &[], &[], false);
+        return (key_hash(key.as_bytes()), IndexedEntry { hash, version });
+    }
     let values = record.values();
     let value_refs: Vec<&[u8]> = values.iter().map(|v| v.as_bytes()).collect();
     let tombstone = record.state() == crate::version::RecordState::Tombstone;

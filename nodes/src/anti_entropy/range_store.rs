@@ -66,6 +66,12 @@ impl RangeStore for NodeRangeStore<'_> {
                 .store
                 .read(&Key::from_stored(key_text))
                 .map_err(|e| RangeStoreError(e.to_string()))?;
+            // zoo: ae-skips-tombstones — stream live values only.
+            #[cfg(feature = "zoo")]
+            let record = record.filter(|r| {
+                !(crate::zoo::active(crate::zoo::Bug::AeSkipsTombstones)
+                    && r.state() == crate::version::RecordState::Tombstone)
+            });
             if let Some(record) = record {
                 let bytes = record
                     .to_bytes()

@@ -16,7 +16,17 @@ use serde::Deserialize;
 pub async fn health(State(app): State<AppState>) -> Response {
     match app.store.writer_failure() {
         None => {
-            axum::Json(serde_json::json!({ "id": app.id.as_str(), "status": "ok" })).into_response()
+            let body = serde_json::json!({ "id": app.id.as_str(), "status": "ok" });
+            // zoo: name the injected bug, so a run's logs show what it tested.
+            #[cfg(feature = "zoo")]
+            let body = {
+                let mut body = body;
+                body["zoo_bug"] = crate::zoo::current().map_or(serde_json::Value::Null, |b| {
+                    serde_json::Value::String(b.name())
+                });
+                body
+            };
+            axum::Json(body).into_response()
         }
         Some(why) => (
             StatusCode::SERVICE_UNAVAILABLE,

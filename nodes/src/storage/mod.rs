@@ -223,6 +223,14 @@ impl Store {
             meta.insert(META_CLEAN_SHUTDOWN, "0").map_err(engine)?;
         }
         txn.commit().map_err(engine)?;
+        // zoo: actor-reuse — one fixed actor per node id, whatever was
+        // lost: a wiped node mints its old actor's dots from 1 again.
+        #[cfg(feature = "zoo")]
+        let incarnation = if crate::zoo::active(crate::zoo::Bug::ActorReuse) {
+            Incarnation::new(id, "0".to_owned())
+        } else {
+            incarnation
+        };
         let db = Arc::new(db);
         let (mut live, mut tombstones) = (0i64, 0i64);
         let mut max_timestamp: Option<HlcTimestamp> = None;

@@ -419,13 +419,23 @@ fn apply_one(
                     }
                     None => None,
                 };
-                let (minted, returned) = DvvRecord::mint(
-                    local,
-                    &client_context,
-                    incarnation.actor(),
-                    value.clone(),
-                    written_ms,
-                )?;
+                let seen = &client_context;
+                // zoo: dvv-ignores-context — the write supersedes every
+                // sibling this replica holds, seen by the client or not.
+                #[cfg(feature = "zoo")]
+                let widened;
+                #[cfg(feature = "zoo")]
+                let seen = match local {
+                    Some(r) if crate::zoo::active(crate::zoo::Bug::DvvIgnoresContext) => {
+                        let mut all = r.context.clone();
+                        all.join(seen);
+                        widened = all;
+                        &widened
+                    }
+                    _ => seen,
+                };
+                let (minted, returned) =
+                    DvvRecord::mint(local, seen, incarnation.actor(), value.clone(), written_ms)?;
                 let minted = Record::Dvv(minted);
                 write_stored(table, key.as_str(), &minted)?;
                 delta.transition(stored.map(|r| r.state()), Some(minted.state()));
@@ -460,9 +470,13 @@ fn apply_one(
                 // Forgetting a record that holds this incarnation's dots would
                 // let the next write to the key re-issue them: move on to a
                 // new incarnation, persisted in the purge's own transaction.
-                if let Record::Dvv(r) = &expected
-                    && r.context.max_counter(incarnation.actor()) > 0
-                {
+                let forgets_own_dots = matches!(&expected,
+                    Record::Dvv(r) if r.context.max_counter(incarnation.actor()) > 0);
+                // zoo: doomstone — keep the actor after purging its dots.
+                #[cfg(feature = "zoo")]
+                let forgets_own_dots =
+                    forgets_own_dots && !crate::zoo::active(crate::zoo::Bug::Doomstone);
+                if forgets_own_dots {
                     let next = incarnation.next();
                     tables
                         .meta

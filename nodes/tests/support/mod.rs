@@ -40,6 +40,8 @@ pub struct Cluster {
     pub client: reqwest::Client,
     /// `(from, to)` → the proxy node `from` dials to reach `to`, if proxied.
     pub proxies: std::collections::HashMap<(usize, usize), proxy::HangingProxy>,
+    /// Extra flags every node starts with (e.g. `--zoo-bug NAME`).
+    pub node_args: Vec<String>,
 }
 
 impl Cluster {
@@ -56,6 +58,16 @@ impl Cluster {
     /// Like [`Cluster::start_with`]; with `proxied`, every internode link
     /// goes through its own [`proxy::HangingProxy`].
     pub async fn start_custom(configs: Vec<String>, proxied: bool) -> Cluster {
+        Self::start_with_args(configs, proxied, Vec::new()).await
+    }
+
+    /// Like [`Cluster::start_custom`], every node started with `node_args`
+    /// appended to its command line.
+    pub async fn start_with_args(
+        configs: Vec<String>,
+        proxied: bool,
+        node_args: Vec<String>,
+    ) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let n = configs.len();
         let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
@@ -95,6 +107,7 @@ impl Cluster {
             configs,
             client,
             proxies,
+            node_args,
         };
         for i in 0..n {
             cluster.spawn(i);
@@ -134,6 +147,7 @@ impl Cluster {
         for (id, port) in &spec.dial {
             cmd.arg("--peer").arg(format!("{id}=127.0.0.1:{port}"));
         }
+        cmd.args(&self.node_args);
         self.children[i] = Some(cmd.spawn().unwrap());
     }
 
