@@ -320,7 +320,7 @@ pub struct ZooArgs {
     #[arg(long, value_name = "DURATION")]
     pub time_limit: Option<HumanDuration>,
     /// The zoo's name: its report goes to STORE/zoos/NAME/.
-    #[arg(long, value_name = "NAME", default_value = "zoo")]
+    #[arg(long, value_name = "NAME", default_value = "default")]
     pub name: String,
     /// Where runs and the zoo report are stored [the test's test.store; ./store].
     #[arg(long, value_name = "DIR")]

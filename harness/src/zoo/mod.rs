@@ -199,12 +199,27 @@ fn zoo_bugs(zoo_bin: &Path) -> Result<Vec<String>, ZooError> {
     Ok(bugs)
 }
 
-/// clap's `[possible values: a, b, c]` after `flag` in a help text.
+/// The values clap lists after `flag` in a help text: `[possible values:
+/// a, b, c]` (short help), or a `Possible values:` block of `- name: what`
+/// lines (long help, when the values are documented).
 fn possible_values(help: &str, flag: &str) -> Vec<String> {
     let Some(at) = help.find(flag) else {
         return Vec::new();
     };
     let rest = &help[at..];
+    if let Some(start) = rest.find("Possible values:") {
+        return rest[start + "Possible values:".len()..]
+            .lines()
+            .map(str::trim)
+            .skip_while(|l| l.is_empty())
+            .take_while(|l| l.starts_with("- "))
+            .filter_map(|l| {
+                let item = &l[2..];
+                let name = item.split(':').next().unwrap_or(item).trim();
+                (!name.is_empty()).then(|| name.to_string())
+            })
+            .collect();
+    }
     let Some(start) = rest.find("[possible values: ") else {
         return Vec::new();
     };
@@ -390,6 +405,11 @@ mod tests {
             vec!["early-ack", "read-repair-overwrites", "gc-ignores-grace"]
         );
         assert!(possible_values("no such flag", "--zoo-bug").is_empty());
+        let long = "      --zoo-bug <NAME>\n          Zoo builds only\n\n          Possible values:\n          - early-ack:  The coordinator acks early\n          - doomstone:  kv679's doomstone\n\n  -h, --help";
+        assert_eq!(
+            possible_values(long, "--zoo-bug"),
+            vec!["early-ack", "doomstone"]
+        );
     }
 
     #[test]
