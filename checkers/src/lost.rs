@@ -12,7 +12,11 @@
 //!   `a` was invoked (or there is no such delete); and no `ok` write or
 //!   delete strictly follows `a` (one that does superseded it, and the
 //!   anomaly is that later op's: its loss, or the resurrection an undone
-//!   delete is, reported by [`crate::resurrection`]). On a divergent key
+//!   delete is, reported by [`crate::resurrection`]); nor when the final
+//!   state is one the resurrection checker reports (a value an
+//!   acknowledged delete removed, no acknowledged write strictly after that
+//!   delete): a write concurrent with that delete may have been deleted by
+//!   it, and the state is counted once, as a resurrection. On a divergent key
 //!   `a` is lost only if this holds for every replica's entry, each a state
 //!   the key could still converge to.
 //! - **lost-write**, dvv: an `ok` write's value that no replica holds and no
@@ -206,9 +210,28 @@ fn lww_key(
         .map(|o| o.invoke_time)
         .max()
         .unwrap_or(0);
+    // A state the resurrection checker claims (it holds a value an
+    // acknowledged delete removed, and no acknowledged write strictly
+    // follows that delete) is that delete's undoing, counted there: the
+    // writes concurrent with the delete may have been deleted by it, so
+    // their absence is not a second anomaly.
+    let ok_deletes: Vec<OpId> = t
+        .ops_on(k)
+        .iter()
+        .copied()
+        .filter(|&o| t.op(o).f == OpFn::Delete && t.op(o).is_ok())
+        .collect();
+    let resurrection_claims = !ok_deletes.is_empty()
+        && candidates.iter().all(|c| {
+            !c.is_empty() && !crate::resurrection::resurrected_lww(cx, k, c, &ok_deletes).is_empty()
+        });
     for &id in t.ops_on(k) {
         let a = t.op(id);
-        if a.f != OpFn::Write || !a.is_ok() || last_ok_invoke > a.complete_time {
+        if a.f != OpFn::Write
+            || !a.is_ok()
+            || last_ok_invoke > a.complete_time
+            || resurrection_claims
+        {
             continue;
         }
         let Some(v) = a.value() else { continue };

@@ -78,7 +78,7 @@ pub fn check(cx: &Context, evidence: &ReadEvidence) -> Outcome {
 /// deletes that prove it (lww: the value's write precedes the delete, and
 /// no acknowledged write strictly follows the delete — if one does, the
 /// final state lost that write, which the lost-updates checker reports).
-fn resurrected_lww(
+pub(crate) fn resurrected_lww(
     cx: &Context,
     k: KeyId,
     fin: &[ValueId],

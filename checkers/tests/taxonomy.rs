@@ -240,3 +240,34 @@ fn dvv_a_value_a_delete_observed_is_a_resurrection_not_also_a_superseded_survivo
     assert_eq!(count(&r, "resurrection", "resurrected-value"), 1);
     assert_eq!(count(&r, "lost-updates", "superseded-value-survived"), 0);
 }
+
+/// Found by the zoo (`gc-ignores-grace`): a write concurrent with a delete,
+/// the delete's tombstone purged, an older value back. One root cause, one
+/// anomaly: the resurrection; the concurrent write may have been deleted
+/// by that delete, so its absence is not also a lost write.
+#[test]
+fn a_write_concurrent_with_an_undone_delete_is_not_also_lost() {
+    let mut h = H::new();
+    h.write(1, "k", "1-0", 0, 10, End::Ok)
+        .write(2, "k", "2-0", 20, 40, End::Ok)
+        .delete(3, "k", 30, 50, End::Ok);
+    let fin = with_rf(&[
+        ("n1", "k", &["1-0"]),
+        ("n2", "k", &["1-0"]),
+        ("n3", "k", &["1-0"]),
+    ]);
+    let r = check_all(&h.build(), &fin, &lww());
+    assert_eq!(count(&r, "resurrection", "resurrected-value"), 1);
+    assert_eq!(count(&r, "lost-updates", "lost-write"), 0);
+    assert_eq!(valid(&r, "lost-updates"), Validity::True);
+    assert_eq!(valid(&r, "convergence"), Validity::True);
+    // A write that strictly follows the delete is lost, not deleted: the
+    // resurrection checker leaves that state to the lost-updates checker.
+    let mut h = H::new();
+    h.write(1, "k", "1-0", 0, 10, End::Ok)
+        .delete(3, "k", 20, 30, End::Ok)
+        .write(2, "k", "2-0", 40, 50, End::Ok);
+    let r = check_all(&h.build(), &fin, &lww());
+    assert_eq!(count(&r, "lost-updates", "lost-write"), 1);
+    assert_eq!(count(&r, "resurrection", "resurrected-value"), 0);
+}

@@ -18,6 +18,36 @@ pub struct Binaries {
     pub node: PathBuf,
 }
 
+/// Builds converge-node with the `zoo` feature once, into `<target>/zoo/`
+/// (as `converge zoo` does), so the default node stays bug-free.
+pub fn zoo_node() -> &'static PathBuf {
+    static ZOO: OnceLock<PathBuf> = OnceLock::new();
+    ZOO.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
+        let target = profile_dir.parent().expect("target dir").join("zoo");
+        let profile = if cfg!(debug_assertions) {
+            "dev"
+        } else {
+            "release"
+        };
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(workspace)
+            .args(["build", "--profile", profile, "-p", "converge-node"])
+            .args(["--bin", "converge-node", "--features", "zoo"])
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build of the zoo node failed");
+        let dir = profile_dir.file_name().expect("profile dir name");
+        target.join(dir).join("converge-node")
+    })
+}
+
 /// Builds `converge` and `converge-node` once, in the tests' own profile.
 pub fn binaries() -> &'static Binaries {
     static BINS: OnceLock<Binaries> = OnceLock::new();
