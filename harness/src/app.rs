@@ -214,7 +214,8 @@ fn report_command(args: &ReportArgs) -> i32 {
             println!("report: {}", path.display());
             EXIT_VALID
         }
-        Err(e) => error(e),
+        // `{:#}`: the context and its cause on one line.
+        Err(e) => error(format!("{e:#}")),
     }
 }
 
@@ -242,16 +243,17 @@ fn serve_command(args: &ServeArgs) -> i32 {
 
 /// Renders the run's report.html and rewrites the store's index.html (the
 /// store is two levels up: `store/<test>/<timestamp>/`).
-fn write_html_reports(run_dir: &Path) -> Result<std::path::PathBuf, String> {
+fn write_html_reports(run_dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context;
     let path = reports::render_run_report(run_dir)
-        .map_err(|e| format!("cannot render the report of {}: {e}", run_dir.display()))?;
+        .with_context(|| format!("cannot render the report of {}", run_dir.display()))?;
     let store = run_dir
         .canonicalize()
         .ok()
         .and_then(|d| d.parent().and_then(Path::parent).map(Path::to_path_buf));
     if let Some(store) = store {
         reports::render_store_index(&store)
-            .map_err(|e| format!("cannot render the store index {}: {e}", store.display()))?;
+            .with_context(|| format!("cannot render the store index {}", store.display()))?;
     }
     Ok(path)
 }
@@ -263,7 +265,7 @@ fn report(name: &str, dir: &Path, r: &RunResults, junit_path: Option<&Path>) -> 
     match write_html_reports(dir) {
         Ok(path) => println!("report: {}", path.display()),
         // The verdict stands without its HTML rendering: warn, don't fail.
-        Err(e) => eprintln!("converge: warning: {e}"),
+        Err(e) => eprintln!("converge: warning: {e:#}"),
     }
     println!("run: {}  seed: {}", dir.display(), r.run.seed);
     println!("reproduce: {}", r.run.reproduce);

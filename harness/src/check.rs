@@ -37,11 +37,10 @@ pub enum CheckCommandError {
 
 /// Runs every checker over the run's history and final state, streaming the
 /// files (memory stays near one compact record per op, even for 10M-op runs).
-pub fn check_dir(run: &RunDir, cfg: &checkers::CheckConfig) -> Result<Results, String> {
-    check_files(run, cfg).map_err(|e| e.to_string())
-}
-
-fn check_files(run: &RunDir, cfg: &checkers::CheckConfig) -> Result<Results, checkers::CheckError> {
+pub fn check_dir(
+    run: &RunDir,
+    cfg: &checkers::CheckConfig,
+) -> Result<Results, checkers::CheckError> {
     let final_state = run.final_state();
     // A run cut short has no final state; the checks that need one say unknown.
     let final_state = final_state.is_file().then_some(final_state.as_path());
@@ -90,7 +89,7 @@ pub fn check_command(
         check_cfg.quorum = None;
         check_cfg.crash_loss_window_ns = None;
     }
-    let results = check_files(&run, &check_cfg)?;
+    let results = check_dir(&run, &check_cfg)?;
     // Keep the metadata `converge run` wrote, if it got that far.
     let mut meta = results_file::read(&run.results())
         .map(|r| r.run)

@@ -21,13 +21,18 @@ const POLL_EVERY: Duration = Duration::from_millis(250);
 /// Every replica's entries from one round of dumps.
 pub type Snapshot = BTreeMap<NodeId, Vec<ReplicaEntry>>;
 
+/// A dump line without a key: the node broke docs/node-api.md.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}'s dump has a line without a key")]
+struct KeylessLine(NodeId);
+
 /// Parses one node's dump lines into entries.
-fn entries(node: &NodeId, dump: Vec<serde_json::Value>) -> Result<Vec<ReplicaEntry>, String> {
+fn entries(node: &NodeId, dump: Vec<serde_json::Value>) -> Result<Vec<ReplicaEntry>, KeylessLine> {
     dump.into_iter()
         .map(|line| {
             let key = line["key"]
                 .as_str()
-                .ok_or_else(|| format!("{node}'s dump has a line without a key"))?;
+                .ok_or_else(|| KeylessLine(node.clone()))?;
             let values = line["values"]
                 .as_array()
                 .map(|vs| {

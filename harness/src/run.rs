@@ -52,6 +52,8 @@ pub enum RunError {
     History(#[from] crate::history_writer::HistoryError),
     #[error(transparent)]
     Results(#[from] checkers::results_file::ResultsFileError),
+    #[error(transparent)]
+    Check(#[from] checkers::CheckError),
     #[error("cannot serialize {what}: {source}")]
     Serialize {
         what: &'static str,
@@ -199,7 +201,7 @@ pub async fn run(cfg: TestConfig, dir_slot: RunDirSlot) -> Result<RunOutcome, Ru
     }
 
     let check_started = Instant::now();
-    let results = crate::check::check_dir(&run_dir, &check_cfg).map_err(RunError::Harness)?;
+    let results = crate::check::check_dir(&run_dir, &check_cfg)?;
     let meta = RunMeta {
         name: cfg.test.name.clone(),
         seed: cfg.test.seed,

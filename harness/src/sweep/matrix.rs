@@ -182,7 +182,7 @@ pub fn load(path: &Path) -> Result<Matrix, SweepError> {
             axis(&name, values.into_inner()).map_err(|e| bad(format!("axis {name:?}: {e}")))?,
         );
     }
-    let cells = expand(&name, &base, &axes).map_err(bad)?;
+    let cells = expand(&name, &base, &axes).map_err(|e| bad(e.to_string()))?;
     let t_visibility_points = file.t_visibility_points.unwrap_or_else(|| {
         DEFAULT_POINTS_MS
             .iter()
@@ -200,9 +200,30 @@ pub fn load(path: &Path) -> Result<Matrix, SweepError> {
     })
 }
 
-fn axis(name: &str, values: Vec<Value>) -> Result<Axis, String> {
+/// What is wrong with an axis or a cell (named with the file by [`load`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum AxisError {
+    #[error("needs at least one value")]
+    Empty,
+    #[error("two values share the label {0:?}")]
+    SharedLabel(String),
+    #[error("a preset's label must be a string")]
+    LabelNotString,
+    #[error("a preset must set at least one field")]
+    EmptyPreset,
+    #[error("{0:?} is not a field path (write e.g. read_repair.mode)")]
+    NotAPath(String),
+    #[error("{0:?} names a whole section, not a field")]
+    WholeSection(String),
+    #[error("{0:?} is set by the sweep itself (use `seeds`)")]
+    Reserved(String),
+    #[error("cannot set {path}: {parent} in the base test is not a table")]
+    NotATable { path: String, parent: String },
+}
+
+fn axis(name: &str, values: Vec<Value>) -> Result<Axis, AxisError> {
     if values.is_empty() {
-        return Err("needs at least one value".into());
+        return Err(AxisError::Empty);
     }
     let values = values
         .into_iter()
@@ -213,11 +234,11 @@ fn axis(name: &str, values: Vec<Value>) -> Result<Axis, String> {
                 assignments: vec![(resolve(name)?, scalar)],
             }),
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, AxisError>>()?;
     let mut seen = std::collections::BTreeSet::new();
     for v in &values {
         if !seen.insert(v.label.as_str()) {
-            return Err(format!("two values share the label {:?}", v.label));
+            return Err(AxisError::SharedLabel(v.label.clone()));
         }
     }
     Ok(Axis {
@@ -227,16 +248,16 @@ fn axis(name: &str, values: Vec<Value>) -> Result<Axis, String> {
 }
 
 /// A preset: `{ label = "...", "a.b" = 1, c = { d = 2 } }`.
-fn preset_value(mut preset: Table) -> Result<AxisValue, String> {
+fn preset_value(mut preset: Table) -> Result<AxisValue, AxisError> {
     let label = match preset.remove("label") {
         Some(Value::String(s)) => Some(s),
-        Some(_) => return Err("a preset's label must be a string".into()),
+        Some(_) => return Err(AxisError::LabelNotString),
         None => None,
     };
     let mut leaves = Vec::new();
     flatten("", &preset, &mut leaves);
     if leaves.is_empty() {
-        return Err("a preset must set at least one field".into());
+        return Err(AxisError::EmptyPreset);
     }
     let label = label.unwrap_or_else(|| {
         leaves
@@ -248,7 +269,7 @@ fn preset_value(mut preset: Table) -> Result<AxisValue, String> {
     let assignments = leaves
         .into_iter()
         .map(|(k, v)| Ok((resolve(&k)?, v)))
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_, AxisError>>()?;
     Ok(AxisValue { label, assignments })
 }
 
@@ -268,12 +289,10 @@ fn flatten(prefix: &str, t: &Table, out: &mut Vec<(String, Value)>) {
 }
 
 /// A field path as a path within the test file.
-fn resolve(path: &str) -> Result<Vec<String>, String> {
+fn resolve(path: &str) -> Result<Vec<String>, AxisError> {
     let parts: Vec<String> = path.split('.').map(str::to_string).collect();
     if parts.iter().any(String::is_empty) {
-        return Err(format!(
-            "{path:?} is not a field path (write e.g. read_repair.mode)"
-        ));
+        return Err(AxisError::NotAPath(path.to_string()));
     }
     let resolved = match parts.as_slice() {
         [first, ..] if TEST_SECTIONS.contains(&first.as_str()) => parts.clone(),
@@ -285,10 +304,10 @@ fn resolve(path: &str) -> Result<Vec<String>, String> {
         _ => std::iter::once("node".to_string()).chain(parts).collect(),
     };
     if resolved.len() < 2 {
-        return Err(format!("{path:?} names a whole section, not a field"));
+        return Err(AxisError::WholeSection(path.to_string()));
     }
     if RESERVED.contains(&resolved.join(".").as_str()) {
-        return Err(format!("{path:?} is set by the sweep itself (use `seeds`)"));
+        return Err(AxisError::Reserved(path.to_string()));
     }
     Ok(resolved)
 }
@@ -304,7 +323,7 @@ fn label_of(v: &Value) -> String {
 }
 
 /// Every combination of axis values, the first axis slowest.
-fn expand(name: &str, base: &Table, axes: &[Axis]) -> Result<Vec<Cell>, String> {
+fn expand(name: &str, base: &Table, axes: &[Axis]) -> Result<Vec<Cell>, AxisError> {
     let mut combos: Vec<Vec<&AxisValue>> = vec![vec![]];
     for axis in axes {
         combos = combos
@@ -342,7 +361,7 @@ fn expand(name: &str, base: &Table, axes: &[Axis]) -> Result<Vec<Cell>, String> 
     Ok(cells)
 }
 
-fn set(root: &mut Table, path: &[String], value: Value) -> Result<(), String> {
+fn set(root: &mut Table, path: &[String], value: Value) -> Result<(), AxisError> {
     let Some((last, parents)) = path.split_last() else {
         return Ok(());
     };
@@ -354,11 +373,10 @@ fn set(root: &mut Table, path: &[String], value: Value) -> Result<(), String> {
         t = match entry {
             Value::Table(inner) => inner,
             _ => {
-                return Err(format!(
-                    "cannot set {}: {} in the base test is not a table",
-                    path.join("."),
-                    path[..=i].join(".")
-                ));
+                return Err(AxisError::NotATable {
+                    path: path.join("."),
+                    parent: path[..=i].join("."),
+                });
             }
         };
     }

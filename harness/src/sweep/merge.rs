@@ -116,29 +116,42 @@ fn run_dirs(test_dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// Why a run does not belong to the matrix.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error(transparent)]
+    Results(#[from] checkers::results_file::ResultsFileError),
+    #[error("seed {0} is not one of the matrix's seeds")]
+    Seed(u64),
+    #[error("cannot read its config.toml: {0}")]
+    Config(#[source] std::io::Error),
+    #[error("its config.toml is not TOML: {0}")]
+    NotToml(String),
+    #[error("cannot compare configs: {0}")]
+    Compare(#[source] toml::ser::Error),
+    #[error("its effective config differs from the matrix's cell at `{0}`")]
+    Differs(String),
+}
+
 /// The run's seed if it belongs to the cell whose effective config (for
 /// the matrix's first seed) is `cell_cfg`; otherwise why not.
-fn judge(m: &Matrix, cell_cfg: &TestConfig, run: &Path) -> Result<u64, String> {
-    let results = checkers::results_file::read(&run.join(checkers::run_files::RESULTS))
-        .map_err(|e| e.to_string())?;
+fn judge(m: &Matrix, cell_cfg: &TestConfig, run: &Path) -> Result<u64, Refusal> {
+    let results = checkers::results_file::read(&run.join(checkers::run_files::RESULTS))?;
     let seed = results.run.seed;
     if !m.seeds.contains(&seed) {
-        return Err(format!("seed {seed} is not one of the matrix's seeds"));
+        return Err(Refusal::Seed(seed));
     }
-    let text = std::fs::read_to_string(run.join(checkers::run_files::CONFIG))
-        .map_err(|e| format!("cannot read its config.toml: {e}"))?;
+    let text =
+        std::fs::read_to_string(run.join(checkers::run_files::CONFIG)).map_err(Refusal::Config)?;
     let stored: toml::Table = text
         .parse()
-        .map_err(|e: toml::de::Error| format!("its config.toml is not TOML: {}", e.message()))?;
+        .map_err(|e: toml::de::Error| Refusal::NotToml(e.message().to_string()))?;
     let mut expected = cell_cfg.clone();
     expected.test.seed = seed;
-    let expected: toml::Table =
-        toml::Table::try_from(&expected).map_err(|e| format!("cannot compare configs: {e}"))?;
+    let expected = toml::Table::try_from(&expected).map_err(Refusal::Compare)?;
     match first_difference(&normalized(stored), &normalized(expected), "") {
         None => Ok(seed),
-        Some(path) => Err(format!(
-            "its effective config differs from the matrix's cell at `{path}`"
-        )),
+        Some(path) => Err(Refusal::Differs(path)),
     }
 }
 
