@@ -307,12 +307,35 @@ fn four_shards_in_parallel_merge_into_the_single_machine_report() {
 
     // The merged report is exactly the report over the union of the runs...
     let union = h.dir.path().join("union");
-    std::fs::create_dir_all(&union).unwrap();
+    // (Built by hand: every shard's run directories side by side, a name
+    // two shards share kept twice, as two slices can start runs of one cell
+    // in the same millisecond.)
     for store in &stores {
-        let status = std::process::Command::new("cp")
-            .args(["-a", &format!("{store}/."), union.to_str().unwrap()])
-            .status();
-        assert!(status.is_ok_and(|s| s.success()));
+        for cell in std::fs::read_dir(store).unwrap().flatten() {
+            let cell_name = cell.file_name();
+            if !cell.path().is_dir() || cell_name == "sweeps" {
+                continue;
+            }
+            for run in std::fs::read_dir(cell.path()).unwrap().flatten() {
+                if !run.path().is_dir() {
+                    continue;
+                }
+                let dest_cell = union.join(&cell_name);
+                std::fs::create_dir_all(&dest_cell).unwrap();
+                let mut dest = dest_cell.join(run.file_name());
+                let mut n = 1;
+                while dest.exists() {
+                    dest = dest_cell.join(format!("{}.{n}", run.file_name().to_string_lossy()));
+                    n += 1;
+                }
+                let status = std::process::Command::new("cp")
+                    .arg("-a")
+                    .arg(run.path())
+                    .arg(&dest)
+                    .status();
+                assert!(status.is_ok_and(|s| s.success()));
+            }
+        }
     }
     let out = h.run(&[
         "sweep",

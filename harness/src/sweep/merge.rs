@@ -78,8 +78,7 @@ pub fn merge(opts: &MergeOptions) -> Result<MergeOutcome, SweepError> {
                             present += 1;
                             continue;
                         }
-                        let name = run.file_name().map(PathBuf::from).unwrap_or_default();
-                        copy_dir(&run, &dest_test.join(name)).map_err(|e| {
+                        copy_dir(&run, &free_name(&dest_test, &run)).map_err(|e| {
                             SweepError::Harness(format!(
                                 "cannot copy {} into {}: {e}",
                                 run.display(),
@@ -189,6 +188,25 @@ fn first_difference(a: &toml::Table, b: &toml::Table, prefix: &str) -> Option<St
     None
 }
 
+/// Where `run` goes under `dest_test`: its own name (a timestamp), or, if
+/// a run of another machine already took that name — two slices can start
+/// runs of one cell in the same millisecond — the name with `.1`, `.2`, ...
+/// appended (still sorting after it, as the store's newest-first order
+/// wants).
+fn free_name(dest_test: &Path, run: &Path) -> PathBuf {
+    let name = run
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    let mut candidate = dest_test.join(&name);
+    let mut n = 1;
+    while candidate.exists() {
+        candidate = dest_test.join(format!("{name}.{n}"));
+        n += 1;
+    }
+    candidate
+}
+
 /// Copies a run directory (files and subdirectories) to `to`.
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
@@ -207,6 +225,18 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_of_two_machines_with_one_timestamp_both_keep_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("shard0/cell/20261201T160000.000Z");
+        std::fs::create_dir_all(&run).unwrap();
+        let dest = dir.path().join("merged/cell");
+        let first = free_name(&dest, &run);
+        assert_eq!(first, dest.join("20261201T160000.000Z"));
+        std::fs::create_dir_all(&first).unwrap();
+        assert_eq!(free_name(&dest, &run), dest.join("20261201T160000.000Z.1"));
+    }
 
     #[test]
     fn differences_are_named_by_path_and_machine_paths_ignored() {
