@@ -28,10 +28,26 @@ impl RunDir {
             path: path.to_path_buf(),
             reason: format!("{e}; choose a writable directory with --store"),
         };
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+        let test_dir = store.join(name);
+        std::fs::create_dir_all(&test_dir).map_err(|e| fail(&test_dir, e))?;
+        // The directory must be new: two runs of one test started in the
+        // same millisecond (parallel processes on one store) would otherwise
+        // share it. The later one gets `.1`, `.2`, ... after the timestamp.
+        let base = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+        let mut stamp = base.clone();
+        let mut n = 1;
+        let root = loop {
+            let root = test_dir.join(&stamp);
+            match std::fs::create_dir(&root) {
+                Ok(()) => break root,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    stamp = format!("{base}.{n}");
+                    n += 1;
+                }
+                Err(e) => return Err(fail(&root, e)),
+            }
+        };
         let relative = Path::new(name).join(&stamp);
-        let root = store.join(&relative);
-        std::fs::create_dir_all(&root).map_err(|e| fail(&root, e))?;
         std::fs::create_dir_all(root.join("nodes")).map_err(|e| fail(&root, e))?;
         // Replace the link atomically: make a new one beside it, rename over.
         let latest = store.join("latest");
@@ -106,6 +122,18 @@ mod tests {
         assert_ne!(first.root(), second.root());
         let latest = std::fs::canonicalize(store.path().join("latest")).unwrap();
         assert_eq!(latest, std::fs::canonicalize(second.root()).unwrap());
+    }
+
+    #[test]
+    fn runs_started_in_the_same_millisecond_get_their_own_directories() {
+        let store = tempfile::tempdir().unwrap();
+        let runs: Vec<RunDir> = (0..20)
+            .map(|_| RunDir::create(store.path(), "t").unwrap())
+            .collect();
+        let mut roots: Vec<&Path> = runs.iter().map(|r| r.root()).collect();
+        roots.sort();
+        roots.dedup();
+        assert_eq!(roots.len(), 20);
     }
 
     #[test]
