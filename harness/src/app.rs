@@ -15,6 +15,8 @@ use checkers::Validity;
 use checkers::results_file::RunResults;
 use converge::output::{junit, table};
 use converge::run::RunDirSlot;
+use converge::sweep::fleet::FleetOptions;
+use converge::sweep::shard::Shard;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -61,6 +63,9 @@ fn run_command(args: &RunArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return error(e),
     };
+    if let Some(seeds) = args.seeds {
+        return fleet_command(cfg, seeds, args.shard);
+    }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return error(e),
@@ -150,6 +155,66 @@ fn sweep_command(args: &SweepArgs) -> i32 {
     } else {
         eprintln!("converge: no configuration was safe");
         EXIT_ANOMALIES
+    }
+}
+
+/// `converge run --seeds N`: the test over N seeds (or a slice of them).
+fn fleet_command(cfg: converge::config::TestConfig, seeds: u32, shard: Option<Shard>) -> i32 {
+    let junit_path = cfg.test.junit.clone();
+    let name = cfg.test.name.clone();
+    let opts = FleetOptions {
+        seed_base: cfg.test.seed,
+        test: cfg,
+        seeds,
+        shard,
+    };
+    let outcome = match converge::sweep::fleet::fleet(&opts) {
+        Ok(o) => o,
+        Err(e) => return error(e),
+    };
+    let invalid = outcome
+        .runs
+        .iter()
+        .filter(|r| r.valid == Some(Validity::False))
+        .count();
+    let undecided = outcome
+        .runs
+        .iter()
+        .filter(|r| !matches!(r.valid, Some(Validity::True | Validity::False)))
+        .count();
+    for r in &outcome.runs {
+        let verdict = match r.valid {
+            Some(Validity::True) => "valid".to_string(),
+            Some(Validity::False) => format!("INVALID ({})", r.kinds.join(", ")),
+            _ => "no verdict".to_string(),
+        };
+        let dir = r
+            .dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        println!("seed {:<17} {verdict}  {dir}", r.seed);
+    }
+    println!(
+        "fleet {name}{}: {} runs, {invalid} with anomalies, {undecided} undecided (seeds drawn from {})",
+        shard.map(|s| format!(" shard {s}")).unwrap_or_default(),
+        outcome.runs.len(),
+        opts.seed_base
+    );
+    if let Some(files) = &outcome.report {
+        println!("sweep report: {}", files.html.display());
+    }
+    if let Some(path) = junit_path
+        && let Err(e) = std::fs::write(&path, junit::render_fleet(&name, &outcome.runs))
+    {
+        return error(format!("cannot write {}: {e}", path.display()));
+    }
+    if undecided > 0 {
+        EXIT_ERROR
+    } else if invalid > 0 {
+        EXIT_ANOMALIES
+    } else {
+        EXIT_VALID
     }
 }
 

@@ -113,8 +113,18 @@ pub struct RunArgs {
     #[arg(long)]
     pub rate: Option<f64>,
     /// Seed for the op stream and the fault schedule; random if absent [test.seed].
+    /// With --seeds: the base the fleet's seeds are drawn from.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Run a fleet: this test over N seeds drawn from --seed, resumable like a
+    /// sweep (docs/scale.md). Exit codes: 0 every run valid, 1 a run found
+    /// anomalies, 2 a run undecided or an error.
+    #[arg(long, value_name = "N")]
+    pub seeds: Option<u32>,
+    /// With --seeds: only slice I of N of the seeds (I from 0); needs --seed,
+    /// so every slice draws the same seeds.
+    #[arg(long, value_name = "I/N", requires_all = ["seeds", "seed"])]
+    pub shard: Option<converge::sweep::shard::Shard>,
     /// Give up waiting for replicas to agree after this long [test.convergence_timeout; 20s].
     #[arg(long, value_name = "DURATION")]
     pub convergence_timeout: Option<HumanDuration>,

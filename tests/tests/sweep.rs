@@ -412,3 +412,64 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_fleet_runs_one_test_over_seeds_with_a_junit_case_per_run_and_resumes() {
+    let _one = cluster_lock();
+    let h = Harness::new();
+    let test = h.file("quiet.toml", QUIET_BASE);
+    let junit = h.dir.path().join("fleet.xml");
+    let node = binaries().node.to_str().unwrap().to_string();
+    // --seed 5 is the base the three seeds are drawn from; with no faults
+    // any base gives valid runs.
+    let args = [
+        "run",
+        "--config",
+        test.to_str().unwrap(),
+        "--node-bin",
+        &node,
+        "--seeds",
+        "3",
+        "--seed",
+        "5",
+        "--junit",
+        junit.to_str().unwrap(),
+    ];
+    let child = h.command(&args).spawn().unwrap();
+    let out = wait_with_deadline(child, converge_tests::RUN_DEADLINE * 3);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("fleet quiet: 3 runs, 0 with anomalies, 0 undecided"),
+        "{}",
+        out.stdout
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("tests=\"3\" failures=\"0\" errors=\"0\""),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
+    // The same command again runs nothing new: the fleet resumes.
+    let again = h.run(&args);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("3 runs already in the store, 0 to run"),
+        "{}",
+        again.stderr
+    );
+    // A slice needs the base seed, so that every slice draws the same seeds.
+    let no_base = h.run(&[
+        "run",
+        "--config",
+        test.to_str().unwrap(),
+        "--seeds",
+        "3",
+        "--shard",
+        "0/2",
+    ]);
+    assert_eq!(no_base.code, 2, "{}", no_base.stderr);
+    assert!(no_base.stderr.contains("--seed"), "{}", no_base.stderr);
+}

@@ -1,7 +1,9 @@
 //! JUnit XML (`--junit FILE`): one test case per checker, so CI systems that
 //! run nightly chaos show each checker's verdict. An invalid checker is a
 //! `<failure>` listing its anomalies; an undecided one is an `<error>`.
+//! A fleet (`run --seeds N`) writes one test case per run instead.
 
+use crate::sweep::fleet::FleetRun;
 use checkers::{Results, Validity};
 use std::fmt::Write;
 
@@ -84,6 +86,61 @@ pub fn render(name: &str, results: &Results, seconds: f64) -> String {
     x
 }
 
+/// The report for a fleet of test `name`: one test case per run (by seed),
+/// a `<failure>` naming the anomaly kinds of an invalid run, an `<error>`
+/// for a run without a verdict.
+pub fn render_fleet(name: &str, runs: &[FleetRun]) -> String {
+    let failures = runs
+        .iter()
+        .filter(|r| r.valid == Some(Validity::False))
+        .count();
+    let errors = runs
+        .iter()
+        .filter(|r| !matches!(r.valid, Some(Validity::True | Validity::False)))
+        .count();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        x,
+        "<testsuite name=\"converge.fleet.{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">",
+        esc(name),
+        runs.len()
+    );
+    for r in runs {
+        let dir = r
+            .dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| "no run directory".into());
+        let _ = write!(
+            x,
+            "  <testcase classname=\"converge.fleet.{}\" name=\"seed {}\">",
+            esc(name),
+            r.seed
+        );
+        match r.valid {
+            Some(Validity::True) => {}
+            Some(Validity::False) => {
+                let _ = write!(
+                    x,
+                    "\n    <failure message=\"{}\">{}</failure>\n  ",
+                    esc(&r.kinds.join(", ")),
+                    esc(&dir)
+                );
+            }
+            _ => {
+                let _ = write!(
+                    x,
+                    "\n    <error message=\"no verdict\">{}</error>\n  ",
+                    esc(&dir)
+                );
+            }
+        }
+        x.push_str("</testcase>\n");
+    }
+    x.push_str("</testsuite>\n");
+    x
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +180,30 @@ mod tests {
         );
         assert!(x.contains("name=\"perf\">\n    <error"));
         assert_eq!(x.matches("<testcase").count(), 3);
+    }
+
+    #[test]
+    fn a_fleet_is_one_case_per_run() {
+        let run = |seed, valid| FleetRun {
+            seed,
+            dir: Some(std::path::PathBuf::from(format!("store/t/{seed}"))),
+            valid,
+            kinds: if valid == Some(Validity::False) {
+                vec!["lost-updates/lost-write".into()]
+            } else {
+                Vec::new()
+            },
+        };
+        let x = render_fleet(
+            "t",
+            &[
+                run(1, Some(Validity::True)),
+                run(2, Some(Validity::False)),
+                run(3, None),
+            ],
+        );
+        assert!(x.contains("tests=\"3\" failures=\"1\" errors=\"1\""), "{x}");
+        assert_eq!(x.matches("<testcase ").count(), 3);
+        assert!(x.contains("<failure message=\"lost-updates/lost-write\">store/t/2</failure>"));
     }
 }

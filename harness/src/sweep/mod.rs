@@ -16,6 +16,8 @@
 //! - [`report`]: all of the above for every run → the report's data.
 //! - [`shard`]: `--shard I/N`, one slice of the runs; [`merge`]: the
 //!   slices' stores gathered into one, checked against the matrix.
+//! - [`fleet`]: `converge run --seeds N`, one test over N seeds (a sweep of
+//!   one cell).
 //!
 //! [`execute::sweep`] returns whether any configuration was safe; the
 //! binary turns that into exit codes (0 some configuration is safe; 1 none
@@ -24,6 +26,7 @@
 
 pub mod aggregate;
 pub mod execute;
+pub mod fleet;
 pub mod matrix;
 pub mod measure;
 pub mod merge;

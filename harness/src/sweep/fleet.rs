@@ -1,0 +1,179 @@
+//! `converge run --seeds N`: a fleet — one test, N seeds — the nightly
+//! chaos job that wants dozens of random schedules rather than one.
+//!
+//! A fleet is a sweep of one cell (the test as loaded, flags applied) and
+//! N seeds, so it resumes, shows the sweep's progress bar and ETA, slices
+//! with `--shard I/N` and merges with `converge merge` like any sweep. Its
+//! files go to `store/fleets/<test>/` (the generated `base.toml` and
+//! `matrix.toml`); the runs are ordinary run directories under
+//! `store/fleet-<test>.base.<hash>/`. The seeds are SplitMix64 draws from
+//! the base seed (`--seed`), the same on every machine that slices it.
+
+use super::shard::Shard;
+use super::{SweepError, SweepOptions, execute, matrix, plan};
+use crate::config::TestConfig;
+use checkers::Validity;
+use std::path::{Path, PathBuf};
+
+/// What a fleet is asked to do.
+#[derive(Debug, Clone)]
+pub struct FleetOptions {
+    /// The test, as `converge run` loaded it.
+    pub test: TestConfig,
+    /// How many seeds.
+    pub seeds: u32,
+    /// Draws the seeds (`--seed`).
+    pub seed_base: u64,
+    /// Only this slice of the seeds.
+    pub shard: Option<Shard>,
+}
+
+/// One run of a fleet.
+#[derive(Debug, Clone)]
+pub struct FleetRun {
+    pub seed: u64,
+    /// Its run directory, if it finished.
+    pub dir: Option<PathBuf>,
+    /// Its verdict; `None` if it has no readable results.json.
+    pub valid: Option<Validity>,
+    /// The failing checkers' `checker/kind`s.
+    pub kinds: Vec<String>,
+}
+
+/// A finished fleet (or slice of one).
+pub struct FleetOutcome {
+    /// The runs in view, in seed order.
+    pub runs: Vec<FleetRun>,
+    /// The sweep report (whole fleets only).
+    pub report: Option<reports::sweep::SweepFiles>,
+}
+
+/// The fleet's seeds: SplitMix64 draws from `base`, below 2^53.
+pub fn seeds(base: u64, n: u32) -> Vec<u64> {
+    let mut state = base;
+    (0..n)
+        .map(|_| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) >> 11
+        })
+        .collect()
+}
+
+/// Runs the fleet (or its slice).
+pub fn fleet(opts: &FleetOptions) -> Result<FleetOutcome, SweepError> {
+    if opts.seeds == 0 {
+        return Err(SweepError::Input("--seeds must be at least 1".into()));
+    }
+    let store = opts.test.test.store.clone();
+    let name = opts.test.test.name.clone();
+    let dir = store.join("fleets").join(&name);
+    let matrix_path = write_matrix(opts, &dir)?;
+    let sweep = SweepOptions {
+        matrix: matrix_path.clone(),
+        store: Some(store.clone()),
+        node_bin: None,
+        plan: false,
+        shard: opts.shard,
+        report_only: false,
+    };
+    let outcome = execute::sweep(&sweep)?
+        .ok_or_else(|| SweepError::Harness("the fleet produced no outcome".into()))?;
+    let m = matrix::load(&matrix_path)?;
+    let mut planned = plan::plan(&store, &m);
+    if let Some(shard) = opts.shard {
+        planned = shard.slice(planned);
+    }
+    let runs = planned
+        .into_iter()
+        .map(|p| {
+            let results = p.done.as_ref().and_then(|d| {
+                checkers::results_file::read(&d.join(checkers::run_files::RESULTS)).ok()
+            });
+            let mut kinds: Vec<String> = Vec::new();
+            for c in results.iter().flat_map(|r| &r.results.checks) {
+                if c.valid != Validity::False {
+                    continue;
+                }
+                for a in &c.anomalies {
+                    let kind = format!("{}/{}", c.checker, a.kind);
+                    if !kinds.contains(&kind) {
+                        kinds.push(kind);
+                    }
+                }
+            }
+            FleetRun {
+                seed: p.seed,
+                dir: p.done,
+                valid: results.map(|r| r.results.valid),
+                kinds,
+            }
+        })
+        .collect();
+    Ok(FleetOutcome {
+        runs,
+        report: outcome.report,
+    })
+}
+
+/// Writes `base.toml` (the loaded test, without what the sweep sets per
+/// run) and `matrix.toml` (its seeds, no axes).
+fn write_matrix(opts: &FleetOptions, dir: &Path) -> Result<PathBuf, SweepError> {
+    let io = |path: &Path, e: std::io::Error| {
+        SweepError::Input(format!(
+            "cannot write {}: {e}; choose a writable store with --store",
+            path.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let mut base = toml::Table::try_from(&opts.test)
+        .map_err(|e| SweepError::Input(format!("cannot write the fleet's test: {e}")))?;
+    if let Some(toml::Value::Table(t)) = base.get_mut("test") {
+        for k in ["name", "seed", "store", "junit"] {
+            t.remove(k);
+        }
+    }
+    let base_path = dir.join("base.toml");
+    let text = toml::to_string(&base)
+        .map_err(|e| SweepError::Input(format!("cannot write the fleet's test: {e}")))?;
+    std::fs::write(&base_path, text).map_err(|e| io(&base_path, e))?;
+    let mut m = toml::Table::new();
+    m.insert(
+        "name".into(),
+        format!("fleet-{}", opts.test.test.name).into(),
+    );
+    m.insert(
+        "seeds".into(),
+        toml::Value::Array(
+            seeds(opts.seed_base, opts.seeds)
+                .into_iter()
+                .map(|s| toml::Value::Integer(s as i64))
+                .collect(),
+        ),
+    );
+    m.insert("base".into(), "base.toml".into());
+    let path = dir.join("matrix.toml");
+    let text = toml::to_string(&m)
+        .map_err(|e| SweepError::Input(format!("cannot write the fleet's matrix: {e}")))?;
+    std::fs::write(&path, text).map_err(|e| io(&path, e))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_are_a_pure_function_of_the_base() {
+        let a = seeds(5, 10);
+        assert_eq!(a, seeds(5, 10));
+        assert_ne!(a, seeds(6, 10));
+        assert!(a.iter().all(|s| *s < 1 << 53));
+        let mut d = a.clone();
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(d.len(), 10);
+    }
+}
