@@ -168,6 +168,27 @@ impl Results {
     pub fn check(&self, name: &str) -> Option<&CheckResult> {
         self.checks.iter().find(|c| c.checker == name)
     }
+
+    /// The anomalies of the invalid checks, in report order.
+    pub fn failing_anomalies(&self) -> impl Iterator<Item = (&CheckResult, &Anomaly)> {
+        self.checks
+            .iter()
+            .filter(|c| c.valid == Validity::False)
+            .flat_map(|c| c.anomalies.iter().map(move |a| (c, a)))
+    }
+
+    /// Every `checker/kind` an invalid check reported, once each, in report
+    /// order: what a run was caught by.
+    pub fn failing_kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = Vec::new();
+        for (c, a) in self.failing_anomalies() {
+            let kind = format!("{}/{}", c.checker, a.kind);
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        kinds
+    }
 }
 
 #[cfg(test)]

@@ -18,31 +18,58 @@ pub struct Binaries {
     pub node: PathBuf,
 }
 
+/// The tests' profile directory (`<target>/<profile>`, this test binary's
+/// grandparent).
+fn profile_dir() -> PathBuf {
+    // <target>/<profile>/deps/<this test binary>
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("profile dir")
+        .to_path_buf()
+}
+
+/// `cargo build ARGS` in the tests' own profile into `target_dir`; a failed
+/// build fails the test naming `what`.
+fn cargo_build(target_dir: &Path, args: &[&str], what: &str) {
+    let profile = if cfg!(debug_assertions) {
+        "dev"
+    } else {
+        "release"
+    };
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace)
+        .args(["build", "--profile", profile])
+        .args(args)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build of {what} failed");
+}
+
 /// Builds converge-node with the `zoo` feature once, into `<target>/zoo/`
 /// (as `converge zoo` does), so the default node stays bug-free.
 pub fn zoo_node() -> &'static PathBuf {
     static ZOO: OnceLock<PathBuf> = OnceLock::new();
     ZOO.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
+        let profile_dir = profile_dir();
         let target = profile_dir.parent().expect("target dir").join("zoo");
-        let profile = if cfg!(debug_assertions) {
-            "dev"
-        } else {
-            "release"
-        };
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("workspace");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(workspace)
-            .args(["build", "--profile", profile, "-p", "converge-node"])
-            .args(["--bin", "converge-node", "--features", "zoo"])
-            .env("CARGO_TARGET_DIR", &target)
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build of the zoo node failed");
+        cargo_build(
+            &target,
+            &[
+                "-p",
+                "converge-node",
+                "--bin",
+                "converge-node",
+                "--features",
+                "zoo",
+            ],
+            "the zoo node",
+        );
         let dir = profile_dir.file_name().expect("profile dir name");
         target.join(dir).join("converge-node")
     })
@@ -52,37 +79,20 @@ pub fn zoo_node() -> &'static PathBuf {
 pub fn binaries() -> &'static Binaries {
     static BINS: OnceLock<Binaries> = OnceLock::new();
     BINS.get_or_init(|| {
-        // <target>/<profile>/deps/<this test binary>
-        let exe = std::env::current_exe().expect("test binary path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("profile dir");
-        let target = profile_dir.parent().expect("target dir");
-        let profile = if cfg!(debug_assertions) {
-            "dev"
-        } else {
-            "release"
-        };
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("workspace");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(workspace)
-            .args([
-                "build",
-                "--profile",
-                profile,
+        let profile_dir = profile_dir();
+        cargo_build(
+            profile_dir.parent().expect("target dir"),
+            &[
                 "-p",
                 "converge",
                 "-p",
                 "converge-node",
-            ])
-            .args(["--bin", "converge", "--bin", "converge-node"])
-            .env("CARGO_TARGET_DIR", target)
-            .status()
-            .expect("run cargo build");
-        assert!(
-            status.success(),
-            "cargo build of converge and converge-node failed"
+                "--bin",
+                "converge",
+                "--bin",
+                "converge-node",
+            ],
+            "converge and converge-node",
         );
         Binaries {
             converge: profile_dir.join("converge"),

@@ -65,16 +65,7 @@ pub fn sweep(args: &SweepOptions) -> Result<Option<SweepOutcome>, SweepError> {
         .map(|p| format!("{} seed {}", matrix.cells[p.cell].label(), p.seed))
         .collect();
     let mut finished = if args.report_only {
-        planned
-            .into_iter()
-            .filter_map(|p| {
-                p.done.map(|dir| FinishedRun {
-                    cell: p.cell,
-                    seed: p.seed,
-                    dir,
-                })
-            })
-            .collect()
+        planned.into_iter().filter_map(FinishedRun::of).collect()
     } else {
         run_missing(&matrix, &configs, planned)?
     };
@@ -183,22 +174,24 @@ struct FinishedRun {
     dir: PathBuf,
 }
 
+impl FinishedRun {
+    /// The planned run, if the store holds it.
+    fn of(p: PlannedRun) -> Option<FinishedRun> {
+        p.done.map(|dir| FinishedRun {
+            cell: p.cell,
+            seed: p.seed,
+            dir,
+        })
+    }
+}
+
 fn run_missing(
     matrix: &Matrix,
     configs: &[TestConfig],
     planned: Vec<PlannedRun>,
 ) -> Result<Vec<FinishedRun>, SweepError> {
     let (done, todo): (Vec<_>, Vec<_>) = planned.into_iter().partition(|p| p.done.is_some());
-    let mut finished: Vec<FinishedRun> = done
-        .into_iter()
-        .filter_map(|p| {
-            p.done.map(|dir| FinishedRun {
-                cell: p.cell,
-                seed: p.seed,
-                dir,
-            })
-        })
-        .collect();
+    let mut finished: Vec<FinishedRun> = done.into_iter().filter_map(FinishedRun::of).collect();
     if !finished.is_empty() {
         eprintln!(
             "converge: sweep {}: {} runs already in the store, {} to run",

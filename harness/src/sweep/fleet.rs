@@ -48,20 +48,6 @@ pub struct FleetOutcome {
     pub report: Option<reports::sweep::SweepFiles>,
 }
 
-/// The fleet's seeds: SplitMix64 draws from `base`, below 2^53.
-pub fn seeds(base: u64, n: u32) -> Vec<u64> {
-    let mut state = base;
-    (0..n)
-        .map(|_| {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            (z ^ (z >> 31)) >> 11
-        })
-        .collect()
-}
-
 /// Runs the fleet (or its slice).
 pub fn fleet(opts: &FleetOptions) -> Result<FleetOutcome, SweepError> {
     if opts.seeds == 0 {
@@ -92,18 +78,10 @@ pub fn fleet(opts: &FleetOptions) -> Result<FleetOutcome, SweepError> {
             let results = p.done.as_ref().and_then(|d| {
                 checkers::results_file::read(&d.join(checkers::run_files::RESULTS)).ok()
             });
-            let mut kinds: Vec<String> = Vec::new();
-            for c in results.iter().flat_map(|r| &r.results.checks) {
-                if c.valid != Validity::False {
-                    continue;
-                }
-                for a in &c.anomalies {
-                    let kind = format!("{}/{}", c.checker, a.kind);
-                    if !kinds.contains(&kind) {
-                        kinds.push(kind);
-                    }
-                }
-            }
+            let kinds = results
+                .as_ref()
+                .map(|r| r.results.failing_kinds())
+                .unwrap_or_default();
             FleetRun {
                 seed: p.seed,
                 dir: p.done,
@@ -147,7 +125,7 @@ fn write_matrix(opts: &FleetOptions, dir: &Path) -> Result<PathBuf, SweepError> 
     m.insert(
         "seeds".into(),
         toml::Value::Array(
-            seeds(opts.seed_base, opts.seeds)
+            matrix::drawn_seeds(opts.seed_base, opts.seeds)
                 .into_iter()
                 .map(|s| toml::Value::Integer(s as i64))
                 .collect(),
@@ -159,21 +137,4 @@ fn write_matrix(opts: &FleetOptions, dir: &Path) -> Result<PathBuf, SweepError> 
         .map_err(|e| SweepError::Input(format!("cannot write the fleet's matrix: {e}")))?;
     std::fs::write(&path, text).map_err(|e| io(&path, e))?;
     Ok(path)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seeds_are_a_pure_function_of_the_base() {
-        let a = seeds(5, 10);
-        assert_eq!(a, seeds(5, 10));
-        assert_ne!(a, seeds(6, 10));
-        assert!(a.iter().all(|s| *s < 1 << 53));
-        let mut d = a.clone();
-        d.sort_unstable();
-        d.dedup();
-        assert_eq!(d.len(), 10);
-    }
 }

@@ -122,6 +122,22 @@ const TEST_SECTIONS: [&str; 6] = ["test", "workload", "nemesis", "checks", "depl
 /// Set by the sweep itself, per cell and per run.
 const RESERVED: [&str; 3] = ["test.name", "test.seed", "test.store"];
 
+/// `n` seeds spread like random ones — SplitMix64 draws from `base` —
+/// below 2^53 as matrices require, and the same for the same base on every
+/// machine and every rerun (what fleets and zoos need to resume and slice).
+pub fn drawn_seeds(base: u64, n: u32) -> Vec<u64> {
+    let mut state = base;
+    (0..n)
+        .map(|_| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) >> 11
+        })
+        .collect()
+}
+
 /// Reads and expands a matrix file. Every error names the file and the
 /// offending key.
 pub fn load(path: &Path) -> Result<Matrix, SweepError> {
@@ -420,6 +436,18 @@ fn fnv1a(text: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drawn_seeds_are_a_pure_function_of_the_base() {
+        let a = drawn_seeds(5, 10);
+        assert_eq!(a, drawn_seeds(5, 10));
+        assert_ne!(a, drawn_seeds(6, 10));
+        assert!(a.iter().all(|s| *s < 1 << 53));
+        let mut d = a.clone();
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(d.len(), 10);
+    }
     use std::io::Write;
 
     fn matrix(text: &str) -> Result<Matrix, SweepError> {

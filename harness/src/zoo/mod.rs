@@ -234,23 +234,15 @@ fn possible_values(help: &str, flag: &str) -> Vec<String> {
         .collect()
 }
 
-/// Seeds spread like random ones (SplitMix64 over the base), below 2^53 as
-/// sweeps require, and the same on every rerun.
+/// The zoo's seeds: drawn from `--seed-base`, else from a hash (FNV-1a) of
+/// its name, so a rerun resumes.
 fn seeds(opts: &ZooOptions) -> Vec<u64> {
-    let mut state = opts.seed_base.unwrap_or_else(|| {
+    let base = opts.seed_base.unwrap_or_else(|| {
         opts.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         })
     });
-    (0..opts.seeds)
-        .map(|_| {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            (z ^ (z >> 31)) >> 11
-        })
-        .collect()
+    matrix::drawn_seeds(base, opts.seeds)
 }
 
 /// Writes `base.toml` and `matrix.toml` into the zoo's directory.

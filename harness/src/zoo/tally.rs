@@ -23,24 +23,12 @@ pub fn zoo_run(seed: u64, run_dir: String, results: Option<&RunResults>) -> ZooR
             first_anomaly_ms: None,
         };
     };
-    let failing = r
+    let first_ns = r
         .results
-        .checks
-        .iter()
-        .filter(|c| c.valid == Validity::False);
-    let mut kinds = Vec::new();
-    let mut first_ns: Option<u64> = None;
-    for check in failing {
-        for a in &check.anomalies {
-            let kind = format!("{}/{}", check.checker, a.kind);
-            if !kinds.contains(&kind) {
-                kinds.push(kind);
-            }
-            for op in &a.ops {
-                first_ns = Some(first_ns.map_or(op.time, |t| t.min(op.time)));
-            }
-        }
-    }
+        .failing_anomalies()
+        .flat_map(|(_, a)| a.ops.iter().map(|op| op.time))
+        .min();
+    let kinds = r.results.failing_kinds();
     ZooRun {
         seed,
         run_dir,
