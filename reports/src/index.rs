@@ -1,5 +1,6 @@
 //! The store index: every run of `store/<test>/<timestamp>/`, newest first,
-//! with its verdict and key figures, as `store/index.html`.
+//! with its verdict and key figures, as `store/index.html`; above the table,
+//! each test's trend across runs ([`crate::trends`]).
 //!
 //! Building it must stay cheap with hundreds of runs in the store, so it reads
 //! only results.json and the first line of final-state.jsonl of each run,
@@ -10,6 +11,7 @@ use crate::ReportError;
 use crate::results::{Verdict, value_text};
 use crate::run_dir::{FINAL_STATE_FILE, HISTORY_FILE, REPORT_FILE, RESULTS_FILE};
 use crate::templates;
+use crate::trends::{TestTrend, trends};
 use crate::view::{Link, count, relative_href};
 use checkers::history::{FinalLine, INVOKE_MARK};
 use checkers::results_file::tolerant::{self, ResultsView};
@@ -35,8 +37,68 @@ pub struct RunRow {
     /// Relative link to the report, when there is (or will be) one.
     pub report: Option<String>,
     pub links: Vec<Link>,
+    /// Orders runs by time: the run directory's timestamp, then the start.
     #[serde(skip)]
-    sort_key: String,
+    pub(crate) sort_key: String,
+    /// The anomalies the verdict names, for the trend charts.
+    #[serde(skip)]
+    pub(crate) anomalies: Option<f64>,
+    #[serde(skip)]
+    pub(crate) settle: Settle,
+}
+
+/// How a run's convergence wait ended, from final-state.jsonl's summary.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) enum Settle {
+    /// Replicas agreed this many seconds after the final heal.
+    After(f64),
+    /// They agreed, but the file does not say when.
+    Untimed,
+    /// They never agreed before the convergence timeout.
+    Never,
+    /// No readable summary.
+    #[default]
+    Unknown,
+}
+
+impl Settle {
+    fn text(self) -> String {
+        match self {
+            Settle::After(s) => format!("{s:.2} s"),
+            Settle::Untimed => "converged".into(),
+            Settle::Never => "not converged".into(),
+            Settle::Unknown => "—".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl RunRow {
+    /// A row with only what the trends read.
+    pub(crate) fn for_trend_test(
+        test: &str,
+        started: &str,
+        verdict: Verdict,
+        anomalies: Option<f64>,
+        settle: Settle,
+    ) -> RunRow {
+        RunRow {
+            verdict,
+            verdict_label: verdict.label(),
+            test: test.into(),
+            started: started.into(),
+            duration: String::new(),
+            ops: String::new(),
+            lost: String::new(),
+            resurrections: String::new(),
+            convergence: settle.text(),
+            report: Some(format!("{test}/{started}/report.html")),
+            links: Vec::new(),
+            sort_key: started.into(),
+            anomalies,
+            settle,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -48,6 +110,7 @@ struct Counts {
 
 #[derive(Debug, Serialize)]
 struct IndexView {
+    trends: Vec<TestTrend>,
     runs: Vec<RunRow>,
     counts: Counts,
 }
@@ -79,7 +142,15 @@ pub fn render_store_index_html(
             Verdict::Unknown => counts.unknown += 1,
         }
     }
-    templates::render("index.html", &IndexView { runs, counts })
+    let trends = trends(&runs);
+    templates::render(
+        "index.html",
+        &IndexView {
+            trends,
+            runs,
+            counts,
+        },
+    )
 }
 
 /// Every run directory of the store, newest first. Symlinks (`latest`) are
@@ -156,6 +227,7 @@ fn run_row(store: &Path, run: &Path, reports_on_demand: bool) -> RunRow {
         segs.push(file);
         relative_href(segs)
     };
+    let settle = settle(run);
     let report = (reports_on_demand || run.join(REPORT_FILE).is_file()).then(|| href(REPORT_FILE));
     let links = [RESULTS_FILE, HISTORY_FILE]
         .into_iter()
@@ -184,9 +256,11 @@ fn run_row(store: &Path, run: &Path, reports_on_demand: bool) -> RunRow {
             .unwrap_or_else(|| "—".into()),
         lost: figure("lost"),
         resurrections: figure("resurrect"),
-        convergence: convergence_time(run),
+        convergence: settle.text(),
         report,
         links,
+        anomalies: results.as_ref().and_then(ResultsView::anomaly_count),
+        settle,
     }
 }
 
@@ -228,18 +302,19 @@ fn count_history_ops(run: &Path) -> Option<String> {
     Some(text.matches(INVOKE_MARK).count().to_string())
 }
 
-/// "0.82 s", "not converged", or "—", from final-state.jsonl's summary line.
-fn convergence_time(run: &Path) -> String {
+/// How the run's convergence wait ended, from final-state.jsonl's summary
+/// line (the first; the rest of the file is not read).
+fn settle(run: &Path) -> Settle {
     let first_line = std::fs::File::open(run.join(FINAL_STATE_FILE))
         .ok()
         .and_then(|f| BufReader::new(f).lines().next())
         .and_then(Result::ok);
     match first_line.and_then(|l| serde_json::from_str::<FinalLine>(&l).ok()) {
         Some(FinalLine::Summary(s)) if s.converged => match s.converged_at {
-            Some(at) => format!("{:.2} s", at.saturating_sub(s.healed_at) as f64 / 1e9),
-            None => "converged".into(),
+            Some(at) => Settle::After(at.saturating_sub(s.healed_at) as f64 / 1e9),
+            None => Settle::Untimed,
         },
-        Some(FinalLine::Summary(_)) => "not converged".into(),
-        _ => "—".into(),
+        Some(FinalLine::Summary(_)) => Settle::Never,
+        _ => Settle::Unknown,
     }
 }

@@ -5,7 +5,9 @@
 //! inline SVG, every value escaped. Map of the crate:
 //!
 //! - `report`: the per-run page (verdict, summary, test, checks, charts, files).
-//! - `index`: `store/index.html`, every run newest first.
+//! - `index`: `store/index.html`, every run newest first, under each
+//!   test's trend across runs (`trends`: verdict strip, anomalies and
+//!   convergence time per run).
 //! - `serve`: `converge serve`, an HTTP browser over the store.
 //! - `run_dir`: tolerant loading of a run's files; problems become notes.
 //! - `results`, `metrics`, `ops`, `nemesis`: the inputs as the report
@@ -59,6 +61,7 @@ mod summary;
 mod svg;
 pub mod sweep;
 mod templates;
+mod trends;
 mod view;
 pub mod zoo;
 

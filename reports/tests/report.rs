@@ -287,3 +287,91 @@ fn a_large_run_is_downsampled_but_keeps_every_anomaly() {
     }
     assert!(html.len() < 1_000_000, "report is {} bytes", html.len());
 }
+
+/// A valid results.json and a final state that converged `after_s` after
+/// the heal (or never), replacing what `write_run` made.
+fn make_valid(dir: &Path, after_s: Option<f64>) {
+    let results = std::fs::read_to_string(dir.join("results.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&results).unwrap();
+    v["valid"] = serde_json::Value::Bool(true);
+    for c in v["checks"].as_array_mut().unwrap() {
+        c["valid"] = serde_json::Value::Bool(true);
+        c["anomalies"] = serde_json::json!([]);
+    }
+    std::fs::write(dir.join("results.json"), v.to_string()).unwrap();
+    let summary = match after_s {
+        Some(s) => serde_json::json!({"kind": "summary", "nodes": ["n1"], "converged": true,
+            "healed_at": 1_000_000_000u64, "converged_at": 1_000_000_000u64 + (s * 1e9) as u64}),
+        None => serde_json::json!({"kind": "summary", "nodes": ["n1"], "converged": false,
+            "healed_at": 1_000_000_000u64}),
+    };
+    std::fs::write(dir.join("final-state.jsonl"), format!("{summary}\n")).unwrap();
+}
+
+#[test]
+fn the_index_shows_each_tests_trend_and_when_it_started_failing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    // Test "nightly": two valid nights, then two with anomalies; test
+    // "other": one valid night that never converged.
+    let nights = [
+        "20261120T020000Z",
+        "20261121T020000Z",
+        "20261122T020000Z",
+        "20261123T020000Z",
+    ];
+    for (i, night) in nights.iter().enumerate() {
+        let dir = store.join("nightly").join(night);
+        write_run(
+            &dir,
+            &Spec {
+                ops: 200,
+                test_name: "nightly".into(),
+                started_at: format!("2026-11-2{}T02:00:00Z", i),
+                ..Spec::default()
+            },
+        );
+        if i < 2 {
+            make_valid(&dir, Some(0.5 + i as f64));
+        }
+        std::fs::write(dir.join("report.html"), "").unwrap();
+    }
+    let other = store.join("other").join("20261122T030000Z");
+    write_run(
+        &other,
+        &Spec {
+            ops: 200,
+            test_name: "other".into(),
+            ..Spec::default()
+        },
+    );
+    make_valid(&other, None);
+
+    let html = std::fs::read_to_string(reports::render_store_index(&store).unwrap()).unwrap();
+    let trends = &html
+        [html.find("id=\"trends\"").expect("a trends table")..html.find("id=\"runs\"").unwrap()];
+    let nightly = &trends[trends.find("<th scope=\"row\">nightly</th>").unwrap()
+        ..trends.find("<th scope=\"row\">other</th>").unwrap()];
+    // The latest night failed, since the third night.
+    assert!(nightly.contains("pill invalid"));
+    assert!(nightly.contains("since 2026-11-22T02:00:00Z"), "{nightly}");
+    assert!(nightly.contains("2/4 valid"));
+    // Each verdict cell links to its night's report, oldest first.
+    let links: Vec<usize> = nights
+        .iter()
+        .map(|n| {
+            nightly
+                .find(&format!("href=\"nightly/{n}/report.html\""))
+                .unwrap()
+        })
+        .collect();
+    assert!(links.windows(2).all(|w| w[0] < w[1]), "{links:?}");
+    // Valid nights: no anomalies and a convergence time; failing nights: a count.
+    assert!(nightly.contains("2026-11-20T02:00:00Z — 0 anomalies"));
+    assert!(nightly.contains("2026-11-21T02:00:00Z — converged in 1.50 s"));
+    assert!(!nightly.contains("2026-11-23T02:00:00Z — 0 anomalies"));
+    let other = &trends[trends.find("<th scope=\"row\">other</th>").unwrap()..];
+    assert!(other.contains("pill valid"));
+    assert!(other.contains("did not converge"));
+    assert!(!other.contains("since "));
+}

@@ -115,6 +115,27 @@ impl ResultsView {
         }
         found
     }
+
+    /// How many anomalies the run's verdict names: for each invalid check,
+    /// the counts of the kinds its examples show (a check's `counts` also
+    /// hold figures that are not anomalies, such as ops examined). `None`
+    /// when the file has no verdict.
+    pub fn anomaly_count(&self) -> Option<f64> {
+        if self.valid == Validity::Unknown {
+            return None;
+        }
+        let mut total = 0.0;
+        for check in self.checks.iter().filter(|c| c.valid == Validity::False) {
+            let mut kinds: Vec<&str> = check.anomalies.iter().map(|a| a.kind.as_str()).collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            total += kinds
+                .iter()
+                .map(|k| check.counts.get(*k).copied().unwrap_or(1.0))
+                .sum::<f64>();
+        }
+        Some(total)
+    }
 }
 
 /// Reads results.json tolerantly. Errors only when the file cannot be read
@@ -126,6 +147,22 @@ pub fn read(path: &Path) -> Result<ResultsView, ResultsFileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_anomaly_count_sums_only_the_kinds_invalid_checks_report() {
+        let r: ResultsView = serde_json::from_str(
+            r#"{"valid": false, "checks": [
+                {"checker": "lost-updates", "valid": false,
+                 "counts": {"lost-write": 7, "writes-checked": 900},
+                 "anomalies": [{"kind": "lost-write"}, {"kind": "lost-write"}]},
+                {"checker": "staleness", "valid": true,
+                 "counts": {"stale-read": 40}, "anomalies": []}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.anomaly_count(), Some(7.0));
+        let undecided: ResultsView = serde_json::from_str(r#"{"valid": "unknown"}"#).unwrap();
+        assert_eq!(undecided.anomaly_count(), None);
+    }
 
     #[test]
     fn verdicts_and_numbers_read_leniently() {
