@@ -6,7 +6,9 @@
 //! Exit codes: 0 every checker valid (sweep: some configuration safe; zoo:
 //! no false alarm); 1 anomalies found (sweep: none safe; zoo: a clean-node
 //! run was not valid); 2 bad input, harness error, interrupted run or
-//! sweep, or an undecided verdict.
+//! sweep, or an undecided verdict. A fleet, a sweep slice, a merge and
+//! `sweep --report-only` gate on their runs: 1 if any run found anomalies,
+//! 2 if any has no verdict or is missing.
 
 use crate::cli::{
     CheckArgs, Cli, Command, MergeArgs, ReportArgs, RunArgs, ServeArgs, SweepArgs, ZooArgs,
@@ -17,6 +19,7 @@ use converge::output::{junit, table};
 use converge::run::RunDirSlot;
 use converge::sweep::fleet::FleetOptions;
 use converge::sweep::shard::Shard;
+use converge::sweep::verdicts::{Gate, RunVerdict, gate};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -120,8 +123,9 @@ fn check_command(args: &CheckArgs) -> i32 {
     }
 }
 
-/// `converge sweep`: the report's paths, and whether any configuration was
-/// safe as the exit code.
+/// `converge sweep`: the report's paths; as the exit code, whether any
+/// configuration was safe (a whole sweep) or how its runs ended (a slice,
+/// `--report-only`).
 fn sweep_command(args: &SweepArgs) -> i32 {
     let outcome = match converge::sweep::execute::sweep(&args.into()) {
         Ok(None) => return EXIT_VALID,
@@ -131,31 +135,52 @@ fn sweep_command(args: &SweepArgs) -> i32 {
     for m in &outcome.missing {
         eprintln!("converge: missing from the store: {m}");
     }
+    if let Some(path) = &args.junit
+        && let Err(e) = write_sweep_junit(&args.matrix, path, &outcome.verdicts)
+    {
+        return error(e);
+    }
     let Some(files) = &outcome.report else {
         // A slice: its own runs decide.
         println!(
             "shard {}: {} runs, {} with anomalies, {} undecided",
             args.shard.map(|s| s.to_string()).unwrap_or_default(),
-            outcome.runs,
-            outcome.invalid,
-            outcome.unknown
+            outcome.finished(),
+            outcome.invalid(),
+            outcome.unknown()
         );
-        return if outcome.unknown > 0 {
-            EXIT_ERROR
-        } else if outcome.invalid > 0 {
-            EXIT_ANOMALIES
-        } else {
-            EXIT_VALID
-        };
+        return gate_code(&outcome.verdicts);
     };
     println!("sweep report: {}", files.html.display());
     println!("summary:      {}", files.markdown.display());
+    if args.report_only {
+        return gate_code(&outcome.verdicts);
+    }
     if outcome.any_safe {
         EXIT_VALID
     } else {
         eprintln!("converge: no configuration was safe");
         EXIT_ANOMALIES
     }
+}
+
+/// The exit code of a CI gate over runs.
+fn gate_code(runs: &[RunVerdict]) -> i32 {
+    match gate(runs) {
+        Gate::Valid => EXIT_VALID,
+        Gate::Anomalies => EXIT_ANOMALIES,
+        Gate::Undecided => EXIT_ERROR,
+    }
+}
+
+/// One JUnit file for a sweep's runs, named after the matrix's sweep.
+fn write_sweep_junit(matrix: &Path, path: &Path, runs: &[RunVerdict]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let name = converge::sweep::matrix::load(matrix)
+        .map(|m| m.name)
+        .unwrap_or_else(|_| "sweep".into());
+    std::fs::write(path, junit::render_sweep(&name, runs))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `converge run --seeds N`: the test over N seeds (or a slice of them).
@@ -172,16 +197,8 @@ fn fleet_command(cfg: converge::config::TestConfig, seeds: u32, shard: Option<Sh
         Ok(o) => o,
         Err(e) => return error(e),
     };
-    let invalid = outcome
-        .runs
-        .iter()
-        .filter(|r| r.valid == Some(Validity::False))
-        .count();
-    let undecided = outcome
-        .runs
-        .iter()
-        .filter(|r| !matches!(r.valid, Some(Validity::True | Validity::False)))
-        .count();
+    let invalid = outcome.runs.iter().filter(|r| r.is_invalid()).count();
+    let undecided = outcome.runs.iter().filter(|r| r.is_undecided()).count();
     for r in &outcome.runs {
         let verdict = match r.valid {
             Some(Validity::True) => "valid".to_string(),
@@ -209,13 +226,7 @@ fn fleet_command(cfg: converge::config::TestConfig, seeds: u32, shard: Option<Sh
     {
         return error(format!("cannot write {}: {e}", path.display()));
     }
-    if undecided > 0 {
-        EXIT_ERROR
-    } else if invalid > 0 {
-        EXIT_ANOMALIES
-    } else {
-        EXIT_VALID
-    }
+    gate_code(&outcome.runs)
 }
 
 fn merge_command(args: &MergeArgs) -> i32 {
@@ -240,13 +251,16 @@ fn merge_command(args: &MergeArgs) -> i32 {
         println!("sweep report: {}", files.html.display());
         println!("summary:      {}", files.markdown.display());
     }
-    if !outcome.refused.is_empty() {
-        EXIT_ERROR
-    } else if outcome.sweep.any_safe {
-        EXIT_VALID
-    } else {
-        EXIT_ANOMALIES
+    if let Some(path) = &args.junit
+        && let Err(e) = write_sweep_junit(&args.matrix, path, &outcome.sweep.verdicts)
+    {
+        return error(e);
     }
+    if !outcome.refused.is_empty() {
+        eprintln!("converge: refused runs do not belong to this matrix");
+        return EXIT_ERROR;
+    }
+    gate_code(&outcome.sweep.verdicts)
 }
 
 fn zoo_command(args: &ZooArgs) -> i32 {

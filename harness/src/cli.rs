@@ -296,6 +296,10 @@ pub struct SweepArgs {
     /// and name the ones still missing.
     #[arg(long, conflicts_with = "shard")]
     pub report_only: bool,
+    /// Also write a JUnit XML report here: one test case per cell x seed
+    /// (of the slice, with --shard).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 impl From<&SweepArgs> for SweepOptions {
@@ -375,6 +379,10 @@ pub struct MergeArgs {
     /// As for `converge sweep --node-bin`.
     #[arg(long, value_name = "PATH")]
     pub node_bin: Option<PathBuf>,
+    /// Also write a JUnit XML report here: one test case per cell x seed,
+    /// a missing run as an error.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// The slices' stores.
     #[arg(value_name = "STORE", required = true)]
     pub sources: Vec<PathBuf>,

@@ -284,7 +284,16 @@ fn four_shards_in_parallel_merge_into_the_single_machine_report() {
         );
     }
     let merged = h.dir.path().join("merged");
-    let mut args = vec!["merge", "--matrix", &m, "--into", merged.to_str().unwrap()];
+    let junit = h.dir.path().join("merged.xml");
+    let mut args = vec![
+        "merge",
+        "--matrix",
+        &m,
+        "--into",
+        merged.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ];
     let stores: Vec<String> = (0..4)
         .map(|i| shard_store(i).to_str().unwrap().to_string())
         .collect();
@@ -296,6 +305,39 @@ fn four_shards_in_parallel_merge_into_the_single_machine_report() {
             .contains("4 runs copied, 0 already present, 0 refused, 0 missing"),
         "{}",
         out.stdout
+    );
+    // One JUnit case per cell x seed, all passing.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("name=\"converge.sweep.sharded\" tests=\"4\" failures=\"0\" errors=\"0\""),
+        "{xml}"
+    );
+    assert_eq!(xml.matches("<testcase ").count(), 4, "{xml}");
+    // A merge of one slice so far is incomplete: exit 2, the three runs it
+    // lacks are JUnit errors.
+    let partial = h.dir.path().join("partial");
+    let partial_junit = h.dir.path().join("partial.xml");
+    let out = h.run(&[
+        "merge",
+        "--matrix",
+        &m,
+        "--into",
+        partial.to_str().unwrap(),
+        "--junit",
+        partial_junit.to_str().unwrap(),
+        &stores[0],
+    ]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("1 runs copied, 0 already present, 0 refused, 3 missing"),
+        "{}",
+        out.stdout
+    );
+    let xml = std::fs::read_to_string(&partial_junit).unwrap();
+    assert!(
+        xml.contains("tests=\"4\" failures=\"0\" errors=\"3\""),
+        "{xml}"
     );
     // Merging again copies nothing: merging is idempotent.
     let again = h.run(&args);

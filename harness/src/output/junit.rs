@@ -1,9 +1,10 @@
 //! JUnit XML (`--junit FILE`): one test case per checker, so CI systems that
 //! run nightly chaos show each checker's verdict. An invalid checker is a
 //! `<failure>` listing its anomalies; an undecided one is an `<error>`.
-//! A fleet (`run --seeds N`) writes one test case per run instead.
+//! A fleet (`run --seeds N`), a sweep and a merge (`--junit`) write one
+//! test case per run instead.
 
-use crate::sweep::fleet::FleetRun;
+use crate::sweep::verdicts::RunVerdict;
 use checkers::{Results, Validity};
 use std::fmt::Write;
 
@@ -88,21 +89,25 @@ pub fn render(name: &str, results: &Results, seconds: f64) -> String {
 
 /// The report for a fleet of test `name`: one test case per run (by seed),
 /// a `<failure>` naming the anomaly kinds of an invalid run, an `<error>`
-/// for a run without a verdict.
-pub fn render_fleet(name: &str, runs: &[FleetRun]) -> String {
-    let failures = runs
-        .iter()
-        .filter(|r| r.valid == Some(Validity::False))
-        .count();
-    let errors = runs
-        .iter()
-        .filter(|r| !matches!(r.valid, Some(Validity::True | Validity::False)))
-        .count();
+/// for a run without a verdict (or missing from the store).
+pub fn render_fleet(name: &str, runs: &[RunVerdict]) -> String {
+    render_runs(&format!("converge.fleet.{name}"), runs, false)
+}
+
+/// The report for sweep `name` (whole, merged or a slice): as a fleet's,
+/// with each case's class naming its configuration.
+pub fn render_sweep(name: &str, runs: &[RunVerdict]) -> String {
+    render_runs(&format!("converge.sweep.{name}"), runs, true)
+}
+
+fn render_runs(suite: &str, runs: &[RunVerdict], class_per_cell: bool) -> String {
+    let failures = runs.iter().filter(|r| r.is_invalid()).count();
+    let errors = runs.iter().filter(|r| r.is_undecided()).count();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         x,
-        "<testsuite name=\"converge.fleet.{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">",
-        esc(name),
+        "<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\">",
+        esc(suite),
         runs.len()
     );
     for r in runs {
@@ -110,11 +115,16 @@ pub fn render_fleet(name: &str, runs: &[FleetRun]) -> String {
             .dir
             .as_ref()
             .map(|d| d.display().to_string())
-            .unwrap_or_else(|| "no run directory".into());
+            .unwrap_or_else(|| "missing from the store".into());
+        let class = if class_per_cell {
+            format!("{suite}.{}", r.cell)
+        } else {
+            suite.to_string()
+        };
         let _ = write!(
             x,
-            "  <testcase classname=\"converge.fleet.{}\" name=\"seed {}\">",
-            esc(name),
+            "  <testcase classname=\"{}\" name=\"seed {}\">",
+            esc(&class),
             r.seed
         );
         match r.valid {
@@ -184,7 +194,8 @@ mod tests {
 
     #[test]
     fn a_fleet_is_one_case_per_run() {
-        let run = |seed, valid| FleetRun {
+        let run = |seed, valid| RunVerdict {
+            cell: "base".into(),
             seed,
             dir: Some(std::path::PathBuf::from(format!("store/t/{seed}"))),
             valid,
@@ -205,5 +216,44 @@ mod tests {
         assert!(x.contains("tests=\"3\" failures=\"1\" errors=\"1\""), "{x}");
         assert_eq!(x.matches("<testcase ").count(), 3);
         assert!(x.contains("<failure message=\"lost-updates/lost-write\">store/t/2</failure>"));
+    }
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_case_names_its_configuration_and_a_missing_run_is_an_error() {
+        let runs = [
+            RunVerdict {
+                cell: "read_repair=off".into(),
+                seed: 7,
+                dir: Some(std::path::PathBuf::from("store/c1/1")),
+                valid: Some(Validity::True),
+                kinds: Vec::new(),
+            },
+            RunVerdict {
+                cell: "read_repair=<on>".into(),
+                seed: 8,
+                dir: None,
+                valid: None,
+                kinds: Vec::new(),
+            },
+        ];
+        let x = render_sweep("repair", &runs);
+        assert!(
+            x.contains(
+                "<testsuite name=\"converge.sweep.repair\" tests=\"2\" failures=\"0\" errors=\"1\">"
+            ),
+            "{x}"
+        );
+        assert!(x.contains(
+            "classname=\"converge.sweep.repair.read_repair=off\" name=\"seed 7\"></testcase>"
+        ));
+        assert!(x.contains(
+            "classname=\"converge.sweep.repair.read_repair=&lt;on&gt;\" name=\"seed 8\">"
+        ));
+        assert!(x.contains(">missing from the store</error>"));
     }
 }

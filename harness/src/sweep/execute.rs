@@ -14,6 +14,7 @@
 
 use super::matrix::{self, Matrix};
 use super::plan::{self, PlannedRun};
+use super::verdicts::RunVerdict;
 use super::{SweepError, SweepOptions};
 use crate::config::TestConfig;
 use crate::run::RunDirSlot;
@@ -29,15 +30,32 @@ pub struct SweepOutcome {
     pub report: Option<reports::sweep::SweepFiles>,
     /// Some configuration was safe (whole sweeps only).
     pub any_safe: bool,
-    /// The runs in view: this slice's, or the whole sweep's.
-    pub runs: usize,
-    /// Of those, runs whose verdict named an anomaly.
-    pub invalid: usize,
-    /// Of those, runs whose verdict was undecided.
-    pub unknown: usize,
+    /// Every run in view (this slice's, or the whole sweep's), in matrix
+    /// order, with what it concluded; a run the store lacks is undecided.
+    pub verdicts: Vec<RunVerdict>,
     /// Runs the matrix asks for that the store does not hold
     /// (`--report-only`), as "cell label seed N".
     pub missing: Vec<String>,
+}
+
+impl SweepOutcome {
+    /// Runs in view that the store holds.
+    pub fn finished(&self) -> usize {
+        self.verdicts.iter().filter(|v| v.dir.is_some()).count()
+    }
+
+    /// Of those, runs whose verdict named an anomaly.
+    pub fn invalid(&self) -> usize {
+        self.verdicts.iter().filter(|v| v.is_invalid()).count()
+    }
+
+    /// Of those, runs without a verdict.
+    pub fn unknown(&self) -> usize {
+        self.verdicts
+            .iter()
+            .filter(|v| v.dir.is_some() && v.is_undecided())
+            .count()
+    }
 }
 
 /// Runs the sweep (or its slice, or only its report); `None` when only the
@@ -51,10 +69,7 @@ pub fn sweep(args: &SweepOptions) -> Result<Option<SweepOutcome>, SweepError> {
         .unwrap_or_else(|| PathBuf::from("store"));
     plan::write_cell_configs(&store, &matrix)?;
     let configs = load_cells(&matrix, &store, args)?;
-    let mut planned = plan::plan(&store, &matrix);
-    if let Some(shard) = args.shard {
-        planned = shard.slice(planned);
-    }
+    let planned = in_view(&store, &matrix, args);
     if args.plan {
         print_plan(&matrix, &planned);
         return Ok(None);
@@ -70,22 +85,16 @@ pub fn sweep(args: &SweepOptions) -> Result<Option<SweepOutcome>, SweepError> {
         run_missing(&matrix, &configs, planned)?
     };
     finished.sort_by_key(|p| (p.cell, p.seed));
-    let (mut invalid, mut unknown) = (0, 0);
-    for run in &finished {
-        match checkers::results_file::read(&run.dir.join(checkers::run_files::RESULTS))
-            .map(|r| r.results.valid)
-        {
-            Ok(checkers::Validity::True) => {}
-            Ok(checkers::Validity::False) => invalid += 1,
-            Ok(checkers::Validity::Unknown) | Err(_) => unknown += 1,
-        }
-    }
+    // Read back from the store after running, so a run that died without
+    // results counts as undecided, exactly as a later merge would see it.
+    let verdicts = in_view(&store, &matrix, args)
+        .iter()
+        .map(|p| RunVerdict::of(&matrix, p))
+        .collect();
     let mut outcome = SweepOutcome {
         report: None,
         any_safe: false,
-        runs: finished.len(),
-        invalid,
-        unknown,
+        verdicts,
         missing: if args.report_only {
             missing
         } else {
@@ -106,6 +115,15 @@ pub fn sweep(args: &SweepOptions) -> Result<Option<SweepOutcome>, SweepError> {
     outcome.any_safe = report.configs.iter().any(|c| c.safe);
     outcome.report = Some(files);
     Ok(Some(outcome))
+}
+
+/// The runs this invocation is about: the slice's, or every cell × seed.
+fn in_view(store: &Path, matrix: &Matrix, args: &SweepOptions) -> Vec<PlannedRun> {
+    let planned = plan::plan(store, matrix);
+    match args.shard {
+        Some(shard) => shard.slice(planned),
+        None => planned,
+    }
 }
 
 /// Every cell's effective config, loaded exactly as `converge run --config`

@@ -10,9 +10,9 @@
 //! the base seed (`--seed`), the same on every machine that slices it.
 
 use super::shard::Shard;
-use super::{SweepError, SweepOptions, execute, matrix, plan};
+use super::verdicts::RunVerdict;
+use super::{SweepError, SweepOptions, execute, matrix};
 use crate::config::TestConfig;
-use checkers::Validity;
 use std::path::{Path, PathBuf};
 
 /// What a fleet is asked to do.
@@ -28,22 +28,10 @@ pub struct FleetOptions {
     pub shard: Option<Shard>,
 }
 
-/// One run of a fleet.
-#[derive(Debug, Clone)]
-pub struct FleetRun {
-    pub seed: u64,
-    /// Its run directory, if it finished.
-    pub dir: Option<PathBuf>,
-    /// Its verdict; `None` if it has no readable results.json.
-    pub valid: Option<Validity>,
-    /// The failing checkers' `checker/kind`s.
-    pub kinds: Vec<String>,
-}
-
 /// A finished fleet (or slice of one).
 pub struct FleetOutcome {
-    /// The runs in view, in seed order.
-    pub runs: Vec<FleetRun>,
+    /// The runs in view, in the order the seeds were drawn.
+    pub runs: Vec<RunVerdict>,
     /// The sweep report (whole fleets only).
     pub report: Option<reports::sweep::SweepFiles>,
 }
@@ -67,31 +55,8 @@ pub fn fleet(opts: &FleetOptions) -> Result<FleetOutcome, SweepError> {
     };
     let outcome = execute::sweep(&sweep)?
         .ok_or_else(|| SweepError::Harness("the fleet produced no outcome".into()))?;
-    let m = matrix::load(&matrix_path)?;
-    let mut planned = plan::plan(&store, &m);
-    if let Some(shard) = opts.shard {
-        planned = shard.slice(planned);
-    }
-    let runs = planned
-        .into_iter()
-        .map(|p| {
-            let results = p.done.as_ref().and_then(|d| {
-                checkers::results_file::read(&d.join(checkers::run_files::RESULTS)).ok()
-            });
-            let kinds = results
-                .as_ref()
-                .map(|r| r.results.failing_kinds())
-                .unwrap_or_default();
-            FleetRun {
-                seed: p.seed,
-                dir: p.done,
-                valid: results.map(|r| r.results.valid),
-                kinds,
-            }
-        })
-        .collect();
     Ok(FleetOutcome {
-        runs,
+        runs: outcome.verdicts,
         report: outcome.report,
     })
 }

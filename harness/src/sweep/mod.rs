@@ -18,11 +18,15 @@
 //!   slices' stores gathered into one, checked against the matrix.
 //! - [`fleet`]: `converge run --seeds N`, one test over N seeds (a sweep of
 //!   one cell).
+//! - [`verdicts`]: what each run concluded, for JUnit and CI exit codes.
 //!
-//! [`execute::sweep`] returns whether any configuration was safe; the
-//! binary turns that into exit codes (0 some configuration is safe; 1 none
-//! is; 2 bad input, a run that failed to produce a verdict, or an
-//! interrupted sweep, rerun to resume).
+//! [`execute::sweep`] returns whether any configuration was safe and every
+//! run's verdict; the binary turns that into exit codes. A whole sweep on
+//! one machine compares configurations: 0 some configuration is safe, 1
+//! none is. A slice, a fleet, a merge and `--report-only` are CI gates over
+//! runs ([`verdicts::gate`]): 0 every run valid, 1 some run found
+//! anomalies, 2 some run has no verdict or is missing. Always 2 for bad
+//! input or an interrupted sweep (rerun to resume).
 
 pub mod aggregate;
 pub mod execute;
@@ -34,6 +38,7 @@ pub mod plan;
 pub mod report;
 pub mod safety;
 pub mod shard;
+pub mod verdicts;
 
 use std::path::PathBuf;
 
