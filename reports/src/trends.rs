@@ -32,6 +32,7 @@ const COLOUR_VALID: &str = "#2a9d8f";
 const COLOUR_INVALID: &str = "#c1121f";
 const COLOUR_UNKNOWN: &str = "#b08900";
 const COLOUR_BAR: &str = "#5f6368";
+const COLOUR_BASELINE: &str = "#bbbbbb";
 
 /// One test's trend, as the index template shows it.
 #[derive(Debug, Serialize)]
@@ -108,6 +109,18 @@ fn open(out: &mut String, n: usize, h: f64, label: &str) {
     );
 }
 
+/// A bar chart's opening: the tag and a baseline, so a row of zeros reads
+/// as zero rather than as a missing chart.
+fn open_chart(out: &mut String, n: usize, label: &str) {
+    open(out, n, CHART_H, label);
+    let w = (n.max(1) as f64) * CELL;
+    let _ = write!(
+        out,
+        "<line x1=\"0\" y1=\"{y}\" x2=\"{w}\" y2=\"{y}\" stroke=\"{COLOUR_BASELINE}\"/>",
+        y = CHART_H - 0.5
+    );
+}
+
 /// A cell's hover text: when the run started and what it showed.
 fn title(r: &RunRow, what: &str) -> String {
     format!("<title>{} — {}</title>", escape(&r.started), escape(what))
@@ -157,7 +170,7 @@ fn bar_chart(
 ) -> String {
     let max = runs.iter().filter_map(|r| value(r)).fold(0.0_f64, f64::max);
     let mut out = String::new();
-    open(&mut out, runs.len(), CHART_H, label);
+    open_chart(&mut out, runs.len(), label);
     for (i, r) in runs.iter().enumerate() {
         match value(r) {
             Some(v) => {
@@ -186,7 +199,7 @@ fn convergence_chart(runs: &[&RunRow]) -> String {
         })
         .fold(0.0_f64, f64::max);
     let mut out = String::new();
-    open(&mut out, runs.len(), CHART_H, "convergence time per run");
+    open_chart(&mut out, runs.len(), "convergence time per run");
     for (i, r) in runs.iter().enumerate() {
         match r.settle {
             Settle::After(s) => {
