@@ -59,21 +59,20 @@ impl SweepOutcome {
 }
 
 /// Runs the sweep (or its slice, or only its report); `None` when only the
-/// plan was asked for.
+/// plan was asked for (`args.plan`: the plan is printed).
 pub fn sweep(args: &SweepOptions) -> Result<Option<SweepOutcome>, SweepError> {
-    let matrix = matrix::load(&args.matrix)?;
-    let store = args
-        .store
-        .clone()
-        .or_else(|| matrix.base_store.clone())
-        .unwrap_or_else(|| PathBuf::from("store"));
-    plan::write_cell_configs(&store, &matrix)?;
-    let configs = load_cells(&matrix, &store, args)?;
-    let planned = in_view(&store, &matrix, args);
     if args.plan {
-        print_plan(&matrix, &planned);
+        let (matrix, store, _) = prepare(args)?;
+        print_plan(&matrix, &in_view(&store, &matrix, args));
         return Ok(None);
     }
+    run(args).map(Some)
+}
+
+/// Runs the sweep (or its slice, or only its report), whatever `args.plan`.
+pub fn run(args: &SweepOptions) -> Result<SweepOutcome, SweepError> {
+    let (matrix, store, configs) = prepare(args)?;
+    let planned = in_view(&store, &matrix, args);
     let missing: Vec<String> = planned
         .iter()
         .filter(|p| p.done.is_none())
@@ -102,19 +101,33 @@ pub fn sweep(args: &SweepOptions) -> Result<Option<SweepOutcome>, SweepError> {
         },
     };
     if args.shard.is_some() {
-        return Ok(Some(outcome));
+        return Ok(outcome);
     }
     let runs: Vec<(usize, PathBuf)> = finished.into_iter().map(|r| (r.cell, r.dir)).collect();
     let report = super::report::build(args, &matrix, &store, &configs, &runs)?;
     let dir = plan::sweep_dir(&store, &matrix.name);
-    let files = reports::sweep::write_sweep_report(&dir, "../..", &report)
-        .map_err(|e| SweepError::Harness(format!("cannot write the sweep report: {e}")))?;
+    let files =
+        reports::sweep::write_sweep_report(&dir, "../..", &report).map_err(SweepError::Report)?;
     if let Err(e) = reports::render_store_index(&store) {
         eprintln!("converge: warning: store index not updated: {e}");
     }
     outcome.any_safe = report.configs.iter().any(|c| c.safe);
     outcome.report = Some(files);
-    Ok(Some(outcome))
+    Ok(outcome)
+}
+
+/// The matrix, its store, and every cell's effective test, each cell's
+/// test file written first.
+fn prepare(args: &SweepOptions) -> Result<(Matrix, PathBuf, Vec<TestConfig>), SweepError> {
+    let matrix = matrix::load(&args.matrix)?;
+    let store = args
+        .store
+        .clone()
+        .or_else(|| matrix.base_store.clone())
+        .unwrap_or_else(|| PathBuf::from("store"));
+    plan::write_cell_configs(&store, &matrix)?;
+    let configs = load_cells(&matrix, &store, args)?;
+    Ok((matrix, store, configs))
 }
 
 /// The runs this invocation is about: the slice's, or every cell × seed.
@@ -137,8 +150,12 @@ pub(super) fn load_cells(
         .cells
         .iter()
         .map(|cell| {
-            crate::config::load(&run_args(matrix, store, args, cell, matrix.seeds[0]))
-                .map_err(|e| SweepError::Input(format!("cell {}: {e}", cell.label())))
+            crate::config::load(&run_args(matrix, store, args, cell, matrix.seeds[0])).map_err(
+                |source| SweepError::Cell {
+                    cell: cell.label(),
+                    source,
+                },
+            )
         })
         .collect()
 }
@@ -224,7 +241,10 @@ fn run_missing(
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| SweepError::Harness(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|source| SweepError::Setup {
+            action: "start the async runtime",
+            source,
+        })?;
     let mut signals = Signals::install(&rt)?;
     let multi = MultiProgress::new();
     let bar = multi.add(ProgressBar::new(todo.len() as u64));
@@ -266,17 +286,17 @@ fn run_missing(
         ));
         let started = Instant::now();
         let outcome = run_one(&rt, &mut signals, cfg).map_err(|e| match e {
-            SweepError::Interrupted(sig) => SweepError::Interrupted(format!(
+            RunStop::Signal(sig) => SweepError::Interrupted(format!(
                 "{sig} during {} seed {}; {} runs are stored; rerun the same command to resume",
                 cell.label(),
                 p.seed,
                 finished.len()
             )),
-            other => SweepError::Harness(format!(
-                "run of {} seed {} failed: {other}; fix it and rerun the same command to resume",
-                cell.label(),
-                p.seed
-            )),
+            RunStop::Failed(source) => SweepError::Run {
+                cell: cell.label(),
+                seed: p.seed,
+                source,
+            },
         })?;
         eta.record(started.elapsed(), configs[p.cell].test.time_limit.get());
         status(format!(
@@ -304,6 +324,13 @@ fn run_missing(
     Ok(finished)
 }
 
+/// Why one run of the sweep ended without a verdict.
+enum RunStop {
+    /// Ctrl-C or SIGTERM, in words.
+    Signal(&'static str),
+    Failed(Box<crate::run::RunError>),
+}
+
 struct RunDone {
     dir: PathBuf,
     results: checkers::results_file::RunResults,
@@ -321,7 +348,10 @@ impl Signals {
     fn install(rt: &tokio::runtime::Runtime) -> Result<Signals, SweepError> {
         use tokio::signal::unix::{SignalKind, signal};
         let _context = rt.enter();
-        let fail = |e: std::io::Error| SweepError::Harness(format!("cannot watch for Ctrl-C: {e}"));
+        let fail = |source| SweepError::Setup {
+            action: "watch for Ctrl-C",
+            source,
+        };
         Ok(Signals {
             int: signal(SignalKind::interrupt()).map_err(fail)?,
             term: signal(SignalKind::terminate()).map_err(fail)?,
@@ -341,16 +371,16 @@ fn run_one(
     rt: &tokio::runtime::Runtime,
     signals: &mut Signals,
     cfg: TestConfig,
-) -> Result<RunDone, SweepError> {
+) -> Result<RunDone, RunStop> {
     let slot: RunDirSlot = Arc::default();
     rt.block_on(async {
         tokio::select! {
             // A pending signal wins before the run even starts.
             biased;
-            sig = signals.next() => Err(SweepError::Interrupted(sig.to_string())),
+            sig = signals.next() => Err(RunStop::Signal(sig)),
             r = crate::run::run(cfg, Arc::clone(&slot)) => match r {
                 Ok(done) => Ok(RunDone { dir: done.run_dir.root().to_path_buf(), results: done.results }),
-                Err(e) => Err(SweepError::Harness(e.to_string())),
+                Err(e) => Err(RunStop::Failed(Box::new(e))),
             },
         }
     })

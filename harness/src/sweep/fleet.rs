@@ -53,8 +53,7 @@ pub fn fleet(opts: &FleetOptions) -> Result<FleetOutcome, SweepError> {
         shard: opts.shard,
         report_only: false,
     };
-    let outcome = execute::sweep(&sweep)?
-        .ok_or_else(|| SweepError::Harness("the fleet produced no outcome".into()))?;
+    let outcome = execute::run(&sweep)?;
     Ok(FleetOutcome {
         runs: outcome.verdicts,
         report: outcome.report,
@@ -64,23 +63,23 @@ pub fn fleet(opts: &FleetOptions) -> Result<FleetOutcome, SweepError> {
 /// Writes `base.toml` (the loaded test, without what the sweep sets per
 /// run) and `matrix.toml` (its seeds, no axes).
 fn write_matrix(opts: &FleetOptions, dir: &Path) -> Result<PathBuf, SweepError> {
-    let io = |path: &Path, e: std::io::Error| {
-        SweepError::Input(format!(
-            "cannot write {}: {e}; choose a writable store with --store",
-            path.display()
-        ))
+    let io = |path: &Path, source| SweepError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let serialize = |what: &str| {
+        let what = what.to_string();
+        move |source| SweepError::Serialize { what, source }
     };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    let mut base = toml::Table::try_from(&opts.test)
-        .map_err(|e| SweepError::Input(format!("cannot write the fleet's test: {e}")))?;
+    let mut base = toml::Table::try_from(&opts.test).map_err(serialize("the fleet's test"))?;
     if let Some(toml::Value::Table(t)) = base.get_mut("test") {
         for k in ["name", "seed", "store", "junit"] {
             t.remove(k);
         }
     }
     let base_path = dir.join("base.toml");
-    let text = toml::to_string(&base)
-        .map_err(|e| SweepError::Input(format!("cannot write the fleet's test: {e}")))?;
+    let text = toml::to_string(&base).map_err(serialize("the fleet's test"))?;
     std::fs::write(&base_path, text).map_err(|e| io(&base_path, e))?;
     let mut m = toml::Table::new();
     m.insert(
@@ -98,8 +97,7 @@ fn write_matrix(opts: &FleetOptions, dir: &Path) -> Result<PathBuf, SweepError> 
     );
     m.insert("base".into(), "base.toml".into());
     let path = dir.join("matrix.toml");
-    let text = toml::to_string(&m)
-        .map_err(|e| SweepError::Input(format!("cannot write the fleet's matrix: {e}")))?;
+    let text = toml::to_string(&m).map_err(serialize("the fleet's matrix"))?;
     std::fs::write(&path, text).map_err(|e| io(&path, e))?;
     Ok(path)
 }

@@ -78,12 +78,12 @@ pub fn merge(opts: &MergeOptions) -> Result<MergeOutcome, SweepError> {
                             present += 1;
                             continue;
                         }
-                        copy_dir(&run, &free_name(&dest_test, &run)).map_err(|e| {
-                            SweepError::Harness(format!(
-                                "cannot copy {} into {}: {e}",
-                                run.display(),
-                                opts.into.display()
-                            ))
+                        copy_dir(&run, &free_name(&dest_test, &run)).map_err(|source| {
+                            SweepError::Copy {
+                                from: run.clone(),
+                                into: opts.into.clone(),
+                                source,
+                            }
                         })?;
                         copied += 1;
                     }
@@ -91,8 +91,7 @@ pub fn merge(opts: &MergeOptions) -> Result<MergeOutcome, SweepError> {
             }
         }
     }
-    let sweep = execute::sweep(&sweep_opts)?
-        .ok_or_else(|| SweepError::Harness("the merged sweep produced no report".into()))?;
+    let sweep = execute::run(&sweep_opts)?;
     Ok(MergeOutcome {
         copied,
         present,

@@ -64,12 +64,64 @@ pub struct SweepOptions {
 /// Why a sweep stopped. Exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
-    /// A bad matrix or base test, found before any run.
+    /// A bad matrix, option or store, found before any run.
     #[error("{0}")]
     Input(String),
-    /// A run failed to produce a verdict, or writing the report failed.
-    #[error("{0}")]
-    Harness(String),
+    /// A cell's test does not load as `converge run --config` would.
+    #[error("cell {cell}: {source}")]
+    Cell {
+        cell: String,
+        #[source]
+        source: crate::config::ConfigError,
+    },
+    /// A test or matrix the sweep generates does not serialize.
+    #[error("cannot write {what}: {source}")]
+    Serialize {
+        what: String,
+        #[source]
+        source: toml::ser::Error,
+    },
+    /// The store is not writable.
+    #[error("cannot write {}: {source}; choose a writable store with --store", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A slice's run could not be copied into the merged store.
+    #[error("cannot copy {} into {}: {source}", from.display(), into.display())]
+    Copy {
+        from: PathBuf,
+        into: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A run failed to produce a verdict.
+    #[error(
+        "run of {cell} seed {seed} failed: {source}; fix it and rerun the same command to resume"
+    )]
+    Run {
+        cell: String,
+        seed: u64,
+        #[source]
+        source: Box<crate::run::RunError>,
+    },
+    /// A finished run's files could not be measured.
+    #[error("{cell}: {source}")]
+    Measure {
+        cell: String,
+        #[source]
+        source: measure::MeasureError,
+    },
+    #[error("cannot write the sweep report: {0}")]
+    Report(#[source] reports::ReportError),
+    /// The async runtime or the signal watch could not start.
+    #[error("cannot {action}: {source}")]
+    Setup {
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     /// Ctrl-C or SIGTERM.
     #[error("{0}")]
     Interrupted(String),

@@ -35,11 +35,9 @@ pub fn cell_config_path(store: &Path, matrix: &Matrix, cell: &Cell) -> PathBuf {
 pub fn write_cell_configs(store: &Path, matrix: &Matrix) -> Result<(), SweepError> {
     for cell in &matrix.cells {
         let path = cell_config_path(store, matrix, cell);
-        let io = |e: std::io::Error| {
-            SweepError::Input(format!(
-                "cannot write {}: {e}; choose a writable store with --store",
-                path.display()
-            ))
+        let io = |source| SweepError::Write {
+            path: path.clone(),
+            source,
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
@@ -55,8 +53,10 @@ pub fn write_cell_configs(store: &Path, matrix: &Matrix) -> Result<(), SweepErro
             "# Cell of sweep {}: {}\n{}",
             matrix.name,
             cell.label(),
-            toml::to_string(&test)
-                .map_err(|e| SweepError::Input(format!("cell {}: {e}", cell.id)))?
+            toml::to_string(&test).map_err(|source| SweepError::Serialize {
+                what: format!("cell {}", cell.id),
+                source,
+            })?
         );
         std::fs::write(&path, text).map_err(io)?;
     }

@@ -29,8 +29,10 @@ pub fn build(
             .iter()
             .filter(|(c, _)| *c == i)
             .map(|(_, dir)| {
-                measure::summarize(store, dir, &points_ms)
-                    .map_err(|e| SweepError::Harness(format!("{}: {e}", cell.label())))
+                measure::summarize(store, dir, &points_ms).map_err(|source| SweepError::Measure {
+                    cell: cell.label(),
+                    source,
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let safety = safety::analyze(&configs[i], &cell_runs);
