@@ -20,6 +20,20 @@ use std::time::Duration;
 pub enum ClockError {
     #[error("cannot set node {node}'s clock: {reason}")]
     Set { node: NodeId, reason: String },
+    /// The admin request could not be made.
+    #[error("cannot set node {node}'s clock: {source}")]
+    Io {
+        node: NodeId,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The host refused the faketime offset file or the check after it.
+    #[error("cannot set node {node}'s clock: {source}")]
+    Host {
+        node: NodeId,
+        #[source]
+        source: crate::control::ControlError,
+    },
 }
 
 /// Shifts nodes' wall clocks.
@@ -65,15 +79,17 @@ impl Clock for AdminClock {
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
-        let mut s =
-            TcpStream::connect_timeout(addr, self.timeout).map_err(|e| fail(e.to_string()))?;
+        let io = |source| ClockError::Io {
+            node: node.clone(),
+            source,
+        };
+        let mut s = TcpStream::connect_timeout(addr, self.timeout).map_err(io)?;
         s.set_read_timeout(Some(self.timeout))
             .and_then(|()| s.set_write_timeout(Some(self.timeout)))
-            .map_err(|e| fail(e.to_string()))?;
-        s.write_all(request.as_bytes())
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(io)?;
+        s.write_all(request.as_bytes()).map_err(io)?;
         let mut head = [0u8; 12];
-        s.read_exact(&mut head).map_err(|e| fail(e.to_string()))?;
+        s.read_exact(&mut head).map_err(io)?;
         // "HTTP/1.1 200"
         match &head[9..12] {
             b"200" => Ok(()),

@@ -62,7 +62,10 @@ impl Clock for FaketimeClock {
         );
         exec_ok(r.as_ref(), &script)
             .map(|_| ())
-            .map_err(|e| fail(e.to_string()))
+            .map_err(|source| ClockError::Host {
+                node: node.clone(),
+                source,
+            })
     }
 }
 

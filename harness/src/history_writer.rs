@@ -19,9 +19,10 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// Why the history could not be made durable.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
-    /// An earlier buffered write failed (the text is that error).
+    /// An earlier buffered write failed (kept, and shared by every later
+    /// flush, since an I/O error cannot be cloned).
     #[error("writing the history failed: {0}")]
-    Write(String),
+    Write(#[source] Arc<std::io::Error>),
     #[error("flushing the history failed: {0}")]
     Flush(#[source] std::io::Error),
 }
@@ -38,7 +39,7 @@ struct Inner {
     out: BufWriter<File>,
     next_index: u64,
     /// The first write error; later writes are skipped and the run reports it.
-    error: Option<String>,
+    error: Option<Arc<std::io::Error>>,
 }
 
 impl HistoryWriter {
@@ -73,7 +74,7 @@ impl HistoryWriter {
         if inner.error.is_none()
             && let Err(e) = write_line(&mut inner.out, &event)
         {
-            inner.error = Some(e.to_string());
+            inner.error = Some(Arc::new(e));
         }
         index
     }
@@ -91,7 +92,7 @@ impl HistoryWriter {
     pub fn flush(&self) -> Result<(), HistoryError> {
         let mut inner = self.inner();
         if let Some(e) = &inner.error {
-            return Err(HistoryError::Write(e.to_string()));
+            return Err(HistoryError::Write(Arc::clone(e)));
         }
         let result = inner
             .out

@@ -28,6 +28,8 @@ pub enum BinaryError {
         "building converge-node with cargo failed ({0}); fix the build or pass --node-bin PATH"
     )]
     BuildFailed(String),
+    #[error("cannot run cargo to build converge-node ({0}); install Rust or pass --node-bin PATH")]
+    CargoNotRun(#[source] std::io::Error),
 }
 
 /// Resolves the node binary as described in the module docs.
@@ -152,7 +154,7 @@ fn cargo_build(
         .env("CARGO_TARGET_DIR", target_dir)
         .stdin(Stdio::null())
         .status()
-        .map_err(|e| BinaryError::BuildFailed(e.to_string()))?;
+        .map_err(BinaryError::CargoNotRun)?;
     if status.success() {
         Ok(())
     } else {

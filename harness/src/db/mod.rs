@@ -55,6 +55,9 @@ pub enum DbError {
     TornDown(NodeId),
     #[error("{0}")]
     Setup(String),
+    /// A host failed a set-up command.
+    #[error(transparent)]
+    Host(#[from] crate::control::ControlError),
 }
 
 /// Controls the replica processes of one cluster.

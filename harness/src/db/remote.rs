@@ -106,7 +106,7 @@ impl RemoteDb {
             Ok(())
         });
         for r in results {
-            r.map_err(|e| DbError::Setup(e.to_string()))?;
+            r?;
         }
         let ids = layout.nodes.iter().map(|n| n.id().clone()).collect();
         Ok(RemoteDb {
@@ -194,7 +194,7 @@ impl Db for RemoteDb {
         exec_ok(n.remote.as_ref(), &self.start_script(n)).map_err(|e| DbError::Spawn {
             node: id.clone(),
             bin: self.layout.bin.clone(),
-            source: std::io::Error::other(e.to_string()),
+            source: std::io::Error::other(e),
         })?;
         self.set(id, NodeStatus::Running);
         Ok(())
@@ -234,7 +234,7 @@ impl Db for RemoteDb {
         .map(|_| ())
         .map_err(|e| DbError::Wipe {
             node: id.clone(),
-            source: std::io::Error::other(e.to_string()),
+            source: std::io::Error::other(e),
         })
     }
 

@@ -53,6 +53,9 @@ pub enum DeployError {
     /// Setting up a backend's own resources failed (the text says which).
     #[error("{0}")]
     Setup(String),
+    /// A host could not be reached or is not fit to run a node.
+    #[error(transparent)]
+    Host(#[from] crate::control::ControlError),
     /// A node did not come up; the text names it and its log.
     #[error("{0}")]
     Startup(String),

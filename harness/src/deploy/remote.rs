@@ -110,7 +110,7 @@ pub fn wire(w: RemoteWiring<'_>) -> Result<Cluster, DeployError> {
     let faketime = clock == RemoteClock::Faketime;
     let remotes: Vec<Arc<dyn Remote>> = hosts.iter().map(|h| Arc::clone(&h.remote)).collect();
     for r in parallel(&remotes, |r| check_host(r, faketime)) {
-        r.map_err(|e| DeployError::Setup(e.to_string()))?;
+        r?;
     }
     let base = cfg.deploy.base_port.unwrap_or(DEFAULT_BASE_PORT);
     let peer_port = base.checked_add(1).ok_or_else(|| {

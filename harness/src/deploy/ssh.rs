@@ -105,7 +105,7 @@ fn connect_all(names: &[String], opts: &SshOptions) -> Result<Vec<Arc<dyn Remote
     let connect = |h: &String| {
         SshRemote::connect(h, opts.clone())
             .map(|r| Arc::new(r) as Arc<dyn Remote>)
-            .map_err(|e| DeployError::Setup(e.to_string()))
+            .map_err(DeployError::Host)
     };
     if opts.accept_new {
         // One at a time: accept-new rewrites the shared known_hosts file.

@@ -86,7 +86,7 @@ impl IptablesNet {
         results
             .into_iter()
             .find_map(Result::err)
-            .map_or(Ok(()), |e| Err(NetError::Backend(e.to_string())))
+            .map_or(Ok(()), |e| Err(NetError::Host(e)))
     }
 
     /// The script that makes `to`'s chain hold exactly the grudge's drops,

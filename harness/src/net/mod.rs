@@ -20,6 +20,9 @@ pub use mesh::ProxyMesh;
 pub enum NetError {
     #[error("network backend: {0}")]
     Backend(String),
+    /// A host refused or failed a command (iptables over SSH or docker exec).
+    #[error("network backend: {0}")]
+    Host(#[source] crate::control::ControlError),
 }
 
 /// Cuts and heals internode links: the nemesis's partitions. Client↔node

@@ -264,10 +264,7 @@ fn ssh_into(
     // One at a time: accept-new rewrites the shared known_hosts file.
     let mut out = Vec::new();
     for h in &hosts {
-        out.push(
-            Arc::new(SshRemote::connect(h, opts.clone()).map_err(|e| setup(e.to_string()))?)
-                as Arc<dyn Remote>,
-        );
+        out.push(Arc::new(SshRemote::connect(h, opts.clone())?) as Arc<dyn Remote>);
     }
     Ok(out)
 }
