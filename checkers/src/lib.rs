@@ -19,6 +19,8 @@
 //!   samples); [`jsonl`] (the tolerant line reader of the reports and the
 //!   sweep); [`fault_windows`] (nemesis start and stop events paired) and
 //!   [`clock_offsets`] (what a clock fault's detail says it set).
+//! - The history's vocabulary, shared with the harness that writes it:
+//!   [`node_id`] ([`node_id::NodeId`]) and [`fault`] ([`fault::FaultKind`]).
 //! - [`result`]: what checks return — [`Results`], [`CheckResult`], [`Anomaly`],
 //!   [`Validity`] — and [`CheckConfig`].
 //! - [`ops`]: the compact op table (invokes paired with completions by the
@@ -37,6 +39,7 @@
 pub mod clock_offsets;
 pub mod context;
 pub mod convergence;
+pub mod fault;
 pub mod fault_windows;
 pub mod findings;
 pub mod history;
@@ -44,6 +47,7 @@ pub mod intern;
 pub mod jsonl;
 pub mod lost;
 pub mod metrics_file;
+pub mod node_id;
 pub mod ops;
 pub mod parse;
 pub mod perf;
