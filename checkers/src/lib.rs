@@ -20,7 +20,9 @@
 //!   sweep); [`fault_windows`] (nemesis start and stop events paired) and
 //!   [`clock_offsets`] (what a clock fault's detail says it set).
 //! - The history's vocabulary, shared with the harness that writes it:
-//!   [`node_id`] ([`node_id::NodeId`]) and [`fault`] ([`fault::FaultKind`]).
+//!   [`node_id`] ([`node_id::NodeId`]), [`fault`] ([`fault::FaultKind`])
+//!   and [`fault_detail`] ([`fault_detail::FaultDetail`]: what a fault did,
+//!   the nodes it took down, the clock offsets it set).
 //! - [`result`]: what checks return — [`Results`], [`CheckResult`], [`Anomaly`],
 //!   [`Validity`] — and [`CheckConfig`].
 //! - [`ops`]: the compact op table (invokes paired with completions by the
@@ -40,6 +42,7 @@ pub mod clock_offsets;
 pub mod context;
 pub mod convergence;
 pub mod fault;
+pub mod fault_detail;
 pub mod fault_windows;
 pub mod findings;
 pub mod history;
