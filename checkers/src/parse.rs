@@ -9,6 +9,7 @@
 //! Only nemesis lines, which carry free-form `detail`, are parsed whole.
 
 use crate::history::{Event, EventType, FinalLine, Function, HistoryError, Process, ReplicaEntry};
+use crate::node_id::NodeId;
 use crate::ops::{EventRef, OpTable, OpTableBuilder, StrList};
 use serde::Deserialize;
 use smallvec::SmallVec;
@@ -286,7 +287,7 @@ pub fn read_final_state_lines(r: impl BufRead) -> Result<Vec<FinalLine>, History
         }
         let line = match serde_json::from_slice::<FinalEntryLine>(text) {
             Ok(l) if l.kind.as_str() == "entry" => FinalLine::Entry(ReplicaEntry {
-                node: l.node,
+                node: NodeId(l.node),
                 key: l.key,
                 values: l.values,
                 tombstone: l.tombstone,

@@ -35,6 +35,7 @@
 //! ([`crate::staleness`]).
 
 use crate::context::Context;
+use crate::node_id::NodeId;
 use crate::ops::{KeyId, NEVER, OpFn, OpId, OpRecord, ValueId};
 use crate::result::Conflict;
 use crate::timeline::KeyTimeline;
@@ -81,7 +82,7 @@ pub enum Judgement {
 #[derive(Debug, Clone)]
 struct DataLoss {
     fault: &'static str,
-    node: String,
+    node: NodeId,
     at: u64,
     /// Writes acknowledged more than this before `at` survive it.
     window: u64,
@@ -133,7 +134,7 @@ impl QuorumReads {
             for node in nodes {
                 faults.push(DataLoss {
                     fault,
-                    node: node.to_string(),
+                    node: NodeId::from(node),
                     at: e.time,
                     window,
                     line: *line,
@@ -391,9 +392,7 @@ impl QuorumReads {
         let mut covers = |m: OpId| {
             let m = t.op(m);
             let found = faults.iter().position(|f| {
-                replicas
-                    .as_ref()
-                    .is_none_or(|rs| rs.iter().any(|n| *n == f.node))
+                replicas.as_ref().is_none_or(|rs| rs.contains(&&f.node))
                     && m.invoke_time < f.at
                     && f.at < r.complete_time
                     && (f.window == NEVER || f.at <= m.complete_time.saturating_add(f.window))
@@ -449,10 +448,10 @@ fn node_names(detail: &Value) -> Vec<&str> {
 
 /// The key's replicas as the final state shows them (the nodes holding an
 /// entry), when at least `N` hold it; `None` means any node may be one.
-fn replicas_of<'a>(cx: &'a Context, k: KeyId) -> Option<Vec<&'a str>> {
+fn replicas_of<'a>(cx: &'a Context, k: KeyId) -> Option<Vec<&'a NodeId>> {
     let fv = cx.final_view.as_ref()?;
     let n = cx.cfg.quorum.map(|q| q.n as usize)?;
-    let holders: Vec<&str> = fv.holders(k).collect();
+    let holders: Vec<&NodeId> = fv.holders(k).collect();
     (holders.len() >= n).then_some(holders)
 }
 

@@ -7,6 +7,7 @@ pub mod sim;
 use checkers::history::{
     Event, EventType, FinalLine, FinalSummary, Function, Process, ReplicaEntry,
 };
+use checkers::node_id::NodeId;
 
 /// Builds a history from ops given with explicit invoke and completion
 /// times; events are sorted by time and indexed at the end.
@@ -36,7 +37,7 @@ fn ev(p: Process, kind: EventType, f: Function, time: u64, key: Option<&str>) ->
         value: None,
         values: None,
         observed: None,
-        node: key.map(|_| "n1".to_string()),
+        node: key.map(|_| "n1".into()),
         error: None,
         fault: None,
         detail: None,
@@ -196,7 +197,7 @@ impl H {
 
 /// A final state: `(node, key, values)`; an empty list is a tombstone.
 pub fn final_state(converged: bool, entries: &[(&str, &str, &[&str])]) -> Vec<FinalLine> {
-    let mut nodes: Vec<String> = entries.iter().map(|e| e.0.to_string()).collect();
+    let mut nodes: Vec<NodeId> = entries.iter().map(|e| e.0.into()).collect();
     nodes.sort();
     nodes.dedup();
     if nodes.is_empty() {
@@ -212,7 +213,7 @@ pub fn final_state(converged: bool, entries: &[(&str, &str, &[&str])]) -> Vec<Fi
     })];
     for (node, key, vals) in entries {
         out.push(FinalLine::Entry(ReplicaEntry {
-            node: node.to_string(),
+            node: (*node).into(),
             key: key.to_string(),
             values: vals.iter().map(|s| s.to_string()).collect(),
             tombstone: vals.is_empty(),

@@ -273,7 +273,7 @@ fn event(p: Process, kind: EventType, op: &Pending, time: u64) -> Event {
 fn final_lines(store: &Store, c: Conflict) -> Vec<FinalLine> {
     let nodes = ["n1", "n2", "n3"];
     let mut out = vec![FinalLine::Summary(FinalSummary {
-        nodes: nodes.iter().map(|n| n.to_string()).collect(),
+        nodes: nodes.iter().map(|&n| n.into()).collect(),
         converged: true,
         healed_at: 0,
         converged_at: Some(0),
@@ -295,7 +295,7 @@ fn final_lines(store: &Store, c: Conflict) -> Vec<FinalLine> {
     for n in nodes {
         for (k, v) in &state {
             out.push(FinalLine::Entry(ReplicaEntry {
-                node: n.to_string(),
+                node: n.into(),
                 key: k.clone(),
                 values: v.clone(),
                 tombstone: v.is_empty(),
