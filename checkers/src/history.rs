@@ -5,6 +5,8 @@
 //! downstream of the harness, because dependencies point one way:
 //! harness → checkers, never back.
 
+use crate::fault::FaultKind;
+use crate::fault_detail::FaultDetail;
 use crate::node_id::NodeId;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
@@ -115,10 +117,11 @@ pub struct Event {
     pub error: Option<String>,
     /// Nemesis: the kind of fault (`partition`, `clock`, `crash`, `pause`, `wipe`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<String>,
-    /// Nemesis: what exactly was done (nodes, grudge, offsets), free-form.
+    pub fault: Option<FaultKind>,
+    /// Nemesis: what exactly was done (nodes, grudge, offsets), tagged by
+    /// its `action`; a detail it does not recognise is kept as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<serde_json::Value>,
+    pub detail: Option<FaultDetail>,
 }
 
 /// One line of `final-state.jsonl`: either the summary or one replica's entry.

@@ -17,8 +17,7 @@
 //!   and writer); [`results_file`] (results.json: the results plus the run's
 //!   metadata, read strictly or tolerantly); [`metrics_file`] (metrics.jsonl
 //!   samples); [`jsonl`] (the tolerant line reader of the reports and the
-//!   sweep); [`fault_windows`] (nemesis start and stop events paired) and
-//!   [`clock_offsets`] (what a clock fault's detail says it set).
+//!   sweep); [`fault_windows`] (nemesis start and stop events paired).
 //! - The history's vocabulary, shared with the harness that writes it:
 //!   [`node_id`] ([`node_id::NodeId`]), [`fault`] ([`fault::FaultKind`])
 //!   and [`fault_detail`] ([`fault_detail::FaultDetail`]: what a fault did,
@@ -38,7 +37,6 @@
 //!
 //! The definitions: docs/design/checkers.md (the map: docs/architecture.md).
 
-pub mod clock_offsets;
 pub mod context;
 pub mod convergence;
 pub mod fault;

@@ -6,7 +6,8 @@
 //! borrows its strings from the line buffer (escaped strings, which the
 //! harness never writes for its own keys and values, fall back to an owned
 //! copy), fed straight to the [`OpTableBuilder`], and the buffer is reused.
-//! Only nemesis lines, which carry free-form `detail`, are parsed whole.
+//! Only nemesis lines, which carry a fault's `detail`, are parsed whole
+//! (into [`Event`], few and small).
 
 use crate::history::{Event, EventType, FinalLine, Function, HistoryError, Process, ReplicaEntry};
 use crate::node_id::NodeId;

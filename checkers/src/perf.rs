@@ -6,6 +6,7 @@
 //! availability = ok / (ok + fail + info). Informational: always valid.
 
 use crate::context::Context;
+use crate::fault::FaultKind;
 use crate::findings::{Findings, Outcome};
 use crate::ops::{OpFn, Outcome as OpOutcome};
 use crate::result::Validity;
@@ -104,7 +105,8 @@ pub fn check(cx: &Context) -> Outcome {
         .iter()
         .map(|w| {
             json!({
-                "fault": w.fault,
+                // Empty when the start event named no fault.
+                "fault": w.fault.map_or("", FaultKind::name),
                 "start_ns": w.start,
                 "stop_ns": w.stop_time(),
                 "detail": w.detail,

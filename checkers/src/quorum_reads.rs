@@ -35,6 +35,8 @@
 //! ([`crate::staleness`]).
 
 use crate::context::Context;
+use crate::fault::FaultKind;
+use crate::fault_detail::FaultDetail;
 use crate::node_id::NodeId;
 use crate::ops::{KeyId, NEVER, OpFn, OpId, OpRecord, ValueId};
 use crate::result::Conflict;
@@ -81,7 +83,7 @@ pub enum Judgement {
 /// A fault that may legitimately take acknowledged writes off a replica.
 #[derive(Debug, Clone)]
 struct DataLoss {
-    fault: &'static str,
+    fault: FaultKind,
     node: NodeId,
     at: u64,
     /// Writes acknowledged more than this before `at` survive it.
@@ -122,19 +124,19 @@ impl QuorumReads {
             if e.f != crate::history::Function::Start {
                 continue;
             }
-            let detail = e.detail.as_ref().unwrap_or(&Value::Null);
-            let (fault, window, nodes): (&'static str, u64, Vec<&str>) = match e.fault.as_deref() {
-                Some("wipe") => ("wipe", NEVER, node_names(detail)),
-                Some("crash") => match cx.cfg.crash_loss_window_ns {
-                    Some(w) => ("crash", w, node_names(detail)),
+            let (fault, window) = match e.fault {
+                Some(FaultKind::Wipe) => (FaultKind::Wipe, NEVER),
+                Some(FaultKind::Crash) => match cx.cfg.crash_loss_window_ns {
+                    Some(w) => (FaultKind::Crash, w),
                     None => continue,
                 },
                 _ => continue,
             };
+            let nodes = e.detail.as_ref().map_or(&[][..], FaultDetail::downed_nodes);
             for node in nodes {
                 faults.push(DataLoss {
                     fault,
-                    node: NodeId::from(node),
+                    node: node.clone(),
                     at: e.time,
                     window,
                     line: *line,
@@ -432,18 +434,6 @@ impl QuorumReads {
             .collect();
         Value::Array(used)
     }
-}
-
-/// The node names a crash or wipe event's detail names.
-fn node_names(detail: &Value) -> Vec<&str> {
-    if let Some(n) = detail.get("node").and_then(Value::as_str) {
-        return vec![n];
-    }
-    detail
-        .get("nodes")
-        .and_then(Value::as_array)
-        .map(|ns| ns.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
 }
 
 /// The key's replicas as the final state shows them (the nodes holding an

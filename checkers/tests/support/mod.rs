@@ -4,6 +4,8 @@
 
 pub mod sim;
 
+use checkers::fault::FaultKind;
+use checkers::fault_detail::FaultDetail;
 use checkers::history::{
     Event, EventType, FinalLine, FinalSummary, Function, Process, ReplicaEntry,
 };
@@ -161,8 +163,10 @@ impl H {
 
     pub fn nemesis(&mut self, f: Function, fault: &str, time: u64) -> &mut H {
         let mut e = ev(Process::Nemesis, EventType::Info, f, time, None);
-        e.fault = Some(fault.into());
-        e.detail = Some(serde_json::json!({"grudge": {"n1": ["n2"]}}));
+        e.fault = Some(kind(fault));
+        e.detail = Some(FaultDetail::Other(
+            serde_json::json!({"grudge": {"n1": ["n2"]}}),
+        ));
         self.push(e);
         self
     }
@@ -176,8 +180,8 @@ impl H {
         detail: serde_json::Value,
     ) -> &mut H {
         let mut e = ev(Process::Nemesis, EventType::Info, f, time, None);
-        e.fault = Some(fault.into());
-        e.detail = Some(detail);
+        e.fault = Some(kind(fault));
+        e.detail = Some(serde_json::from_value(detail).expect("any JSON reads as a detail"));
         self.push(e);
         self
     }
@@ -193,6 +197,11 @@ impl H {
             })
             .collect()
     }
+}
+
+/// The fault kind a test names.
+fn kind(fault: &str) -> FaultKind {
+    fault.parse().expect("a test names a known fault kind")
 }
 
 /// A final state: `(node, key, values)`; an empty list is a tombstone.

@@ -14,6 +14,8 @@
 //! benchmark can generate 10M ops.
 
 use checkers::Conflict;
+use checkers::fault::FaultKind;
+use checkers::fault_detail::FaultDetail;
 use checkers::history::{
     Event, EventType, FinalLine, FinalSummary, Function, Process, ReplicaEntry,
 };
@@ -240,8 +242,10 @@ pub fn run(cfg: &SimConfig, mut sink: impl FnMut(&Event)) -> Vec<FinalLine> {
                     observed: None,
                     node: None,
                     error: None,
-                    fault: Some("partition".into()),
-                    detail: start.then(|| serde_json::json!({"grudge": {"n1": ["n2", "n3"]}})),
+                    fault: Some(FaultKind::Partition),
+                    detail: start.then(|| {
+                        FaultDetail::Other(serde_json::json!({"grudge": {"n1": ["n2", "n3"]}}))
+                    }),
                 };
                 emit(&mut e, &mut sink);
                 let every = cfg.nemesis_every_ns.unwrap_or(1);

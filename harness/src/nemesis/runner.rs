@@ -294,7 +294,7 @@ fn nemesis_event(f: Function, action: &FaultAction, time: u64, error: Option<Str
         observed: None,
         node: None,
         error,
-        fault: Some(action.kind().to_string()),
+        fault: Some(action.kind()),
         detail: Some(action.detail()),
     }
 }
