@@ -62,7 +62,9 @@ pub mod sessions;
 pub mod staleness;
 pub mod timeline;
 
-pub use result::{Anomaly, CheckConfig, CheckResult, Conflict, Quorum, Results, Validity};
+pub use result::{
+    Anomaly, CheckConfig, CheckDetails, CheckResult, Conflict, Quorum, Results, Validity,
+};
 
 use context::{Context, FinalView};
 use findings::Outcome;

@@ -42,7 +42,7 @@ use crate::ops::{KeyId, NEVER, OpFn, OpId, OpRecord, ValueId};
 use crate::result::Conflict;
 use crate::timeline::KeyTimeline;
 use hashbrown::HashMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What a read-based anomaly proves, with the ops that prove it.
@@ -78,6 +78,22 @@ pub enum Judgement {
     Recorded,
     /// It missed a write that became visible again later; the op missed.
     StaleUnderOverlap(OpId),
+}
+
+/// A fault that exempted reads, as the staleness details list it
+/// (`read_based.exemptions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exemption {
+    /// A wipe, or a crash while the store acknowledges before fsync.
+    pub fault: FaultKind,
+    /// The replica it took writes off.
+    pub node: NodeId,
+    /// When the fault began (ns since the test started).
+    pub at_ns: u64,
+    /// The history line of its start event.
+    pub history_line: u32,
+    /// How many reads it exempted.
+    pub reads_exempted: u64,
 }
 
 /// A fault that may legitimately take acknowledged writes off a replica.
@@ -417,22 +433,18 @@ impl QuorumReads {
     }
 
     /// The faults that exempted reads, for the verdict's details.
-    pub fn exemptions(&self) -> Value {
-        let used: Vec<Value> = self
-            .faults
+    pub fn exemptions(&self) -> Vec<Exemption> {
+        self.faults
             .iter()
             .filter(|f| f.used > 0)
-            .map(|f| {
-                json!({
-                    "fault": f.fault,
-                    "node": f.node,
-                    "at_ns": f.at,
-                    "history_line": f.line,
-                    "reads_exempted": f.used,
-                })
+            .map(|f| Exemption {
+                fault: f.fault,
+                node: f.node.clone(),
+                at_ns: f.at,
+                history_line: f.line,
+                reads_exempted: f.used,
             })
-            .collect();
-        Value::Array(used)
+            .collect()
     }
 }
 

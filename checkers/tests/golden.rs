@@ -9,9 +9,12 @@
 //! To re-pin results.json after an intended change of the results, run with
 //! `CONVERGE_BLESS=1` and review the diff.
 
+use checkers::convergence::ConvergenceDetails;
 use checkers::history::{read_final_state, read_history, write_line};
+use checkers::perf::PerfDetails;
 use checkers::results_file::{RunMeta, RunResults};
-use checkers::{CheckConfig, Conflict, Quorum, check_all, check_files};
+use checkers::staleness::StalenessDetails;
+use checkers::{CheckConfig, CheckDetails, Conflict, Quorum, Results, check_all, check_files};
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
@@ -95,4 +98,58 @@ fn results_json_is_pinned_byte_for_byte() {
         }
         assert_eq!(text, read(pinned), "{pinned} moved");
     }
+}
+
+/// `D` reads its checker's details back and writes them as they were.
+fn reads_back<D: CheckDetails>(r: &Results) {
+    let c = r.check(D::CHECKER).unwrap();
+    let typed: D = r.details::<D>().unwrap().unwrap();
+    assert_eq!(
+        serde_json::to_value(&typed).unwrap(),
+        c.details,
+        "{}",
+        D::CHECKER
+    );
+}
+
+#[test]
+fn the_typed_details_read_back_what_the_checkers_wrote() {
+    let history = read_history(read("history.jsonl").as_bytes()).unwrap();
+    let configs = [
+        cfg(),
+        CheckConfig::default(),
+        CheckConfig {
+            quorum: Some(Quorum { n: 3, r: 1, w: 1 }),
+            stale_read_threshold: Some(0.5),
+            ..CheckConfig::default()
+        },
+    ];
+    for final_state in [
+        "final-state.jsonl",
+        "final-state-missing.jsonl",
+        "final-state-converged.jsonl",
+    ] {
+        let fin = read_final_state(read(final_state).as_bytes()).unwrap();
+        for cfg in &configs {
+            let r = check_all(&history, &fin, cfg);
+            reads_back::<ConvergenceDetails>(&r);
+            reads_back::<StalenessDetails>(&r);
+            reads_back::<PerfDetails>(&r);
+        }
+    }
+    let r = check_all(&history, &[], &cfg());
+    reads_back::<ConvergenceDetails>(&r);
+    let converged = |name: &str| {
+        let fin = read_final_state(read(name).as_bytes()).unwrap();
+        let d = check_all(&history, &fin, &cfg())
+            .details::<ConvergenceDetails>()
+            .unwrap()
+            .unwrap();
+        (d.converged(), d.time_to_converge_ms())
+    };
+    assert_eq!(
+        converged("final-state-converged.jsonl"),
+        (true, Some(0.0015))
+    );
+    assert_eq!(converged("final-state-missing.jsonl"), (false, None));
 }
