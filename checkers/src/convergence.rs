@@ -9,7 +9,8 @@
 //! home: the lost-update and resurrection checkers judge a divergent key
 //! only where any outcome of repair would be wrong), and the time from the
 //! last heal to convergence comes from the summary. A final state missing a
-//! node's dump, or truncated, makes the verdict `unknown`.
+//! node's dump, or truncated, makes the verdict `unknown`. Its details:
+//! [`ConvergenceDetails`].
 
 use crate::context::Context;
 use crate::findings::{Findings, Outcome};

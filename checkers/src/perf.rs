@@ -4,6 +4,7 @@
 //! Latency is completion time minus invoke time, for ops that completed.
 //! Per second (by completion time): `ok`, `fail` and `info` completions, and
 //! availability = ok / (ok + fail + info). Informational: always valid.
+//! The figures are its details, [`PerfDetails`].
 
 use crate::context::Context;
 use crate::fault::FaultKind;

@@ -24,7 +24,8 @@
 //! `R + W > N` every read is also judged by [`crate::quorum_reads`]: a stale
 //! read there is a lost write, a resurrection (both reported by their own
 //! checkers) or a **stale-read-under-quorum-overlap**, which fails the run.
-//! The PBS figures still count every stale read.
+//! The PBS figures still count every stale read. The figures are its
+//! details, [`StalenessDetails`].
 
 use crate::context::Context;
 use crate::findings::{Findings, Outcome};
