@@ -2,6 +2,7 @@
 //! per-value facts about causal contexts, computed once.
 
 use crate::history::{FinalLine, FinalSummary};
+use crate::node_id::NodeId;
 use crate::ops::{KeyId, NEVER, NONE, OpTable, ValueId};
 use crate::result::CheckConfig;
 use std::collections::{BTreeMap, HashMap};
@@ -59,7 +60,7 @@ impl KeyFinal {
 pub struct FinalView {
     pub summary: FinalSummary,
     /// Every node: the summary's, then any other node that has entries.
-    pub nodes: Vec<String>,
+    pub nodes: Vec<NodeId>,
     /// Why the final state cannot stand for what the replicas hold: a node's
     /// dump is missing, or the file lost entries. Checks that judge
     /// acknowledged ops by it say `unknown` with this reason.
@@ -80,7 +81,7 @@ impl FinalView {
             FinalLine::Entry(_) => None,
         })?;
         let mut nodes = summary.nodes.clone();
-        let mut node_index: HashMap<String, usize> = nodes
+        let mut node_index: HashMap<NodeId, usize> = nodes
             .iter()
             .enumerate()
             .map(|(i, n)| (n.clone(), i))
@@ -165,13 +166,13 @@ impl FinalView {
     }
 
     /// The nodes that hold an entry of `k` (value or tombstone).
-    pub fn holders(&self, k: KeyId) -> impl Iterator<Item = &str> {
+    pub fn holders(&self, k: KeyId) -> impl Iterator<Item = &NodeId> {
         self.keys.get(&k).into_iter().flat_map(move |kf| {
             kf.entries
                 .iter()
                 .zip(&self.nodes)
                 .filter(|(e, _)| e.is_some())
-                .map(|(_, n)| n.as_str())
+                .map(|(_, n)| n)
         })
     }
 }

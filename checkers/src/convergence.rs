@@ -9,28 +9,78 @@
 //! home: the lost-update and resurrection checkers judge a divergent key
 //! only where any outcome of repair would be wrong), and the time from the
 //! last heal to convergence comes from the summary. A final state missing a
-//! node's dump, or truncated, makes the verdict `unknown`.
+//! node's dump, or truncated, makes the verdict `unknown`. Its details:
+//! [`ConvergenceDetails`].
 
 use crate::context::Context;
 use crate::findings::{Findings, Outcome};
+use crate::node_id::NodeId;
 use crate::ops::OpId;
-use crate::result::Validity;
-use serde_json::json;
+use crate::result::{CheckDetails, Validity};
+use serde::{Deserialize, Serialize};
 
 /// How many of the writes behind a divergent key's values an example shows.
 const WRITES_SHOWN: usize = 16;
 
+/// The convergence checker's `details`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConvergenceDetails {
+    /// The final state was judged.
+    Judged(ConvergenceFigures),
+    /// It could not be (verdict `unknown`): no final state, or an
+    /// incomplete one.
+    Unknown { reason: String },
+}
+
+/// How the convergence wait ended, from the final state's summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConvergenceFigures {
+    /// Whether the harness saw the replicas agree before its timeout.
+    pub converged: bool,
+    /// When the final heal finished (ns since the test started).
+    pub healed_at_ns: u64,
+    /// When agreement was first observed, if it was.
+    pub converged_at_ns: Option<u64>,
+    /// From the heal to agreement, in ns and in ms.
+    pub time_to_converge_ns: Option<u64>,
+    pub time_to_converge_ms: Option<f64>,
+    /// Every node of the final state.
+    pub nodes: Vec<NodeId>,
+}
+
+impl CheckDetails for ConvergenceDetails {
+    const CHECKER: &'static str = "convergence";
+}
+
+impl ConvergenceDetails {
+    /// Whether the final state was judged and the harness saw the
+    /// replicas agree.
+    pub fn converged(&self) -> bool {
+        matches!(self, ConvergenceDetails::Judged(f) if f.converged)
+    }
+
+    /// How long after the final heal the replicas agreed, if they did.
+    pub fn time_to_converge_ms(&self) -> Option<f64> {
+        match self {
+            ConvergenceDetails::Judged(f) => f.time_to_converge_ms,
+            ConvergenceDetails::Unknown { .. } => None,
+        }
+    }
+}
+
 pub fn check(cx: &Context) -> Outcome {
     let mut fd = Findings::new("convergence", cx.cfg.max_examples);
     fd.declare(&["divergent-key"]);
+    let unknown = |fd: Findings, reason: &str| {
+        let reason = reason.to_string();
+        fd.finish_with(Validity::Unknown, &ConvergenceDetails::Unknown { reason })
+    };
     let Some(fv) = &cx.final_view else {
-        return fd.finish(
-            Validity::Unknown,
-            json!({"reason": "no final state was recorded"}),
-        );
+        return unknown(fd, "no final state was recorded");
     };
     if let Some(reason) = &fv.incomplete {
-        return fd.finish(Validity::Unknown, json!({"reason": reason}));
+        return unknown(fd, reason);
     }
     let t = cx.table;
     for (&k, kf) in &fv.keys {
@@ -74,15 +124,15 @@ pub fn check(cx: &Context) -> Outcome {
     } else {
         Validity::True
     };
-    fd.finish(
+    fd.finish_with(
         valid,
-        json!({
-            "converged": s.converged,
-            "healed_at_ns": s.healed_at,
-            "converged_at_ns": s.converged_at,
-            "time_to_converge_ns": time_to_converge,
-            "time_to_converge_ms": time_to_converge.map(|n| n as f64 / 1e6),
-            "nodes": fv.nodes,
+        &ConvergenceDetails::Judged(ConvergenceFigures {
+            converged: s.converged,
+            healed_at_ns: s.healed_at,
+            converged_at_ns: s.converged_at,
+            time_to_converge_ns: time_to_converge,
+            time_to_converge_ms: time_to_converge.map(|n| n as f64 / 1e6),
+            nodes: fv.nodes.clone(),
         }),
     )
 }

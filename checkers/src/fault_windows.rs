@@ -7,6 +7,8 @@
 //! never stopped (the harness was killed, or the final heal is not logged
 //! as a stop) has no stop time: it lasts to the end of the run.
 
+use crate::fault::FaultKind;
+use crate::fault_detail::FaultDetail;
 use crate::history::{Event, Function};
 use crate::ops::{NEVER, NONE};
 use std::collections::{HashMap, VecDeque};
@@ -14,9 +16,8 @@ use std::collections::{HashMap, VecDeque};
 /// One fault, from its `start` event to the matching `stop`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultWindow {
-    /// `partition`, `clock`, `crash`, `pause`, `wipe`, or whatever the
-    /// history says; empty when the start event named none.
-    pub fault: String,
+    /// The start event's fault; `None` when it named none.
+    pub fault: Option<FaultKind>,
     /// When the start event was recorded (ns since the test started).
     pub start: u64,
     /// When the stop event was recorded; [`NEVER`] if there was none.
@@ -25,7 +26,7 @@ pub struct FaultWindow {
     pub start_line: u32,
     pub stop_line: u32,
     /// The start event's `detail`: what exactly was done.
-    pub detail: Option<serde_json::Value>,
+    pub detail: Option<FaultDetail>,
 }
 
 impl FaultWindow {
@@ -40,18 +41,18 @@ impl FaultWindow {
 pub struct FaultWindows {
     windows: Vec<FaultWindow>,
     /// Open windows per fault, oldest first, as indexes into `windows`.
-    open: HashMap<String, VecDeque<usize>>,
+    open: HashMap<Option<FaultKind>, VecDeque<usize>>,
 }
 
 impl FaultWindows {
     /// Adds the nemesis event on `line`. Returns false when it neither starts
     /// a fault nor stops an open one (the caller counts it as malformed).
     pub fn push(&mut self, line: u32, e: &Event) -> bool {
-        let fault = e.fault.clone().unwrap_or_default();
+        let fault = e.fault;
         match e.f {
             Function::Start => {
                 self.open
-                    .entry(fault.clone())
+                    .entry(fault)
                     .or_default()
                     .push_back(self.windows.len());
                 self.windows.push(FaultWindow {
@@ -112,9 +113,14 @@ mod tests {
         );
         assert_eq!(
             w[0].detail,
-            Some(serde_json::json!({"offsets_ms": {"n1": -4000}}))
+            Some(FaultDetail::Other(
+                serde_json::json!({"offsets_ms": {"n1": -4000}})
+            ))
         );
-        assert_eq!((w[1].fault.as_str(), w[1].stop_time()), ("partition", None));
+        assert_eq!(
+            (w[1].fault, w[1].stop_time()),
+            (Some(FaultKind::Partition), None)
+        );
         assert_eq!(w[2].stop_time(), None);
     }
 }

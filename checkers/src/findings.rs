@@ -5,7 +5,7 @@
 //! have millions of anomalies and formatting each would dominate the check.
 
 use crate::ops::{KeyId, OpId};
-use crate::result::Validity;
+use crate::result::{CheckDetails, Validity};
 use std::collections::{BTreeMap, HashMap};
 
 /// An example anomaly before its ops are resolved to events.
@@ -88,6 +88,16 @@ impl Findings {
         for k in kinds {
             self.counts.entry(k.to_string()).or_insert(0);
         }
+    }
+
+    /// Finishes with the checker's typed details, serialized as they will
+    /// be written. (Serializing them cannot fail: their maps are keyed by
+    /// strings; should it, the details say why instead.)
+    pub fn finish_with<D: CheckDetails>(self, valid: Validity, details: &D) -> Outcome {
+        let details = serde_json::to_value(details).unwrap_or_else(|e| {
+            serde_json::Value::String(format!("the details could not be serialized: {e}"))
+        });
+        self.finish(valid, details)
     }
 
     pub fn finish(self, valid: Validity, details: serde_json::Value) -> Outcome {

@@ -5,6 +5,9 @@
 //! downstream of the harness, because dependencies point one way:
 //! harness → checkers, never back.
 
+use crate::fault::FaultKind;
+use crate::fault_detail::FaultDetail;
+use crate::node_id::NodeId;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 
@@ -108,16 +111,17 @@ pub struct Event {
     pub observed: Option<Vec<String>>,
     /// The node the client contacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
+    pub node: Option<NodeId>,
     /// Why an op failed or is indeterminate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Nemesis: the kind of fault (`partition`, `clock`, `crash`, `pause`, `wipe`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<String>,
-    /// Nemesis: what exactly was done (nodes, grudge, offsets), free-form.
+    pub fault: Option<FaultKind>,
+    /// Nemesis: what exactly was done (nodes, grudge, offsets), tagged by
+    /// its `action`; a detail it does not recognise is kept as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<serde_json::Value>,
+    pub detail: Option<FaultDetail>,
 }
 
 /// One line of `final-state.jsonl`: either the summary or one replica's entry.
@@ -133,7 +137,7 @@ pub enum FinalLine {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FinalSummary {
     /// Every node whose dump follows (a node with no entries still counts).
-    pub nodes: Vec<String>,
+    pub nodes: Vec<NodeId>,
     /// Whether all replicas agreed before the convergence timeout.
     pub converged: bool,
     /// When the final heal finished (ns since test start).
@@ -154,12 +158,12 @@ pub struct FinalSummary {
     /// Nodes whose dump the harness could not get: their entries are not in
     /// the file, so the final state does not say what the cluster holds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub missing: Vec<String>,
+    pub missing: Vec<NodeId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplicaEntry {
-    pub node: String,
+    pub node: NodeId,
     pub key: String,
     /// Sibling values; empty for a tombstone.
     pub values: Vec<String>,

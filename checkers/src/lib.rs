@@ -17,8 +17,11 @@
 //!   and writer); [`results_file`] (results.json: the results plus the run's
 //!   metadata, read strictly or tolerantly); [`metrics_file`] (metrics.jsonl
 //!   samples); [`jsonl`] (the tolerant line reader of the reports and the
-//!   sweep); [`fault_windows`] (nemesis start and stop events paired) and
-//!   [`clock_offsets`] (what a clock fault's detail says it set).
+//!   sweep); [`fault_windows`] (nemesis start and stop events paired).
+//! - The history's vocabulary, shared with the harness that writes it:
+//!   [`node_id`] ([`node_id::NodeId`]), [`fault`] ([`fault::FaultKind`])
+//!   and [`fault_detail`] ([`fault_detail::FaultDetail`]: what a fault did,
+//!   the nodes it took down, the clock offsets it set).
 //! - [`result`]: what checks return — [`Results`], [`CheckResult`], [`Anomaly`],
 //!   [`Validity`] — and [`CheckConfig`].
 //! - [`ops`]: the compact op table (invokes paired with completions by the
@@ -34,9 +37,10 @@
 //!
 //! The definitions: docs/design/checkers.md (the map: docs/architecture.md).
 
-pub mod clock_offsets;
 pub mod context;
 pub mod convergence;
+pub mod fault;
+pub mod fault_detail;
 pub mod fault_windows;
 pub mod findings;
 pub mod history;
@@ -44,6 +48,7 @@ pub mod intern;
 pub mod jsonl;
 pub mod lost;
 pub mod metrics_file;
+pub mod node_id;
 pub mod ops;
 pub mod parse;
 pub mod perf;
@@ -57,7 +62,9 @@ pub mod sessions;
 pub mod staleness;
 pub mod timeline;
 
-pub use result::{Anomaly, CheckConfig, CheckResult, Conflict, Quorum, Results, Validity};
+pub use result::{
+    Anomaly, CheckConfig, CheckDetails, CheckResult, Conflict, Quorum, Results, Validity,
+};
 
 use context::{Context, FinalView};
 use findings::Outcome;

@@ -6,9 +6,11 @@
 //! borrows its strings from the line buffer (escaped strings, which the
 //! harness never writes for its own keys and values, fall back to an owned
 //! copy), fed straight to the [`OpTableBuilder`], and the buffer is reused.
-//! Only nemesis lines, which carry free-form `detail`, are parsed whole.
+//! Only nemesis lines, which carry a fault's `detail`, are parsed whole
+//! (into [`Event`], few and small).
 
 use crate::history::{Event, EventType, FinalLine, Function, HistoryError, Process, ReplicaEntry};
+use crate::node_id::NodeId;
 use crate::ops::{EventRef, OpTable, OpTableBuilder, StrList};
 use serde::Deserialize;
 use smallvec::SmallVec;
@@ -286,7 +288,7 @@ pub fn read_final_state_lines(r: impl BufRead) -> Result<Vec<FinalLine>, History
         }
         let line = match serde_json::from_slice::<FinalEntryLine>(text) {
             Ok(l) if l.kind.as_str() == "entry" => FinalLine::Entry(ReplicaEntry {
-                node: l.node,
+                node: NodeId(l.node),
                 key: l.key,
                 values: l.values,
                 tombstone: l.tombstone,

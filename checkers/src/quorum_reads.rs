@@ -35,11 +35,14 @@
 //! ([`crate::staleness`]).
 
 use crate::context::Context;
+use crate::fault::FaultKind;
+use crate::fault_detail::FaultDetail;
+use crate::node_id::NodeId;
 use crate::ops::{KeyId, NEVER, OpFn, OpId, OpRecord, ValueId};
 use crate::result::Conflict;
 use crate::timeline::KeyTimeline;
 use hashbrown::HashMap;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What a read-based anomaly proves, with the ops that prove it.
@@ -77,11 +80,27 @@ pub enum Judgement {
     StaleUnderOverlap(OpId),
 }
 
+/// A fault that exempted reads, as the staleness details list it
+/// (`read_based.exemptions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exemption {
+    /// A wipe, or a crash while the store acknowledges before fsync.
+    pub fault: FaultKind,
+    /// The replica it took writes off.
+    pub node: NodeId,
+    /// When the fault began (ns since the test started).
+    pub at_ns: u64,
+    /// The history line of its start event.
+    pub history_line: u32,
+    /// How many reads it exempted.
+    pub reads_exempted: u64,
+}
+
 /// A fault that may legitimately take acknowledged writes off a replica.
 #[derive(Debug, Clone)]
 struct DataLoss {
-    fault: &'static str,
-    node: String,
+    fault: FaultKind,
+    node: NodeId,
     at: u64,
     /// Writes acknowledged more than this before `at` survive it.
     window: u64,
@@ -121,19 +140,19 @@ impl QuorumReads {
             if e.f != crate::history::Function::Start {
                 continue;
             }
-            let detail = e.detail.as_ref().unwrap_or(&Value::Null);
-            let (fault, window, nodes): (&'static str, u64, Vec<&str>) = match e.fault.as_deref() {
-                Some("wipe") => ("wipe", NEVER, node_names(detail)),
-                Some("crash") => match cx.cfg.crash_loss_window_ns {
-                    Some(w) => ("crash", w, node_names(detail)),
+            let (fault, window) = match e.fault {
+                Some(FaultKind::Wipe) => (FaultKind::Wipe, NEVER),
+                Some(FaultKind::Crash) => match cx.cfg.crash_loss_window_ns {
+                    Some(w) => (FaultKind::Crash, w),
                     None => continue,
                 },
                 _ => continue,
             };
+            let nodes = e.detail.as_ref().map_or(&[][..], FaultDetail::downed_nodes);
             for node in nodes {
                 faults.push(DataLoss {
                     fault,
-                    node: node.to_string(),
+                    node: node.clone(),
                     at: e.time,
                     window,
                     line: *line,
@@ -391,9 +410,7 @@ impl QuorumReads {
         let mut covers = |m: OpId| {
             let m = t.op(m);
             let found = faults.iter().position(|f| {
-                replicas
-                    .as_ref()
-                    .is_none_or(|rs| rs.iter().any(|n| *n == f.node))
+                replicas.as_ref().is_none_or(|rs| rs.contains(&&f.node))
                     && m.invoke_time < f.at
                     && f.at < r.complete_time
                     && (f.window == NEVER || f.at <= m.complete_time.saturating_add(f.window))
@@ -416,43 +433,27 @@ impl QuorumReads {
     }
 
     /// The faults that exempted reads, for the verdict's details.
-    pub fn exemptions(&self) -> Value {
-        let used: Vec<Value> = self
-            .faults
+    pub fn exemptions(&self) -> Vec<Exemption> {
+        self.faults
             .iter()
             .filter(|f| f.used > 0)
-            .map(|f| {
-                json!({
-                    "fault": f.fault,
-                    "node": f.node,
-                    "at_ns": f.at,
-                    "history_line": f.line,
-                    "reads_exempted": f.used,
-                })
+            .map(|f| Exemption {
+                fault: f.fault,
+                node: f.node.clone(),
+                at_ns: f.at,
+                history_line: f.line,
+                reads_exempted: f.used,
             })
-            .collect();
-        Value::Array(used)
+            .collect()
     }
-}
-
-/// The node names a crash or wipe event's detail names.
-fn node_names(detail: &Value) -> Vec<&str> {
-    if let Some(n) = detail.get("node").and_then(Value::as_str) {
-        return vec![n];
-    }
-    detail
-        .get("nodes")
-        .and_then(Value::as_array)
-        .map(|ns| ns.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
 }
 
 /// The key's replicas as the final state shows them (the nodes holding an
 /// entry), when at least `N` hold it; `None` means any node may be one.
-fn replicas_of<'a>(cx: &'a Context, k: KeyId) -> Option<Vec<&'a str>> {
+fn replicas_of<'a>(cx: &'a Context, k: KeyId) -> Option<Vec<&'a NodeId>> {
     let fv = cx.final_view.as_ref()?;
     let n = cx.cfg.quorum.map(|q| q.n as usize)?;
-    let holders: Vec<&str> = fv.holders(k).collect();
+    let holders: Vec<&NodeId> = fv.holders(k).collect();
     (holders.len() >= n).then_some(holders)
 }
 

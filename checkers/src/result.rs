@@ -5,6 +5,7 @@
 //! data with stable field names.
 
 use crate::history::Event;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -153,7 +154,27 @@ pub struct CheckResult {
     /// Up to `max_examples` examples per anomaly kind.
     pub anomalies: Vec<Anomaly>,
     /// Checker-specific figures: percentiles, series, fault windows...
+    /// Free-form JSON here, since every checker has its own; a checker
+    /// with a [`CheckDetails`] type builds them from it, and readers read
+    /// them back as it ([`Results::details`], [`CheckResult::details_as`]).
     pub details: serde_json::Value,
+}
+
+/// The typed `details` of one checker: which checker writes them and their
+/// shape, so a reader asks for the type instead of looking up JSON keys.
+/// The checker serializes the type into [`CheckResult::details`] (a
+/// `serde_json::Value`, whose objects sort their keys, so the field order
+/// of the type does not reach results.json).
+pub trait CheckDetails: Serialize + DeserializeOwned {
+    /// The checker whose details these are ([`CheckResult::checker`]).
+    const CHECKER: &'static str;
+}
+
+impl CheckResult {
+    /// The details read as `T`; an error names what does not fit.
+    pub fn details_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.details)
+    }
 }
 
 /// Every checker's verdict, and the overall one.
@@ -167,6 +188,13 @@ impl Results {
     /// The result of the named checker, if it ran.
     pub fn check(&self, name: &str) -> Option<&CheckResult> {
         self.checks.iter().find(|c| c.checker == name)
+    }
+
+    /// The typed details of `D`'s checker: `None` when that checker did
+    /// not run, an error when its details do not read as `D` (results
+    /// written by another version).
+    pub fn details<D: CheckDetails>(&self) -> Option<Result<D, serde_json::Error>> {
+        self.check(D::CHECKER).map(CheckResult::details_as)
     }
 
     /// The anomalies of the invalid checks, in report order.

@@ -24,15 +24,16 @@
 //! `R + W > N` every read is also judged by [`crate::quorum_reads`]: a stale
 //! read there is a lost write, a resurrection (both reported by their own
 //! checkers) or a **stale-read-under-quorum-overlap**, which fails the run.
-//! The PBS figures still count every stale read.
+//! The PBS figures still count every stale read. The figures are its
+//! details, [`StalenessDetails`].
 
 use crate::context::Context;
 use crate::findings::{Findings, Outcome};
 use crate::ops::{KeyId, NEVER, OpFn, OpId, ValueId};
-use crate::quorum_reads::{Judgement, QuorumReads, ReadEvidence};
-use crate::result::{Conflict, Validity};
+use crate::quorum_reads::{Exemption, Judgement, QuorumReads, ReadEvidence};
+use crate::result::{CheckDetails, Conflict, Quorum, Validity};
 use crate::timeline::KeyTimeline;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Upper bounds (ms) of the t-visibility buckets; a last bucket takes the rest.
@@ -74,31 +75,119 @@ impl Stats {
         (self.reads > 0).then(|| self.stale as f64 / self.reads as f64)
     }
 
-    fn to_json(&self) -> Value {
-        let visibility: Vec<Value> = self
+    fn figures(&self) -> StalenessFigures {
+        let t_visibility = self
             .visibility
             .iter()
             .enumerate()
             .filter(|(_, (n, _))| *n > 0)
-            .map(|(i, &(n, fresh))| {
-                json!({
-                    "from_ms": if i == 0 { 0 } else { BUCKET_MS[i - 1] },
-                    "to_ms": BUCKET_MS.get(i),
-                    "reads": n,
-                    "fresh": fresh,
-                    "fresh_share": fresh as f64 / n as f64,
-                })
+            .map(|(i, &(n, fresh))| VisibilityBucket {
+                from_ms: if i == 0 { 0 } else { BUCKET_MS[i - 1] },
+                to_ms: BUCKET_MS.get(i).copied(),
+                reads: n,
+                fresh,
+                fresh_share: fresh as f64 / n as f64,
             })
             .collect();
-        json!({
-            "reads": self.reads,
-            "stale_reads": self.stale,
-            "stale_rate": self.rate(),
-            "k_max": self.k_max,
-            "k_mean_of_stale": (self.stale > 0).then(|| self.k_sum as f64 / self.stale as f64),
-            "k_histogram": self.k_histogram.iter().map(|(k, n)| json!([k, n])).collect::<Vec<_>>(),
-            "t_visibility": visibility,
-        })
+        StalenessFigures {
+            reads: self.reads,
+            stale_reads: self.stale,
+            stale_rate: self.rate(),
+            k_max: self.k_max,
+            k_mean_of_stale: (self.stale > 0).then(|| self.k_sum as f64 / self.stale as f64),
+            k_histogram: self.k_histogram.iter().map(|(&k, &n)| (k, n)).collect(),
+            t_visibility,
+        }
+    }
+}
+
+/// The staleness checker's `details`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StalenessDetails {
+    pub conflict: Conflict,
+    /// The stale-read rate above which the check fails, if one is set.
+    pub threshold: Option<f64>,
+    /// Every `ok` read.
+    pub all: StalenessFigures,
+    /// The `ok` reads that overlap no fault window.
+    pub outside_faults: StalenessFigures,
+    /// What read-based detection did.
+    pub read_based: ReadBased,
+}
+
+impl CheckDetails for StalenessDetails {
+    const CHECKER: &'static str = "staleness";
+}
+
+/// The PBS figures of a set of reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StalenessFigures {
+    pub reads: u64,
+    pub stale_reads: u64,
+    /// stale_reads / reads; `None` without reads.
+    pub stale_rate: Option<f64>,
+    /// The largest k of a stale read (0: none was stale).
+    pub k_max: u64,
+    /// The mean k of the stale reads; `None` when none was stale.
+    pub k_mean_of_stale: Option<f64>,
+    /// (k, stale reads with that k), by k.
+    pub k_histogram: Vec<(u64, u64)>,
+    /// The t-visibility buckets that hold reads, by time.
+    pub t_visibility: Vec<VisibilityBucket>,
+}
+
+/// Reads whose latest `ok` mutation of the key completed `from_ms..to_ms`
+/// before they were invoked, and how many of them were fresh.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisibilityBucket {
+    pub from_ms: u64,
+    /// `None` for the open last bucket.
+    pub to_ms: Option<u64>,
+    pub reads: u64,
+    pub fresh: u64,
+    /// fresh / reads.
+    pub fresh_share: f64,
+}
+
+/// What read-based detection ([`crate::quorum_reads`]) did, told apart by
+/// `quorums_overlap`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ReadBased {
+    /// R + W > N: every read was judged.
+    Judged {
+        quorums_overlap: Flag<true>,
+        /// Reads a data-loss fault explained.
+        exempt_reads: u64,
+        /// The faults that explained them.
+        exemptions: Vec<Exemption>,
+    },
+    /// The quorums do not overlap, or are unknown (`quorum` null): reads
+    /// are only measured.
+    NotJudged {
+        quorums_overlap: Flag<false>,
+        quorum: Option<Quorum>,
+    },
+}
+
+/// A boolean field whose value is fixed by the variant holding it: writes
+/// `B`, reads only `B`, so it tells an untagged enum's variants apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flag<const B: bool>;
+
+impl<const B: bool> Serialize for Flag<B> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bool(B)
+    }
+}
+
+impl<'de, const B: bool> Deserialize<'de> for Flag<B> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if bool::deserialize(d)? == B {
+            Ok(Flag)
+        } else {
+            Err(serde::de::Error::custom(format!("expected {B}")))
+        }
     }
 }
 
@@ -219,19 +308,22 @@ impl Staleness {
         self.fd
             .add("stale-reads-outside-faults", self.outside_faults.stale);
         let overlap_anomalies = self.fd.count(STALE_UNDER_OVERLAP);
-        let (evidence, quorum_details) = match self.quorum.take() {
+        let (evidence, read_based) = match self.quorum.take() {
             Some(q) => {
                 self.fd.add("exempt-reads", q.exempt_reads);
-                let details = json!({
-                    "quorums_overlap": true,
-                    "exempt_reads": q.exempt_reads,
-                    "exemptions": q.exemptions(),
-                });
+                let details = ReadBased::Judged {
+                    quorums_overlap: Flag,
+                    exempt_reads: q.exempt_reads,
+                    exemptions: q.exemptions(),
+                };
                 (q.evidence, details)
             }
             None => (
                 ReadEvidence::default(),
-                json!({"quorums_overlap": false, "quorum": cx.cfg.quorum}),
+                ReadBased::NotJudged {
+                    quorums_overlap: Flag,
+                    quorum: cx.cfg.quorum,
+                },
             ),
         };
         let valid = match (cx.cfg.stale_read_threshold, self.all.rate()) {
@@ -241,14 +333,14 @@ impl Staleness {
             (Some(th), Some(rate)) if rate > th => Validity::False,
             (Some(_), Some(_)) => Validity::True,
         };
-        let details = json!({
-            "conflict": cx.cfg.conflict,
-            "threshold": cx.cfg.stale_read_threshold,
-            "all": self.all.to_json(),
-            "outside_faults": self.outside_faults.to_json(),
-            "read_based": quorum_details,
-        });
-        (self.fd.finish(valid, details), evidence)
+        let details = StalenessDetails {
+            conflict: cx.cfg.conflict,
+            threshold: cx.cfg.stale_read_threshold,
+            all: self.all.figures(),
+            outside_faults: self.outside_faults.figures(),
+            read_based,
+        };
+        (self.fd.finish_with(valid, &details), evidence)
     }
 }
 
@@ -298,4 +390,44 @@ fn dvv_staleness(cx: &Context, id: OpId) -> (u64, [Option<OpId>; 2], Option<Valu
         }
     }
     worst
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn read_based_details_are_told_apart_by_quorums_overlap() {
+        let unknown = ReadBased::NotJudged {
+            quorums_overlap: Flag,
+            quorum: None,
+        };
+        let sloppy = ReadBased::NotJudged {
+            quorums_overlap: Flag,
+            quorum: Some(Quorum { n: 3, r: 1, w: 1 }),
+        };
+        let judged = ReadBased::Judged {
+            quorums_overlap: Flag,
+            exempt_reads: 0,
+            exemptions: Vec::new(),
+        };
+        for (d, v) in [
+            (&unknown, json!({"quorums_overlap": false, "quorum": null})),
+            (
+                &sloppy,
+                json!({"quorums_overlap": false, "quorum": {"n": 3, "r": 1, "w": 1}}),
+            ),
+            (
+                &judged,
+                json!({"quorums_overlap": true, "exempt_reads": 0, "exemptions": []}),
+            ),
+        ] {
+            assert_eq!(serde_json::to_value(d).unwrap(), v);
+            assert_eq!(&serde_json::from_value::<ReadBased>(v).unwrap(), d);
+        }
+        // Overlapping quorums without the judged reads' figures.
+        let contradictory = json!({"quorums_overlap": true, "quorum": null});
+        assert!(serde_json::from_value::<ReadBased>(contradictory).is_err());
+    }
 }

@@ -124,24 +124,18 @@ fn concurrent_and_indeterminate_writes_never_make_a_quorum_read_wrong() {
     assert_eq!(r.valid, Validity::True, "{:?}", r.checks);
 }
 
-/// Two writes, then a wipe or crash (detail naming `node`) at 35, then a
-/// read at 40 that misses the second write.
+/// Two writes, then a wipe or crash of `node` (its detail as the harness
+/// writes it) at 35, then a read at 40 that misses the second write.
 fn missed_after(fault: &str, node: &str) -> H {
+    let detail = match fault {
+        "wipe" => json!({"action": "wipe", "node": node}),
+        _ => json!({"action": fault, "nodes": [node]}),
+    };
     let mut h = H::new();
     h.write(1, "k", "1-0", 0, 10, End::Ok)
         .write(2, "k", "2-0", 20, 30, End::Ok)
-        .fault(
-            Function::Start,
-            fault,
-            35,
-            json!({"action": fault, "node": node, "nodes": [node]}),
-        )
-        .fault(
-            Function::Stop,
-            fault,
-            36,
-            json!({"action": fault, "node": node, "nodes": [node]}),
-        )
+        .fault(Function::Start, fault, 35, detail.clone())
+        .fault(Function::Stop, fault, 36, detail.clone())
         .read(3, "k", &["1-0"], 40, 50)
         .read(3, "k", &["2-0"], 60, 70);
     h

@@ -109,7 +109,7 @@ impl ClientProcess {
             value: op.value.clone(),
             values: None,
             observed: None,
-            node: Some(self.client.node().to_string()),
+            node: Some(self.client.node().clone()),
             error: None,
             fault: None,
             detail: None,

@@ -42,7 +42,7 @@ fn entries(node: &NodeId, dump: Vec<serde_json::Value>) -> Result<Vec<ReplicaEnt
                 })
                 .unwrap_or_default();
             Ok(ReplicaEntry {
-                node: node.to_string(),
+                node: node.clone(),
                 key: key.to_string(),
                 values,
                 tombstone: line["tombstone"].as_bool().unwrap_or(false),
@@ -140,13 +140,13 @@ pub async fn wait(
     };
     Convergence {
         summary: FinalSummary {
-            nodes: cluster.nodes().iter().map(ToString::to_string).collect(),
+            nodes: cluster.nodes().to_vec(),
             converged: converged_at.is_some(),
             healed_at,
             converged_at,
             rf: Some(rf as u32),
             entries: None,
-            missing: missing.iter().map(ToString::to_string).collect(),
+            missing,
         },
         snapshot,
     }
@@ -201,7 +201,7 @@ mod tests {
             s.insert(n, Vec::new());
         }
         for e in entries {
-            s.entry(NodeId(e.node.clone())).or_default().push(e);
+            s.entry(e.node.clone()).or_default().push(e);
         }
         s
     }
@@ -251,9 +251,8 @@ mod tests {
     #[test]
     fn the_checker_accepts_rf_copies_on_five_nodes_and_flags_a_missing_copy() {
         let verdict = |entries: Vec<ReplicaEntry>| {
-            let nodes: Vec<String> = NodeId::cluster(5).iter().map(ToString::to_string).collect();
             let mut lines = vec![FinalLine::Summary(FinalSummary {
-                nodes,
+                nodes: NodeId::cluster(5),
                 converged: true,
                 healed_at: 0,
                 converged_at: Some(1),

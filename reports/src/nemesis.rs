@@ -5,7 +5,7 @@
 //! [`checkers::fault_windows`]'s; this module only turns each window into
 //! what charts, timelines and the summary need.
 
-use checkers::clock_offsets::ClockOffsets;
+use checkers::fault_detail::FaultDetail;
 use checkers::fault_windows::{FaultWindow, FaultWindows};
 use checkers::history::{Event, Process};
 use serde_json::Value;
@@ -13,7 +13,8 @@ use serde_json::Value;
 /// One fault, from its start to its end, in the report's units.
 #[derive(Debug, Clone)]
 pub struct FaultView {
-    /// `partition`, `clock`, `crash`, `pause`, `wipe`, or whatever the harness wrote.
+    /// The fault kind's name (`partition`, `clock`, `crash`, `pause`,
+    /// `wipe`), or `fault` when the start event named none.
     pub fault: String,
     /// Seconds since the test started.
     pub start_s: f64,
@@ -36,11 +37,7 @@ impl FaultView {
         let start_s = w.start as f64 / 1e9;
         let stop_s = w.stop_time().map(|t| t as f64 / 1e9);
         FaultView {
-            fault: if w.fault.is_empty() {
-                "fault".to_string()
-            } else {
-                w.fault
-            },
+            fault: w.fault.map_or("fault", |k| k.name()).to_string(),
             start_s,
             end_s: stop_s.unwrap_or(run_end_s).max(start_s),
             stopped: stop_s.is_some(),
@@ -48,7 +45,7 @@ impl FaultView {
             max_offset_ms: w
                 .detail
                 .as_ref()
-                .and_then(ClockOffsets::of_detail)
+                .and_then(FaultDetail::clock_offsets)
                 .and_then(|o| o.max_abs_ms()),
         }
     }
@@ -71,11 +68,12 @@ pub fn fault_windows(history: &[Event], run_end_s: f64) -> Vec<FaultView> {
     out
 }
 
-/// A compact one-line rendering of a nemesis detail (JSON), capped in length.
-fn describe_detail(v: &Value) -> String {
-    let text = match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+/// A compact one-line rendering of a nemesis detail (its JSON, or a
+/// detail that is a bare string as that text), capped in length.
+fn describe_detail(d: &FaultDetail) -> String {
+    let text = match d {
+        FaultDetail::Other(Value::String(s)) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
     };
     const MAX: usize = 160;
     if text.chars().count() > MAX {

@@ -8,6 +8,7 @@
 //! strings (node, error too) for the ops anomalies cite.
 
 use checkers::history::{Event, EventType, Function, Process};
+use checkers::node_id::NodeId;
 use checkers::ops::InFlight;
 pub use checkers::ops::Outcome;
 use std::collections::HashSet;
@@ -18,7 +19,7 @@ pub struct Op {
     pub process: u32,
     pub f: Function,
     pub key: Option<String>,
-    pub node: Option<String>,
+    pub node: Option<NodeId>,
     /// The value written (writes).
     pub value: Option<String>,
     /// The values read (ok reads).

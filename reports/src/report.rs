@@ -17,6 +17,7 @@ use crate::templates;
 use crate::view::{Link, Row, count, flatten, relative_href, secs};
 use checkers::Validity;
 use checkers::history::{Event, FinalLine, FinalSummary, Process};
+use checkers::node_id::NodeId;
 use checkers::results_file::tolerant::{AnomalyView, CheckView, ResultsView};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -483,7 +484,7 @@ fn op_values(op: &Op) -> String {
 }
 
 fn op_timeline_row(op: &Op) -> TimelineRow {
-    let node = op.node.as_deref().unwrap_or("?");
+    let node = op.node.as_ref().map_or("?", NodeId::as_str);
     let key = op.key.as_deref().unwrap_or("");
     let mut label = format!("p{} → {node}  {} {key}", op.process, op.f_label());
     let v = op_values(op);
@@ -503,7 +504,11 @@ fn op_row(op: &Op) -> OpRow {
     OpRow {
         index: op.invoke_index.to_string(),
         process: op.process.to_string(),
-        node: op.node.clone().unwrap_or_default(),
+        node: op
+            .node
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         f: op.f_label().into(),
         key: op.key.clone().unwrap_or_default(),
         value: op_values(op),
@@ -524,7 +529,7 @@ fn event_row(e: &Event) -> OpRow {
             Process::Client(p) => p.to_string(),
             Process::Nemesis => "nemesis".into(),
         },
-        node: e.node.clone().unwrap_or_default(),
+        node: e.node.as_ref().map(ToString::to_string).unwrap_or_default(),
         f: e.f.name().into(),
         key: e.key.clone().unwrap_or_default(),
         value: e

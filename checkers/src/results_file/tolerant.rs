@@ -9,8 +9,8 @@
 //! file is [`super::read`].
 
 use super::ResultsFileError;
-use crate::Validity;
 use crate::history::Event;
+use crate::{CheckDetails, Validity};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -96,6 +96,14 @@ fn lenient_events<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Event>, D::Erro
 }
 
 impl ResultsView {
+    /// The typed details of `D`'s checker, when it ran and they read as
+    /// `D`; `None` otherwise (results of another version), so a reader
+    /// falls back as it would for a missing figure.
+    pub fn details<D: CheckDetails>(&self) -> Option<D> {
+        let check = self.checks.iter().find(|c| c.checker == D::CHECKER)?;
+        D::deserialize(&check.details).ok()
+    }
+
     /// A field of the run metadata by any of its plausible names.
     pub fn run_field(&self, names: &[&str]) -> Option<&Value> {
         names

@@ -4,9 +4,12 @@
 
 pub mod sim;
 
+use checkers::fault::FaultKind;
+use checkers::fault_detail::FaultDetail;
 use checkers::history::{
     Event, EventType, FinalLine, FinalSummary, Function, Process, ReplicaEntry,
 };
+use checkers::node_id::NodeId;
 
 /// Builds a history from ops given with explicit invoke and completion
 /// times; events are sorted by time and indexed at the end.
@@ -36,7 +39,7 @@ fn ev(p: Process, kind: EventType, f: Function, time: u64, key: Option<&str>) ->
         value: None,
         values: None,
         observed: None,
-        node: key.map(|_| "n1".to_string()),
+        node: key.map(|_| "n1".into()),
         error: None,
         fault: None,
         detail: None,
@@ -160,8 +163,10 @@ impl H {
 
     pub fn nemesis(&mut self, f: Function, fault: &str, time: u64) -> &mut H {
         let mut e = ev(Process::Nemesis, EventType::Info, f, time, None);
-        e.fault = Some(fault.into());
-        e.detail = Some(serde_json::json!({"grudge": {"n1": ["n2"]}}));
+        e.fault = Some(kind(fault));
+        e.detail = Some(FaultDetail::Other(
+            serde_json::json!({"grudge": {"n1": ["n2"]}}),
+        ));
         self.push(e);
         self
     }
@@ -175,8 +180,8 @@ impl H {
         detail: serde_json::Value,
     ) -> &mut H {
         let mut e = ev(Process::Nemesis, EventType::Info, f, time, None);
-        e.fault = Some(fault.into());
-        e.detail = Some(detail);
+        e.fault = Some(kind(fault));
+        e.detail = Some(serde_json::from_value(detail).expect("any JSON reads as a detail"));
         self.push(e);
         self
     }
@@ -194,9 +199,14 @@ impl H {
     }
 }
 
+/// The fault kind a test names.
+fn kind(fault: &str) -> FaultKind {
+    fault.parse().expect("a test names a known fault kind")
+}
+
 /// A final state: `(node, key, values)`; an empty list is a tombstone.
 pub fn final_state(converged: bool, entries: &[(&str, &str, &[&str])]) -> Vec<FinalLine> {
-    let mut nodes: Vec<String> = entries.iter().map(|e| e.0.to_string()).collect();
+    let mut nodes: Vec<NodeId> = entries.iter().map(|e| e.0.into()).collect();
     nodes.sort();
     nodes.dedup();
     if nodes.is_empty() {
@@ -212,7 +222,7 @@ pub fn final_state(converged: bool, entries: &[(&str, &str, &[&str])]) -> Vec<Fi
     })];
     for (node, key, vals) in entries {
         out.push(FinalLine::Entry(ReplicaEntry {
-            node: node.to_string(),
+            node: (*node).into(),
             key: key.to_string(),
             values: vals.iter().map(|s| s.to_string()).collect(),
             tombstone: vals.is_empty(),

@@ -14,6 +14,8 @@
 //! benchmark can generate 10M ops.
 
 use checkers::Conflict;
+use checkers::fault::FaultKind;
+use checkers::fault_detail::FaultDetail;
 use checkers::history::{
     Event, EventType, FinalLine, FinalSummary, Function, Process, ReplicaEntry,
 };
@@ -240,8 +242,10 @@ pub fn run(cfg: &SimConfig, mut sink: impl FnMut(&Event)) -> Vec<FinalLine> {
                     observed: None,
                     node: None,
                     error: None,
-                    fault: Some("partition".into()),
-                    detail: start.then(|| serde_json::json!({"grudge": {"n1": ["n2", "n3"]}})),
+                    fault: Some(FaultKind::Partition),
+                    detail: start.then(|| {
+                        FaultDetail::Other(serde_json::json!({"grudge": {"n1": ["n2", "n3"]}}))
+                    }),
                 };
                 emit(&mut e, &mut sink);
                 let every = cfg.nemesis_every_ns.unwrap_or(1);
@@ -273,7 +277,7 @@ fn event(p: Process, kind: EventType, op: &Pending, time: u64) -> Event {
 fn final_lines(store: &Store, c: Conflict) -> Vec<FinalLine> {
     let nodes = ["n1", "n2", "n3"];
     let mut out = vec![FinalLine::Summary(FinalSummary {
-        nodes: nodes.iter().map(|n| n.to_string()).collect(),
+        nodes: nodes.iter().map(|&n| n.into()).collect(),
         converged: true,
         healed_at: 0,
         converged_at: Some(0),
@@ -295,7 +299,7 @@ fn final_lines(store: &Store, c: Conflict) -> Vec<FinalLine> {
     for n in nodes {
         for (k, v) in &state {
             out.push(FinalLine::Entry(ReplicaEntry {
-                node: n.to_string(),
+                node: n.into(),
                 key: k.clone(),
                 values: v.clone(),
                 tombstone: v.is_empty(),

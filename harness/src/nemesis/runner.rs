@@ -121,21 +121,8 @@ impl Nemesis {
     }
 
     fn record(&self, f: Function, action: &FaultAction, error: Option<String>) {
-        self.history.record(Event {
-            index: 0,
-            process: Process::Nemesis,
-            kind: EventType::Info,
-            f,
-            time: self.history.now(),
-            key: None,
-            value: None,
-            values: None,
-            observed: None,
-            node: None,
-            error,
-            fault: Some(action.kind().to_string()),
-            detail: Some(action.detail()),
-        });
+        self.history
+            .record(nemesis_event(f, action, self.history.now(), error));
     }
 
     async fn blocking<T: Send + 'static>(
@@ -292,6 +279,26 @@ impl Nemesis {
     }
 }
 
+/// The history event of a fault's start or stop at `time` (the writer
+/// stamps its index).
+fn nemesis_event(f: Function, action: &FaultAction, time: u64, error: Option<String>) -> Event {
+    Event {
+        index: 0,
+        process: Process::Nemesis,
+        kind: EventType::Info,
+        f,
+        time,
+        key: None,
+        value: None,
+        values: None,
+        observed: None,
+        node: None,
+        error,
+        fault: Some(action.kind()),
+        detail: Some(action.detail()),
+    }
+}
+
 impl Drop for Nemesis {
     /// A strobe must not outlive the nemesis (it would skew clocks after
     /// teardown reset them).
@@ -301,5 +308,95 @@ impl Drop for Nemesis {
                 t.abort();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::PartitionShape;
+    use checkers::history::{read_history, write_line};
+
+    /// One fault of every kind and action, and the line the nemesis writes
+    /// for its start, byte for byte.
+    fn every_action() -> Vec<(FaultAction, &'static str)> {
+        let shape = PartitionShape::IsolateOne;
+        vec![
+            (
+                FaultAction::Partition {
+                    shape,
+                    grudge: shape.grudge(&NodeId::cluster(3)),
+                },
+                r#"{"index":0,"process":"nemesis","type":"info","f":"start","time":5,"fault":"partition","detail":{"action":"partition","grudge":{"n1":["n2","n3"],"n2":["n1"],"n3":["n1"]},"shape":"isolate-one"}}"#,
+            ),
+            (
+                FaultAction::ClockBump {
+                    offsets_ms: [(NodeId::nth(0), -4000), (NodeId::nth(1), 1500)].into(),
+                },
+                r#"{"index":0,"process":"nemesis","type":"info","f":"start","time":5,"fault":"clock","detail":{"action":"clock-bump","offsets_ms":{"n1":-4000,"n2":1500}}}"#,
+            ),
+            (
+                FaultAction::ClockStrobe {
+                    nodes: NodeId::cluster(2),
+                    offsets_ms: (200, -900),
+                    period: Duration::from_millis(100),
+                },
+                r#"{"index":0,"process":"nemesis","type":"info","f":"start","time":5,"fault":"clock","detail":{"action":"clock-strobe","nodes":["n1","n2"],"offsets_ms":[200,-900],"period":100}}"#,
+            ),
+            (
+                FaultAction::Crash {
+                    nodes: vec![NodeId::nth(1), NodeId::nth(2)],
+                },
+                r#"{"index":0,"process":"nemesis","type":"info","f":"start","time":5,"fault":"crash","detail":{"action":"crash","nodes":["n2","n3"]}}"#,
+            ),
+            (
+                FaultAction::Pause {
+                    nodes: NodeId::cluster(1),
+                },
+                r#"{"index":0,"process":"nemesis","type":"info","f":"start","time":5,"fault":"pause","detail":{"action":"pause","nodes":["n1"]}}"#,
+            ),
+            (
+                FaultAction::Wipe {
+                    node: NodeId::nth(2),
+                },
+                r#"{"index":0,"process":"nemesis","type":"info","f":"start","time":5,"fault":"wipe","detail":{"action":"wipe","node":"n3"}}"#,
+            ),
+        ]
+    }
+
+    fn line(e: &Event) -> String {
+        let mut out = Vec::new();
+        write_line(&mut out, e).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn every_fault_action_writes_its_pinned_line_and_reads_back_byte_for_byte() {
+        for (action, pinned) in every_action() {
+            let written = line(&nemesis_event(Function::Start, &action, 5, None));
+            assert_eq!(written, format!("{pinned}\n"), "{action:?}");
+            let read = read_history(written.as_bytes()).unwrap();
+            assert_eq!(read.len(), 1);
+            assert_eq!(line(&read[0]), written, "{action:?} did not round-trip");
+        }
+    }
+
+    #[test]
+    fn a_failed_stop_carries_its_error_before_the_fault() {
+        let action = FaultAction::Wipe {
+            node: NodeId::nth(0),
+        };
+        let written = line(&nemesis_event(
+            Function::Stop,
+            &action,
+            7,
+            Some("n1 did not restart".into()),
+        ));
+        assert_eq!(
+            written,
+            "{\"index\":0,\"process\":\"nemesis\",\"type\":\"info\",\"f\":\"stop\",\"time\":7,\"error\":\"n1 did not restart\",\"fault\":\"wipe\",\"detail\":{\"action\":\"wipe\",\"node\":\"n1\"}}\n"
+        );
+        let read = read_history(written.as_bytes()).unwrap();
+        assert_eq!(line(&read[0]), written);
     }
 }

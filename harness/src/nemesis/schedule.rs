@@ -18,7 +18,7 @@
 use super::FaultKind;
 use crate::net::{Grudge, PartitionShape};
 use crate::node_id::NodeId;
-use serde::Serialize;
+use checkers::fault_detail::FaultDetail;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -59,9 +59,9 @@ impl SplitMix64 {
     }
 }
 
-/// What one fault does when it starts; its stop undoes it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
+/// What one fault does when it starts; its stop undoes it. The history
+/// records it as its [`FaultDetail`] ([`FaultAction::detail`]).
+#[derive(Debug, Clone, PartialEq)]
 pub enum FaultAction {
     Partition {
         shape: PartitionShape,
@@ -75,7 +75,6 @@ pub enum FaultAction {
     ClockStrobe {
         nodes: Vec<NodeId>,
         offsets_ms: (i64, i64),
-        #[serde(serialize_with = "millis")]
         period: Duration,
     },
     Crash {
@@ -87,10 +86,6 @@ pub enum FaultAction {
     Wipe {
         node: NodeId,
     },
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
 }
 
 impl FaultAction {
@@ -113,9 +108,34 @@ impl FaultAction {
         }
     }
 
-    /// The history's `detail` for this fault.
-    pub fn detail(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    /// The history's `detail` for this fault: the same action and nodes,
+    /// the shape by its name, the strobe's period in whole milliseconds.
+    pub fn detail(&self) -> FaultDetail {
+        match self {
+            FaultAction::Partition { shape, grudge } => FaultDetail::Partition {
+                grudge: grudge.0.clone(),
+                shape: shape.to_string(),
+            },
+            FaultAction::ClockBump { offsets_ms } => FaultDetail::ClockBump {
+                offsets_ms: offsets_ms.clone(),
+            },
+            FaultAction::ClockStrobe {
+                nodes,
+                offsets_ms,
+                period,
+            } => FaultDetail::ClockStrobe {
+                nodes: nodes.clone(),
+                offsets_ms: *offsets_ms,
+                period_ms: u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
+            },
+            FaultAction::Crash { nodes } => FaultDetail::Crash {
+                nodes: nodes.clone(),
+            },
+            FaultAction::Pause { nodes } => FaultDetail::Pause {
+                nodes: nodes.clone(),
+            },
+            FaultAction::Wipe { node } => FaultDetail::Wipe { node: node.clone() },
+        }
     }
 }
 
@@ -246,7 +266,7 @@ mod tests {
 
     #[test]
     fn clock_fault_details_read_back_through_the_checkers_reading() {
-        use checkers::clock_offsets::ClockOffsets;
+        use checkers::fault_detail::ClockOffsets;
         let bump = FaultAction::ClockBump {
             offsets_ms: [(NodeId::nth(0), -4000), (NodeId::nth(1), 1500)].into(),
         };
@@ -255,11 +275,11 @@ mod tests {
             offsets_ms: (200, -900),
             period: Duration::from_millis(100),
         };
-        let read = |a: &FaultAction| ClockOffsets::of_detail(&a.detail());
+        let read = |a: &FaultAction| a.detail().clock_offsets();
         assert_eq!(
             read(&bump),
             Some(ClockOffsets::PerNode(
-                [("n1".to_string(), -4000.0), ("n2".to_string(), 1500.0)].into()
+                [(NodeId::nth(0), -4000.0), (NodeId::nth(1), 1500.0)].into()
             ))
         );
         assert_eq!(read(&strobe), Some(ClockOffsets::Strobe(200.0, -900.0)));

@@ -1,16 +1,23 @@
 //! What the sweep takes from one finished run: verdicts and anomaly counts
 //! from results.json, repair work from the node counters in metrics.jsonl,
-//! and the longest partition or outage from the fault windows.
+//! and the longest partition or outage from the fault windows. The
+//! checkers' figures are read through their typed details
+//! (`checkers::Results::details`); details that do not read as their type
+//! (results written by another version) count as absent, as a missing
+//! figure always has.
 //!
 //! Node counters restart at zero when the nemesis crashes or wipes a node,
 //! so totals are sums of per-sample increases with a drop read as a restart
 //! (the Prometheus `increase()` rule), never the last value.
 
-use checkers::Validity;
+use checkers::convergence::ConvergenceDetails;
+use checkers::fault::FaultKind;
 use checkers::metrics_file::{counter_increase, for_each_sample};
+use checkers::perf::PerfDetails;
 use checkers::results_file::ResultsFileError;
+use checkers::staleness::{StalenessDetails, VisibilityBucket};
+use checkers::{CheckDetails, Results, Validity};
 use reports::sweep::RunSummary;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -28,7 +35,17 @@ pub enum MeasureError {
 }
 
 /// Faults during which a replica misses writes and deletes.
-const OUTAGE_FAULTS: [&str; 4] = ["partition", "crash", "pause", "wipe"];
+const OUTAGE_FAULTS: [FaultKind; 4] = [
+    FaultKind::Partition,
+    FaultKind::Crash,
+    FaultKind::Pause,
+    FaultKind::Wipe,
+];
+
+/// `D`'s checker's details, if it ran and they read as `D`.
+fn details<D: CheckDetails>(r: &Results) -> Option<D> {
+    r.details::<D>().and_then(Result::ok)
+}
 
 /// Reads a finished run directory into a [`RunSummary`]. `store` makes the
 /// run's path relative; `points_ms` are the t-visibility points.
@@ -44,10 +61,12 @@ pub fn summarize(
             .and_then(|c| c.counts.get(kind).copied())
             .unwrap_or(0)
     };
-    let convergence = r.check("convergence").map(|c| &c.details);
-    let converged = convergence.and_then(|d| d["converged"].as_bool()) == Some(true);
-    let staleness = r.check("staleness").map(|c| &c.details["all"]);
-    let perf = r.check("perf").map(|c| &c.details);
+    let convergence = details::<ConvergenceDetails>(r);
+    let converged = convergence
+        .as_ref()
+        .is_some_and(ConvergenceDetails::converged);
+    let staleness = details::<StalenessDetails>(r).map(|s| s.all);
+    let perf = details::<PerfDetails>(r);
     let counters = repair_counters(&run_dir.join(checkers::run_files::METRICS))?;
     let ops = &results.run.ops;
     Ok(RunSummary {
@@ -73,58 +92,55 @@ pub fn summarize(
         divergent_keys: count("convergence", "divergent-key"),
         convergence_ms: convergence
             .filter(|_| converged)
-            .and_then(|d| d["time_to_converge_ms"].as_f64()),
-        stale_read_rate: staleness.and_then(|s| s["stale_rate"].as_f64()),
+            .and_then(|d| d.time_to_converge_ms()),
+        stale_read_rate: staleness.as_ref().and_then(|s| s.stale_rate),
         client_ops: ops.ok + ops.info + ops.fail,
         anti_entropy_bytes: counters.anti_entropy_bytes,
         read_repair_writes: counters.read_repair_writes,
         hints_replayed: counters.hints_replayed,
-        p99_latency_ms: perf.and_then(worst_p99),
-        longest_partition_s: perf.map_or(0.0, longest_outage_s),
+        p99_latency_ms: perf.as_ref().and_then(worst_p99),
+        longest_partition_s: perf.as_ref().map_or(0.0, longest_outage_s),
         t_visibility: points_ms
             .iter()
-            .map(|p| staleness.and_then(|s| fresh_share_at(&s["t_visibility"], *p)))
+            .map(|p| {
+                staleness
+                    .as_ref()
+                    .and_then(|s| fresh_share_at(&s.t_visibility, *p))
+            })
             .collect(),
     })
 }
 
 /// The slowest op type's p99 over successful ops.
-fn worst_p99(perf: &Value) -> Option<f64> {
-    perf["latency"]
-        .as_object()?
-        .values()
-        .filter_map(|by_outcome| by_outcome["ok"]["p99_ms"].as_f64())
+fn worst_p99(perf: &PerfDetails) -> Option<f64> {
+    let l = &perf.latency;
+    [&l.read, &l.write, &l.delete]
+        .into_iter()
+        .filter_map(|by_outcome| by_outcome.ok.as_ref().map(|ok| ok.p99_ms))
         .reduce(f64::max)
 }
 
 /// The longest partition, crash, pause or wipe window, seconds. A window
 /// the final heal closed has no stop; it lasted until the workload ended.
-fn longest_outage_s(perf: &Value) -> f64 {
-    let end = perf["duration_ns"].as_f64().unwrap_or(0.0);
-    perf["nemesis_windows"]
-        .as_array()
-        .map(|ws| {
-            ws.iter()
-                .filter(|w| OUTAGE_FAULTS.contains(&w["fault"].as_str().unwrap_or("")))
-                .filter_map(|w| {
-                    let start = w["start_ns"].as_f64()?;
-                    let stop = w["stop_ns"].as_f64().unwrap_or(end);
-                    Some((stop - start).max(0.0) / 1e9)
-                })
-                .fold(0.0, f64::max)
+fn longest_outage_s(perf: &PerfDetails) -> f64 {
+    let end = perf.duration_ns as f64;
+    perf.nemesis_windows
+        .iter()
+        .filter(|w| w.fault.is_some_and(|k| OUTAGE_FAULTS.contains(&k)))
+        .map(|w| {
+            let stop = w.stop_ns.map_or(end, |s| s as f64);
+            (stop - w.start_ns as f64).max(0.0) / 1e9
         })
-        .unwrap_or(0.0)
+        .fold(0.0, f64::max)
 }
 
 /// The fresh share of the t-visibility bucket holding `point_ms`, if any
-/// read fell into it.
-fn fresh_share_at(buckets: &Value, point_ms: u64) -> Option<f64> {
-    let b = buckets.as_array()?.iter().find(|b| {
-        let from = b["from_ms"].as_u64().unwrap_or(u64::MAX);
-        let to = b["to_ms"].as_u64().unwrap_or(0);
-        from <= point_ms && point_ms < to
-    })?;
-    (b["reads"].as_u64()? > 0).then(|| b["fresh_share"].as_f64())?
+/// read fell into it. The open last bucket holds no point.
+fn fresh_share_at(buckets: &[VisibilityBucket], point_ms: u64) -> Option<f64> {
+    let b = buckets
+        .iter()
+        .find(|b| b.from_ms <= point_ms && b.to_ms.is_some_and(|to| point_ms < to))?;
+    (b.reads > 0).then_some(b.fresh_share)
 }
 
 /// Repair work summed over nodes.
@@ -214,25 +230,89 @@ mod tests {
         );
     }
 
+    /// The checkers' golden results (a converged run with every fault
+    /// kind) measured as the sweep measures a finished run.
+    #[test]
+    fn a_finished_run_is_measured_from_its_results_typed_details() {
+        let store = tempfile::tempdir().unwrap();
+        let run = store.path().join("test/run");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(
+            run.join(checkers::run_files::RESULTS),
+            include_str!("../../../checkers/tests/fixtures/golden/results-converged.json"),
+        )
+        .unwrap();
+        let s = summarize(store.path(), &run, &[0, 1]).unwrap();
+        assert_eq!(s.run_dir, "test/run");
+        assert_eq!(s.verdict, "invalid");
+        assert_eq!(s.convergence_ms, Some(0.0015));
+        assert_eq!(s.stale_read_rate, Some(1.0));
+        assert_eq!(s.p99_latency_ms, Some(0.001));
+        // The unstopped partition, 17 µs to the history's end at 25 µs.
+        assert!((s.longest_partition_s - 8e-6).abs() < 1e-12);
+        // All reads fell in 0..1 ms; the open last bucket holds no point.
+        assert_eq!(s.t_visibility, [Some(0.0), None]);
+    }
+
     #[test]
     fn outages_p99_and_t_visibility_come_from_the_details() {
-        let perf = serde_json::json!({
-            "duration_ns": 10e9,
-            "latency": {"read": {"ok": {"p99_ms": 12.0}}, "write": {"ok": {"p99_ms": 30.0}, "fail": {"p99_ms": 900.0}}},
-            "nemesis_windows": [
-                {"fault": "partition", "start_ns": 1e9, "stop_ns": 4e9},
-                {"fault": "clock", "start_ns": 0.0, "stop_ns": 9e9},
-                {"fault": "crash", "start_ns": 6e9}
-            ]
-        });
+        use checkers::perf::{Latency, LatencyByOp, LatencyByOutcome, NemesisWindow};
+        let p99 = |ms: f64| {
+            Some(Latency {
+                count: 1,
+                mean_ms: Some(ms),
+                p50_ms: ms,
+                p90_ms: ms,
+                p95_ms: ms,
+                p99_ms: ms,
+                p999_ms: ms,
+                max_ms: ms,
+            })
+        };
+        let window = |fault, start_ns, stop_ns| NemesisWindow {
+            fault: Some(fault),
+            start_ns,
+            stop_ns,
+            detail: None,
+        };
+        let perf = PerfDetails {
+            duration_ns: 10_000_000_000,
+            latency: LatencyByOp {
+                read: LatencyByOutcome {
+                    ok: p99(12.0),
+                    ..LatencyByOutcome::default()
+                },
+                write: LatencyByOutcome {
+                    ok: p99(30.0),
+                    fail: p99(900.0),
+                    ..LatencyByOutcome::default()
+                },
+                delete: LatencyByOutcome::default(),
+            },
+            nemesis_windows: vec![
+                window(FaultKind::Partition, 1_000_000_000, Some(4_000_000_000)),
+                window(FaultKind::Clock, 0, Some(9_000_000_000)),
+                window(FaultKind::Crash, 6_000_000_000, None),
+            ],
+            ..PerfDetails::default()
+        };
         assert_eq!(worst_p99(&perf), Some(30.0));
         assert_eq!(longest_outage_s(&perf), 4.0);
-        let tv = serde_json::json!([
-            {"from_ms": 5, "to_ms": 10, "reads": 4, "fresh_share": 0.5},
-            {"from_ms": 10, "to_ms": 20, "reads": 0, "fresh_share": 0.0},
-        ]);
+        let bucket = |from_ms, to_ms, reads, fresh_share| VisibilityBucket {
+            from_ms,
+            to_ms,
+            reads,
+            fresh: 0,
+            fresh_share,
+        };
+        let tv = [
+            bucket(5, Some(10), 4, 0.5),
+            bucket(10, Some(20), 0, 0.0),
+            bucket(30_000, None, 3, 1.0),
+        ];
         assert_eq!(fresh_share_at(&tv, 7), Some(0.5));
         assert_eq!(fresh_share_at(&tv, 10), None);
         assert_eq!(fresh_share_at(&tv, 99), None);
+        assert_eq!(fresh_share_at(&tv, 40_000), None);
     }
 }

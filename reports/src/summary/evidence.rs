@@ -7,6 +7,7 @@
 use crate::metrics::{FamilyMatcher, MetricSample, gauge_per_node};
 use checkers::metrics_file::counter_increase;
 use checkers::results_file::tolerant::ResultsView;
+use checkers::staleness::{ReadBased, StalenessDetails};
 
 /// Facts read off the run, for the summary's cause sentences.
 #[derive(Debug, Default, Clone)]
@@ -47,30 +48,43 @@ impl Evidence {
                 .sum()
         });
         let read_based = results
-            .and_then(|r| r.checks.iter().find(|c| c.checker == "staleness"))
-            .map(|c| &c.details["read_based"]);
-        let exempt_reads = read_based
-            .and_then(|d| d["exempt_reads"].as_u64())
-            .unwrap_or(0);
-        let exempting_faults = read_based
-            .and_then(|d| d["exemptions"].as_array())
-            .map(|used| {
-                used.iter()
-                    .map(|f| {
-                        format!(
-                            "{} of {} at {:.1} s",
-                            f["fault"].as_str().unwrap_or("fault"),
-                            f["node"].as_str().unwrap_or("?"),
-                            f["at_ns"].as_u64().unwrap_or(0) as f64 / 1e9
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+            .and_then(ResultsView::details::<StalenessDetails>)
+            .map(|d| d.read_based);
+        let (exempt_reads, exempting_faults) = match read_based {
+            Some(ReadBased::Judged {
+                exempt_reads,
+                exemptions,
+                ..
+            }) => (
+                exempt_reads,
+                exemptions
+                    .iter()
+                    .map(|f| format!("{} of {} at {:.1} s", f.fault, f.node, f.at_ns as f64 / 1e9))
+                    .collect(),
+            ),
+            _ => (0, Vec::new()),
+        };
         Evidence {
             tombstones_purged,
             exempt_reads,
             exempting_faults,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_faults_that_exempted_quorum_reads_come_from_the_staleness_details() {
+        // The checkers' golden results: a wipe of n2 at 5 µs exempted a read.
+        let text = include_str!("../../../checkers/tests/fixtures/golden/results.json");
+        let results: ResultsView = serde_json::from_str(text).unwrap();
+        let e = Evidence::gather(&[], Some(&results));
+        assert_eq!(e.exempt_reads, 1);
+        assert_eq!(e.exempting_faults, ["wipe of n2 at 0.0 s"]);
+        let none = Evidence::gather(&[], None);
+        assert_eq!((none.exempt_reads, none.exempting_faults.len()), (0, 0));
     }
 }
