@@ -223,3 +223,53 @@ async fn every_replica_set_is_its_own_range_with_four_nodes_and_rf_two() {
     assert_eq!(copies, 600);
     assert!(!cluster.dump(3).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_that_fails_midway_still_counts_what_it_moved() {
+    // Full mode streams 10,000 keys in chunks of about 4,096 entries, and
+    // 100 KB/s spaces the chunks seconds apart: the round is still moving
+    // keys when both peers die under it.
+    let mut cluster = Cluster::start(
+        3,
+        &config("mode = \"full\"\ninterval = \"1h\"\nrate_bytes_per_sec = 100000"),
+    )
+    .await;
+    cluster.kill(2);
+    write_keys(&cluster, 10_000).await;
+    cluster.restart(2).await;
+    assert!(cluster.dump(2).await.is_empty());
+
+    let client = cluster.client.clone();
+    let url = cluster.url(2, "/admin/anti-entropy");
+    let round = tokio::spawn(async move {
+        let r = client.post(url).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()
+    });
+    eventually(
+        Duration::from_secs(60),
+        "n3 receives its first keys",
+        || async { !cluster.dump(2).await.is_empty() },
+    )
+    .await;
+    cluster.kill(0);
+    cluster.kill(1);
+    let report = round.await.unwrap();
+    let held = cluster.dump(2).await.len() as u64;
+    assert!(held < 10_000, "the round finished before the peers died");
+    assert_ne!(report["peers_failed"], json!([]), "{report}");
+    // Every key n3 holds arrived in this round (no hints, no read repair,
+    // no scheduled rounds): the failed sessions' keys are counted.
+    assert!(
+        report["keys_received"].as_u64().unwrap() >= held,
+        "{held} keys held: {report}"
+    );
+    let metric = cluster
+        .metric(
+            2,
+            "converge_anti_entropy_keys_total{direction=\"received\"}",
+        )
+        .await
+        .unwrap_or(0.0);
+    assert!(metric >= held as f64, "{held} keys held, metric {metric}");
+}

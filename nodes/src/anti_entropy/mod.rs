@@ -204,7 +204,11 @@ impl AntiEntropy {
         for slot in shared {
             match self.session(peer, slot).await {
                 Ok(stats) => total.absorb(&stats),
-                Err(e) => {
+                Err((partial, e)) => {
+                    // What the failed session moved before it failed was
+                    // really moved: it counts, or repair cost is undercounted
+                    // exactly when repair is hardest (timeouts under load).
+                    total.absorb(&partial);
                     self.metrics.rounds_failed.fetch_add(1, Ordering::Relaxed);
                     self.record(&total);
                     return Err((total, e));
@@ -264,12 +268,13 @@ impl AntiEntropy {
     }
 
     /// Drives one initiator session against `peer` for `slot`, then tells
-    /// the peer the session is over so it drops its responder at once.
+    /// the peer the session is over so it drops its responder at once. A
+    /// failed session returns what it had moved before failing.
     async fn session(
         self: &Arc<Self>,
         peer: &PeerClient,
         slot: usize,
-    ) -> Result<SessionStats, RoundError> {
+    ) -> Result<SessionStats, (SessionStats, RoundError)> {
         let session_id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let result = self.run_session(peer, slot, session_id).await;
         let end = PeerRequest::AntiEntropyEnd {
@@ -289,7 +294,11 @@ impl AntiEntropy {
         peer: &PeerClient,
         slot: usize,
         session_id: u64,
-    ) -> Result<SessionStats, RoundError> {
+    ) -> Result<SessionStats, (SessionStats, RoundError)> {
+        // What the session has moved so far, kept outside the initiator
+        // (which lives on a blocking thread between messages), so a failure
+        // at any step still reports it.
+        let mut moved = SessionStats::default();
         let mut initiator = Initiator::new(self.session_config());
         let this = self.clone();
         let (back, first) = tokio::task::spawn_blocking(move || {
@@ -297,9 +306,11 @@ impl AntiEntropy {
             (initiator, r)
         })
         .await
-        .map_err(|e| RoundError::Session(e.to_string()))?;
+        .map_err(|e| (moved, RoundError::Session(e.to_string())))?;
         initiator = back;
-        let mut request = first?.map_err(RoundError::Session)?;
+        let mut request = first
+            .and_then(|r| r.map_err(RoundError::Session))
+            .map_err(|e| (moved, e))?;
         let timeout = self.request_timeout.max(MIN_MESSAGE_TIMEOUT);
         loop {
             let sent_bytes = postcard::to_stdvec(&request).map(|b| b.len()).unwrap_or(0);
@@ -311,9 +322,11 @@ impl AntiEntropy {
             };
             let response = match peer.call(call, tokio::time::Instant::now() + timeout).await {
                 Ok(PeerResponse::AntiEntropy(r)) => r,
-                Ok(PeerResponse::Failed(why)) => return Err(RoundError::Peer(why)),
-                Ok(_) => return Err(RoundError::Peer("unexpected response".into())),
-                Err(e) => return Err(RoundError::Peer(e.to_string())),
+                Ok(PeerResponse::Failed(why)) => return Err((moved, RoundError::Peer(why))),
+                Ok(_) => {
+                    return Err((moved, RoundError::Peer("unexpected response".into())));
+                }
+                Err(e) => return Err((moved, RoundError::Peer(e.to_string()))),
             };
             let received_bytes = postcard::to_stdvec(&response).map(|b| b.len()).unwrap_or(0);
             self.throttle(sent_bytes + received_bytes).await;
@@ -327,11 +340,15 @@ impl AntiEntropy {
                 (initiator, r)
             })
             .await
-            .map_err(|e| RoundError::Session(e.to_string()))?;
+            .map_err(|e| (moved, RoundError::Session(e.to_string())))?;
             initiator = back;
-            match next?.map_err(RoundError::Session)? {
+            moved = *initiator.stats();
+            match next
+                .and_then(|r| r.map_err(RoundError::Session))
+                .map_err(|e| (moved, e))?
+            {
                 Some(next) => request = next,
-                None => return Ok(*initiator.stats()),
+                None => return Ok(moved),
             }
         }
     }
