@@ -230,24 +230,20 @@ fn convergence_chart(runs: &[&RunRow]) -> String {
 /// A bar `h` px high in column `i`; a zero-height bar is an invisible hover
 /// target, so every column still tells what it is.
 fn bar(out: &mut String, i: usize, h: f64, colour: &str, title: &str) {
-    let _ = write!(out, "<rect x=\"");
+    // A zero-height bar draws nothing; its column becomes a transparent
+    // full-height target for the hover text instead.
+    let (y, height, fill) = if h > 0.0 {
+        (CHART_H - h, h, colour)
+    } else {
+        (0.0, CHART_H, "transparent")
+    };
+    out.push_str("<rect x=\"");
     coord(out, i as f64 * CELL);
     out.push_str("\" y=\"");
-    coord(out, CHART_H - h.max(0.0));
+    coord(out, y);
     let _ = write!(out, "\" width=\"{}\" height=\"", CELL - 2.0);
-    coord(out, h.max(0.0));
-    if h > 0.0 {
-        let _ = write!(out, "\" fill=\"{colour}\">{title}</rect>");
-    } else {
-        // Transparent full-height target for the hover text.
-        let _ = write!(
-            out,
-            "\" fill=\"none\"></rect><rect x=\"{:.1}\" y=\"0\" width=\"{}\" height=\"{CHART_H}\" \
-             fill=\"transparent\">{title}</rect>",
-            i as f64 * CELL,
-            CELL - 2.0
-        );
-    }
+    coord(out, height);
+    let _ = write!(out, "\" fill=\"{fill}\">{title}</rect>");
 }
 
 #[cfg(test)]
