@@ -17,6 +17,7 @@ use checkers::Validity;
 use checkers::results_file::RunResults;
 use converge::output::{junit, table};
 use converge::run::RunDirSlot;
+use converge::sweep::execute::SweepOutcome;
 use converge::sweep::fleet::FleetOptions;
 use converge::sweep::shard::Shard;
 use converge::sweep::verdicts::{Gate, RunVerdict, gate};
@@ -136,7 +137,7 @@ fn sweep_command(args: &SweepArgs) -> i32 {
         eprintln!("converge: missing from the store: {m}");
     }
     if let Some(path) = &args.junit
-        && let Err(e) = write_sweep_junit(&args.matrix, path, &outcome.verdicts)
+        && let Err(e) = write_sweep_junit(path, &outcome)
     {
         return error(e);
     }
@@ -173,13 +174,10 @@ fn gate_code(runs: &[RunVerdict]) -> i32 {
     }
 }
 
-/// One JUnit file for a sweep's runs, named after the matrix's sweep.
-fn write_sweep_junit(matrix: &Path, path: &Path, runs: &[RunVerdict]) -> anyhow::Result<()> {
+/// One JUnit file for a sweep's runs, named after the sweep.
+fn write_sweep_junit(path: &Path, outcome: &SweepOutcome) -> anyhow::Result<()> {
     use anyhow::Context;
-    let name = converge::sweep::matrix::load(matrix)
-        .map(|m| m.name)
-        .unwrap_or_else(|_| "sweep".into());
-    std::fs::write(path, junit::render_sweep(&name, runs))
+    std::fs::write(path, junit::render_sweep(&outcome.name, &outcome.verdicts))
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
@@ -252,7 +250,7 @@ fn merge_command(args: &MergeArgs) -> i32 {
         println!("summary:      {}", files.markdown.display());
     }
     if let Some(path) = &args.junit
-        && let Err(e) = write_sweep_junit(&args.matrix, path, &outcome.sweep.verdicts)
+        && let Err(e) = write_sweep_junit(path, &outcome.sweep)
     {
         return error(e);
     }

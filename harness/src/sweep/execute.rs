@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 
 /// A finished sweep (or slice): its report and what its runs found.
 pub struct SweepOutcome {
+    /// The sweep's name (the matrix's `name`).
+    pub name: String,
     /// The sweep report; `None` for a slice (`--shard`), which sees only
     /// its own runs.
     pub report: Option<reports::sweep::SweepFiles>,
@@ -91,6 +93,7 @@ pub fn run(args: &SweepOptions) -> Result<SweepOutcome, SweepError> {
         .map(|p| RunVerdict::of(&matrix, p))
         .collect();
     let mut outcome = SweepOutcome {
+        name: matrix.name.clone(),
         report: None,
         any_safe: false,
         verdicts,
