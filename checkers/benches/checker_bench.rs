@@ -94,6 +94,9 @@ fn generate(a: &Args, history: &Path, fin: &Path) -> std::io::Result<()> {
                 write: 40,
                 delete: 10,
             },
+            // Every causal write carries a context, as when the figures in
+            // docs/BENCHMARKS.md were taken.
+            blind_writes: 0.0,
             seed: 42,
         },
         processes: a.processes,

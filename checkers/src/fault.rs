@@ -1,5 +1,5 @@
 //! [`FaultKind`]: the faults a run can inject, as named on the command line
-//! (`--nemesis partition,clock,crash,pause,wipe` or `none`) and in the
+//! (`--nemesis partition,clock,crash,pause,wipe,link` or `none`) and in the
 //! history's `fault` field.
 //!
 //! It lives here, beside the history it is written into, so the harness's
@@ -22,15 +22,20 @@ pub enum FaultKind {
     Pause,
     /// Kill a node, delete its data, restart it empty with the same id.
     Wipe,
+    /// Cut one link, both ways, for longer than `gc_grace` (once per run)
+    /// while the rest of the cluster works: what a hint or a replica's view
+    /// must not outlive.
+    Link,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 5] = [
+    pub const ALL: [FaultKind; 6] = [
         FaultKind::Partition,
         FaultKind::Clock,
         FaultKind::Crash,
         FaultKind::Pause,
         FaultKind::Wipe,
+        FaultKind::Link,
     ];
 
     /// The name the command line and the history spell it with.
@@ -41,6 +46,7 @@ impl FaultKind {
             FaultKind::Crash => "crash",
             FaultKind::Pause => "pause",
             FaultKind::Wipe => "wipe",
+            FaultKind::Link => "link",
         }
     }
 
@@ -63,7 +69,7 @@ impl FaultKind {
 
 /// A fault name that is not one of [`FaultKind::ALL`].
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown nemesis {0:?}; choose from partition, clock, crash, pause, wipe, or none")]
+#[error("unknown nemesis {0:?}; choose from partition, clock, crash, pause, wipe, link, or none")]
 pub struct UnknownFault(pub String);
 
 impl FromStr for FaultKind {

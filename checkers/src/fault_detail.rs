@@ -27,7 +27,8 @@ pub enum FaultDetail {
     /// Internode links cut. `grudge`: node → the nodes whose traffic it
     /// rejects (a node absent rejects nobody); `shape`: the partition
     /// shape's name (`isolate-one`, `halves`, `majorities-ring`, `bridge`,
-    /// `one-way`), which computed the grudge.
+    /// `one-way`; `link` for the `link` fault's one cut link), which
+    /// computed the grudge.
     Partition {
         #[serde(deserialize_with = "grudge_as_written")]
         grudge: BTreeMap<NodeId, BTreeSet<NodeId>>,

@@ -140,6 +140,8 @@ pub async fn run(cfg: TestConfig, dir_slot: RunDirSlot) -> Result<RunOutcome, Ru
             interval: cfg.nemesis.interval.get(),
             clock_skew: cfg.nemesis.clock_skew.get(),
             max_down: cfg.nemesis.max_down as usize,
+            wipe_gap: cfg.wipe_gap(),
+            link_cut: cfg.link_cut(),
         },
     );
     let nemesis = Nemesis::new(Arc::clone(&cluster), Arc::clone(&history));

@@ -13,8 +13,10 @@ use std::str::FromStr;
 pub enum WorkloadKind {
     /// Blind writes and deletes: no context is read first. Meant for `lww`.
     Register,
-    /// Each write or delete first reads the key and sends that read's causal
-    /// context, recording which values it observed. Meant for `dvv`.
+    /// Each delete and most writes first read the key and send that read's
+    /// causal context, recording which values it observed; the other writes
+    /// ([`WorkloadConfig::blind_writes`]) are blind, as a client that never
+    /// read the key sends them. Meant for `dvv`.
     Causal,
 }
 
@@ -125,12 +127,20 @@ pub struct WorkloadConfig {
     /// cold keys are touched too (anti-entropy must repair them).
     pub uniform_share: f64,
     pub mix: Mix,
+    /// Causal workload: the share of writes (0..=1) sent without a context.
+    /// A blind write is concurrent with every stored value, so it must
+    /// become a sibling; it is also the write that exposes a node minting
+    /// a dot it already issued (actor reuse after data loss, Riak's kv679),
+    /// since a context would carry the node's old counter past it.
+    #[serde(default)]
+    pub blind_writes: f64,
     pub seed: u64,
 }
 
 impl Default for WorkloadConfig {
     /// A register workload over 1000 keys where ~1% of keys take most ops
-    /// (Zipf s = 1.3: the top 10 keys take ~60%), with 5% of ops spread uniformly.
+    /// (Zipf s = 1.3: the top 10 keys take ~60%), with 5% of ops spread
+    /// uniformly; as a causal workload, one write in five is blind.
     fn default() -> Self {
         WorkloadConfig {
             kind: WorkloadKind::Register,
@@ -138,6 +148,7 @@ impl Default for WorkloadConfig {
             zipf_exponent: 1.3,
             uniform_share: 0.05,
             mix: Mix::default(),
+            blind_writes: 0.2,
             seed: 0,
         }
     }
@@ -154,6 +165,9 @@ impl WorkloadConfig {
         }
         if !(0.0..=1.0).contains(&self.uniform_share) {
             return Err(WorkloadError::UniformShare(self.uniform_share));
+        }
+        if !(0.0..=1.0).contains(&self.blind_writes) {
+            return Err(WorkloadError::BlindWrites(self.blind_writes));
         }
         self.mix.validate()
     }
@@ -176,6 +190,8 @@ pub enum WorkloadError {
     Exponent(f64),
     #[error("uniform key share must be between 0 and 1, got {0}")]
     UniformShare(f64),
+    #[error("blind write share must be between 0 and 1, got {0}")]
+    BlindWrites(f64),
     #[error("rate limit must be a finite number of ops/s > 0, got {0}")]
     Rate(f64),
 }

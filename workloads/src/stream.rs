@@ -27,9 +27,9 @@ pub struct Op {
     /// Writes only: `"<process>-<seq>"`, unique in the run, so a value read
     /// back names exactly one write.
     pub value: Option<String>,
-    /// True for writes and deletes of the causal workload: the client must
-    /// first GET the key, send that context with the op, and record the
-    /// values the context observed.
+    /// True for the causal workload's deletes and non-blind writes: the
+    /// client must first GET the key, send that context with the op, and
+    /// record the values the context observed.
     pub causal: bool,
 }
 
@@ -100,11 +100,21 @@ impl Iterator for OpStream {
         };
         let value = (kind == OpKind::Write).then(|| format!("{}-{}", self.process, self.seq));
         self.seq += 1;
+        // Drawn only for the causal workload's writes, so register streams
+        // (and causal reads and deletes) are what they were before blind
+        // writes existed.
+        let causal = match (self.cfg.kind, kind) {
+            (WorkloadKind::Register, _) | (_, OpKind::Read) => false,
+            (WorkloadKind::Causal, OpKind::Delete) => true,
+            (WorkloadKind::Causal, OpKind::Write) => {
+                self.rng.random::<f64>() >= self.cfg.blind_writes
+            }
+        };
         Some(Op {
             kind,
             key,
             value,
-            causal: self.cfg.kind == WorkloadKind::Causal && kind != OpKind::Read,
+            causal,
         })
     }
 }
@@ -146,7 +156,7 @@ mod tests {
     }
 
     #[test]
-    fn mix_is_respected_and_only_causal_mutations_carry_context() {
+    fn mix_is_respected_and_only_causal_deletes_and_non_blind_writes_carry_context() {
         let cfg = WorkloadConfig {
             kind: WorkloadKind::Causal,
             mix: Mix {
@@ -159,9 +169,46 @@ mod tests {
         let ops: Vec<Op> = Workload::new(cfg).unwrap().stream(0).take(20_000).collect();
         let writes = ops.iter().filter(|o| o.kind == OpKind::Write).count();
         assert!((13_000..15_000).contains(&writes), "writes: {writes}");
-        assert!(ops.iter().all(|o| o.causal == (o.kind != OpKind::Read)));
+        assert!(ops.iter().all(|o| match o.kind {
+            OpKind::Read => !o.causal,
+            OpKind::Delete => o.causal,
+            OpKind::Write => true,
+        }));
+        // One write in five is blind (the default share), give or take.
+        let blind = ops
+            .iter()
+            .filter(|o| o.kind == OpKind::Write && !o.causal)
+            .count();
+        assert!(
+            (writes * 17 / 100..writes * 23 / 100).contains(&blind),
+            "{blind} blind of {writes} writes"
+        );
         let register = Workload::new(WorkloadConfig::default()).unwrap();
         assert!(register.stream(0).take(1000).all(|o| !o.causal));
+    }
+
+    #[test]
+    fn blind_writes_share_zero_and_one_are_all_or_nothing() {
+        let with = |blind_writes: f64| WorkloadConfig {
+            kind: WorkloadKind::Causal,
+            blind_writes,
+            ..WorkloadConfig::default()
+        };
+        let writes = |cfg: WorkloadConfig| -> Vec<bool> {
+            Workload::new(cfg)
+                .unwrap()
+                .stream(1)
+                .take(2000)
+                .filter(|o| o.kind == OpKind::Write)
+                .map(|o| o.causal)
+                .collect()
+        };
+        assert!(writes(with(0.0)).iter().all(|c| *c));
+        assert!(writes(with(1.0)).iter().all(|c| !c));
+        assert!(matches!(
+            Workload::new(with(1.5)),
+            Err(WorkloadError::BlindWrites(_))
+        ));
     }
 
     #[test]

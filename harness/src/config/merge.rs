@@ -158,19 +158,37 @@ fn apply_flags(root: &mut Table, a: &Overrides) -> Result<(), ConfigError> {
 }
 
 /// The harness's test defaults for the node, under whatever `[node]` the
-/// test gives. The node's own defaults already turn read repair, hints and
-/// Merkle anti-entropy on, but its anti-entropy round comes every 10
-/// minutes — right for production, never within a one-minute test. A round
-/// every 5 s (±1 s) makes "anti-entropy on" true inside a test. The test's
-/// own fields are laid on top (`overlay`), so `[node.tombstones]` alone
-/// keeps the 5 s rounds and `[node.anti_entropy] interval = "10m"` tests
+/// test gives: production's settings scaled to a one-minute test whose
+/// faults last 5 s, so every repair mechanism runs, and can fail, inside
+/// the test (docs/BENCHMARKS.md, "Detection power", has the measurements):
+/// - anti-entropy every 5 s (±1 s): the node's own 10 minutes never come
+///   within a test;
+/// - `hints.window = "3s"`, shorter than a fault: an outage outlasts the
+///   hint window, the case anti-entropy exists for, so anti-entropy alone
+///   repairs the keys nobody reads;
+/// - `tombstones.gc_grace = "20s"`: tombstones purge inside the test, still
+///   longer than an outage plus two anti-entropy rounds (the node's 10
+///   days never purge one, so a GC bug could not show).
+///
+/// The test's own fields are laid on top (`overlay`), so `[node.tombstones]`
+/// alone keeps the rest, and `[node.anti_entropy] interval = "10m"` tests
 /// production's.
 pub fn default_node_table() -> Table {
-    let mut ae = Table::new();
-    ae.insert("interval".into(), Value::String("5s".into()));
-    ae.insert("jitter".into(), Value::String("1s".into()));
+    let table = |pairs: &[(&str, &str)]| -> Value {
+        Value::Table(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), Value::String((*v).to_string())))
+                .collect(),
+        )
+    };
     let mut node = Table::new();
-    node.insert("anti_entropy".into(), Value::Table(ae));
+    node.insert(
+        "anti_entropy".into(),
+        table(&[("interval", "5s"), ("jitter", "1s")]),
+    );
+    node.insert("hints".into(), table(&[("window", "3s")]));
+    node.insert("tombstones".into(), table(&[("gc_grace", "20s")]));
     node
 }
 
@@ -219,7 +237,9 @@ fn random_seed() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nemesis::FaultKind;
     use std::io::Write;
+    use std::time::Duration;
 
     fn file(text: &str) -> tempfile::NamedTempFile {
         let mut f = tempfile::Builder::new()
@@ -247,7 +267,34 @@ mod tests {
         );
         assert_eq!(cfg.test.time_limit.get().as_secs(), 60);
         assert_eq!(cfg.test.conflict, "lww");
-        assert_eq!(cfg.nemesis.faults.len(), 2);
+        assert_eq!(
+            cfg.nemesis.faults,
+            [
+                FaultKind::Partition,
+                FaultKind::Crash,
+                FaultKind::Wipe,
+                FaultKind::Link
+            ]
+        );
+        // 20 s gc_grace, half again for the tombstone scan, one interval.
+        assert_eq!(cfg.link_cut(), Duration::from_secs(35));
+        // Production's repair settings on a one-minute scale.
+        assert_eq!(cfg.node["hints"]["window"].as_str(), Some("3s"));
+        assert_eq!(cfg.node["tombstones"]["gc_grace"].as_str(), Some("20s"));
+    }
+
+    #[test]
+    fn wipes_are_spaced_by_a_fault_and_two_anti_entropy_rounds() {
+        let cfg = load(&Overrides::default()).unwrap();
+        // 5 s nemesis interval + 2 × (5 s + 1 s jitter).
+        assert_eq!(cfg.wipe_gap(), Some(Duration::from_secs(17)));
+        let f = file("[node.anti_entropy]\ninterval = \"1m\"\njitter = \"0s\"\n");
+        assert_eq!(
+            load(&args_with(&f)).unwrap().wipe_gap(),
+            Some(Duration::from_secs(125))
+        );
+        let f = file("[node.anti_entropy]\nmode = \"off\"\n");
+        assert_eq!(load(&args_with(&f)).unwrap().wipe_gap(), None);
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::nemesis::FaultKind;
 use duration::HumanDuration;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A bad config or flag: one line naming the problem. Exit code 2.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -107,6 +108,8 @@ pub struct WorkloadSection {
     pub uniform_share: f64,
     /// e.g. "read=50,write=40,delete=10".
     pub mix: String,
+    /// Causal workload: the share of writes sent without a context.
+    pub blind_writes: f64,
 }
 
 impl Default for WorkloadSection {
@@ -117,6 +120,7 @@ impl Default for WorkloadSection {
             keys: w.keys,
             zipf: w.zipf_exponent,
             uniform_share: w.uniform_share,
+            blind_writes: w.blind_writes,
             mix: format!(
                 "read={},write={},delete={}",
                 w.mix.read, w.mix.write, w.mix.delete
@@ -142,7 +146,12 @@ pub struct NemesisSection {
 impl Default for NemesisSection {
     fn default() -> Self {
         NemesisSection {
-            faults: vec![FaultKind::Partition, FaultKind::Crash],
+            faults: vec![
+                FaultKind::Partition,
+                FaultKind::Crash,
+                FaultKind::Wipe,
+                FaultKind::Link,
+            ],
             interval: HumanDuration::from_secs(5),
             clock_skew: HumanDuration::from_secs(5),
             max_down: 1,
@@ -197,6 +206,7 @@ impl TestConfig {
             zipf_exponent: self.workload.zipf,
             uniform_share: self.workload.uniform_share,
             mix: self.workload.mix.parse().map_err(bad)?,
+            blind_writes: self.workload.blind_writes,
             seed: self.test.seed,
         };
         cfg.validate().map_err(bad)?;
@@ -252,6 +262,51 @@ impl TestConfig {
             "interval" => Some((2 * interval_ms + 1_000) * 1_000_000),
             _ => Some(u64::MAX),
         }
+    }
+
+    /// The least time from one wipe's node coming back to the next wipe
+    /// (nemesis/schedule.rs): one nemesis interval, for a partition that
+    /// hid a replica from a write to end, plus two anti-entropy rounds at
+    /// their longest (interval + jitter) to copy what the surviving
+    /// replicas hold onto the others. `None` (one wipe per run) when
+    /// anti-entropy is off or its timing is not a duration this reads: then
+    /// nothing bounds how long a key stays on fewer than rf replicas.
+    pub fn wipe_gap(&self) -> Option<Duration> {
+        let ae = self
+            .node
+            .get("anti_entropy")
+            .and_then(toml::Value::as_table);
+        let field = |name: &str| ae.and_then(|t| t.get(name)).and_then(toml::Value::as_str);
+        if field("mode") == Some("off") {
+            return None;
+        }
+        let duration = |name: &str| {
+            field(name)?
+                .parse::<HumanDuration>()
+                .ok()
+                .map(HumanDuration::get)
+        };
+        let round = duration("interval")? + duration("jitter").unwrap_or_default();
+        Some(self.nemesis.interval.get() + round * 2)
+    }
+
+    /// How long the `link` fault cuts its link: `gc_grace` and half again
+    /// (the node's tombstone scan runs every `gc_grace / 2`, so a tombstone
+    /// is surely purged by then) plus one nemesis interval, so a hint or a
+    /// replica's view held across the cut outlives the tombstones of a
+    /// delete made early in it. With the node's own 10-day `gc_grace` (or a
+    /// value this does not read) it lasts the whole test.
+    pub fn link_cut(&self) -> Duration {
+        self.node
+            .get("tombstones")
+            .and_then(|t| t.get("gc_grace"))
+            .and_then(toml::Value::as_str)
+            .and_then(|s| s.parse::<HumanDuration>().ok())
+            .map_or(Duration::MAX, |g| {
+                let g = g.get();
+                g.saturating_add(g / 2)
+                    .saturating_add(self.nemesis.interval.get())
+            })
     }
 
     /// Every check that needs no I/O. Each error names the setting.

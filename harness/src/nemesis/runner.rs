@@ -9,6 +9,7 @@ use super::schedule::{FaultAction, PlannedFault};
 use crate::cluster::Cluster;
 use crate::db::NodeStatus;
 use crate::history_writer::HistoryWriter;
+use crate::net::Grudge;
 use crate::node_id::NodeId;
 use checkers::history::{Event, EventType, Function, Process};
 use std::collections::BTreeMap;
@@ -137,8 +138,8 @@ impl Nemesis {
         let action = fault.action.clone();
         let mut strobe = None;
         let result = match &action {
-            FaultAction::Partition { grudge, .. } => {
-                let g = grudge.clone();
+            FaultAction::Partition { grudge, .. } | FaultAction::LinkCut { grudge } => {
+                let g = self.cuts_in_effect().union(grudge);
                 self.blocking(move |c| Ok(c.partitioner.apply(&g)?)).await
             }
             FaultAction::ClockBump { offsets_ms } => {
@@ -176,6 +177,11 @@ impl Nemesis {
             result.err().map(|e| e.to_string()),
         );
         self.active().insert(id, Active { fault, strobe });
+    }
+
+    /// The links the faults in effect cut ([`cut_links`]).
+    fn cuts_in_effect(&self) -> Grudge {
+        cut_links(self.active().values().map(|a| &a.fault.action))
     }
 
     async fn each(
@@ -238,7 +244,20 @@ impl Nemesis {
         }
         let action = active.fault.action;
         let result = match &action {
-            FaultAction::Partition { .. } => self.blocking(|c| Ok(c.partitioner.heal()?)).await,
+            // The partitions still in effect (the long link cut under a
+            // short partition) stay cut.
+            FaultAction::Partition { .. } | FaultAction::LinkCut { .. } => {
+                let rest = self.cuts_in_effect();
+                self.blocking(move |c| {
+                    if rest.is_empty() {
+                        c.partitioner.heal()?;
+                    } else {
+                        c.partitioner.apply(&rest)?;
+                    }
+                    Ok(())
+                })
+                .await
+            }
             FaultAction::ClockBump { offsets_ms } => {
                 let nodes: Vec<NodeId> = offsets_ms.keys().cloned().collect();
                 self.reset_clocks(nodes).await
@@ -277,6 +296,15 @@ impl Nemesis {
         }
         Ok(())
     }
+}
+
+/// The union of the links `actions` cut: a partitioner holds one grudge,
+/// and a partition may start or end while the `link` fault's cut goes on.
+fn cut_links<'a>(actions: impl Iterator<Item = &'a FaultAction>) -> Grudge {
+    actions.fold(Grudge::default(), |g, action| match action {
+        FaultAction::Partition { grudge, .. } | FaultAction::LinkCut { grudge } => g.union(grudge),
+        _ => g,
+    })
 }
 
 /// The history event of a fault's start or stop at `time` (the writer
@@ -361,6 +389,12 @@ mod tests {
                 },
                 r#"{"index":0,"process":"nemesis","type":"info","f":"start","time":5,"fault":"wipe","detail":{"action":"wipe","node":"n3"}}"#,
             ),
+            (
+                FaultAction::LinkCut {
+                    grudge: Grudge::link(&NodeId::nth(3), &NodeId::nth(0)),
+                },
+                r#"{"index":0,"process":"nemesis","type":"info","f":"start","time":5,"fault":"link","detail":{"action":"partition","grudge":{"n1":["n4"],"n4":["n1"]},"shape":"link"}}"#,
+            ),
         ]
     }
 
@@ -368,6 +402,31 @@ mod tests {
         let mut out = Vec::new();
         write_line(&mut out, e).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_partition_ending_under_the_link_cut_leaves_the_link_cut() {
+        let n = NodeId::cluster(5);
+        let link = FaultAction::LinkCut {
+            grudge: Grudge::link(&n[0], &n[1]),
+        };
+        let shape = PartitionShape::Halves;
+        let halves = FaultAction::Partition {
+            shape,
+            grudge: shape.grudge(&n),
+        };
+        let crash = FaultAction::Crash {
+            nodes: vec![n[2].clone()],
+        };
+        // Link, partition and crash in effect: both cuts.
+        let all = cut_links([&link, &halves, &crash].into_iter());
+        assert!(all.cuts(&n[0], &n[1]) && all.cuts(&n[0], &n[3]));
+        // The partition stopped: only the link, both ways.
+        let rest = cut_links([&link, &crash].into_iter());
+        assert_eq!(rest, Grudge::link(&n[0], &n[1]));
+        assert!(!rest.cuts(&n[0], &n[3]));
+        // Nothing cuts: the runner heals.
+        assert!(cut_links([&crash].into_iter()).is_empty());
     }
 
     #[test]

@@ -9,6 +9,18 @@
 //! pause and wipe form one family with one cycle (each occurrence draws one
 //! of them), so at most `max_down` nodes are down at once.
 //!
+//! The `link` fault is no family's: one per run, from the first interval
+//! for `link_cut`, one random pair of nodes cut both ways while every other
+//! fault goes on (the runner cuts the union of the partitions in effect).
+//! It exists for what must not outlive `gc_grace`: a hint, a replica's view
+//! of a key, both held across one broken link.
+//!
+//! Wipes are spaced: a wipe drawn less than `wipe_gap` after the previous
+//! wipe's node came back is a crash of that node instead. Two replicas of a
+//! key wiped within one repair lag lose every write only they held (rf = 3,
+//! w = 2 survives one lost replica, not two before repair), and that is the
+//! cluster beyond its design, not an anomaly of the node under test.
+//!
 //! Which nodes, which shape and which offsets are drawn from a SplitMix64
 //! stream seeded from the run's seed. SplitMix64 is written out here rather
 //! than taken from `rand` so a schedule stays reproducible across dependency
@@ -86,6 +98,10 @@ pub enum FaultAction {
     Wipe {
         node: NodeId,
     },
+    /// One link cut both ways ([`Grudge::link`]).
+    LinkCut {
+        grudge: Grudge,
+    },
 }
 
 impl FaultAction {
@@ -96,6 +112,7 @@ impl FaultAction {
             FaultAction::Crash { .. } => FaultKind::Crash,
             FaultAction::Pause { .. } => FaultKind::Pause,
             FaultAction::Wipe { .. } => FaultKind::Wipe,
+            FaultAction::LinkCut { .. } => FaultKind::Link,
         }
     }
 
@@ -135,6 +152,10 @@ impl FaultAction {
                 nodes: nodes.clone(),
             },
             FaultAction::Wipe { node } => FaultDetail::Wipe { node: node.clone() },
+            FaultAction::LinkCut { grudge } => FaultDetail::Partition {
+                grudge: grudge.0.clone(),
+                shape: "link".into(),
+            },
         }
     }
 }
@@ -156,6 +177,12 @@ pub struct ScheduleParams {
     pub interval: Duration,
     pub clock_skew: Duration,
     pub max_down: usize,
+    /// The least time from a wipe's stop (its node back, empty) to the next
+    /// wipe's start; `None`: at most one wipe per run (nothing repairs a
+    /// wiped node's peers in bounded time).
+    pub wipe_gap: Option<Duration>,
+    /// How long the `link` fault cuts its link (clipped to the test).
+    pub link_cut: Duration,
 }
 
 /// Mixed into the seed so the fault stream is independent of the op streams.
@@ -198,14 +225,44 @@ pub fn plan(seed: u64, p: &ScheduleParams) -> Vec<PlannedFault> {
         }
     }
     windows.sort();
+    let mut last_wipe_stop: Option<Duration> = None;
     for (start, stop, family) in windows {
         let kinds = &families[family];
         let kind = kinds[rng.below(kinds.len())];
+        let mut action = draw(kind, &mut rng, p);
+        if let FaultAction::Wipe { node } = &action {
+            let too_soon = match (last_wipe_stop, p.wipe_gap) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(prev), Some(gap)) => start < prev + gap,
+            };
+            if too_soon {
+                action = FaultAction::Crash {
+                    nodes: vec![node.clone()],
+                };
+            } else {
+                last_wipe_stop = Some(stop);
+            }
+        }
         out.push(PlannedFault {
             start,
             stop,
-            action: draw(kind, &mut rng, p),
+            action,
         });
+    }
+    // Drawn after every family, so enabling it leaves their faults as they were.
+    if p.faults.contains(&FaultKind::Link) && p.nodes.len() >= 2 && p.interval < p.time_limit {
+        let mut nodes = p.nodes.clone();
+        rng.shuffle(&mut nodes);
+        let start = p.interval;
+        out.push(PlannedFault {
+            start,
+            stop: start.saturating_add(p.link_cut).min(p.time_limit),
+            action: FaultAction::LinkCut {
+                grudge: Grudge::link(&nodes[0], &nodes[1]),
+            },
+        });
+        out.sort_by_key(|f| f.start);
     }
     out
 }
@@ -246,6 +303,9 @@ fn draw(kind: FaultKind, rng: &mut SplitMix64, p: &ScheduleParams) -> FaultActio
         FaultKind::Wipe => FaultAction::Wipe {
             node: nodes[0].clone(),
         },
+        FaultKind::Link => FaultAction::LinkCut {
+            grudge: Grudge::link(&nodes[0], &nodes[1 % nodes.len()]),
+        },
     }
 }
 
@@ -261,6 +321,8 @@ mod tests {
             interval: Duration::from_secs(5),
             clock_skew: Duration::from_secs(3),
             max_down: 2,
+            wipe_gap: Some(Duration::from_secs(15)),
+            link_cut: Duration::from_secs(35),
         }
     }
 
@@ -374,6 +436,73 @@ mod tests {
                 |f| matches!(f.action, FaultAction::Partition { shape: s, .. } if s == shape)
             ));
         }
+    }
+
+    #[test]
+    fn wipes_keep_the_gap_and_a_wipe_too_soon_crashes_its_node_instead() {
+        let mut p = params(vec![FaultKind::Wipe]);
+        p.time_limit = Duration::from_secs(300);
+        // Down windows every 10 s, each a wipe: only every second one may be.
+        let wipes = |p: &ScheduleParams| -> Vec<(Duration, Duration)> {
+            plan(7, p)
+                .into_iter()
+                .filter(|f| matches!(f.action, FaultAction::Wipe { .. }))
+                .map(|f| (f.start, f.stop))
+                .collect()
+        };
+        let spaced = wipes(&p);
+        assert!(spaced.len() > 5, "{spaced:?}");
+        for w in spaced.windows(2) {
+            assert!(w[1].0 >= w[0].1 + Duration::from_secs(15), "{w:?}");
+        }
+        // The windows it refused are crashes of one node, not gone.
+        let all = plan(7, &p);
+        assert_eq!(all.len(), 30);
+        assert!(all.iter().all(|f| match &f.action {
+            FaultAction::Wipe { .. } => true,
+            FaultAction::Crash { nodes } => nodes.len() == 1,
+            _ => false,
+        }));
+        p.wipe_gap = None;
+        assert_eq!(wipes(&p).len(), 1);
+        p.wipe_gap = Some(Duration::ZERO);
+        assert_eq!(wipes(&p).len(), 30);
+    }
+
+    #[test]
+    fn the_link_fault_cuts_one_pair_once_and_leaves_the_other_faults_alone() {
+        let others = params(vec![FaultKind::Partition, FaultKind::Crash]);
+        let mut with_link = others.clone();
+        with_link.faults.push(FaultKind::Link);
+        for seed in 0..20 {
+            let plain = plan(seed, &others);
+            let linked = plan(seed, &with_link);
+            let (links, rest): (Vec<_>, Vec<_>) = linked
+                .into_iter()
+                .partition(|f| f.action.kind() == FaultKind::Link);
+            assert_eq!(rest, plain, "seed {seed}");
+            let [link] = &links[..] else {
+                panic!("seed {seed}: {links:?}")
+            };
+            assert_eq!((link.start, link.stop), (p_secs(5), p_secs(40)));
+            let FaultAction::LinkCut { grudge } = &link.action else {
+                unreachable!()
+            };
+            // Two nodes, each rejecting only the other.
+            assert_eq!(grudge.0.len(), 2);
+            assert!(grudge.0.values().all(|r| r.len() == 1));
+        }
+        // Clipped to the test when gc_grace is longer than it.
+        with_link.link_cut = Duration::MAX;
+        let link = plan(1, &with_link)
+            .into_iter()
+            .find(|f| f.action.kind() == FaultKind::Link)
+            .unwrap();
+        assert_eq!(link.stop, with_link.time_limit);
+    }
+
+    fn p_secs(s: u64) -> Duration {
+        Duration::from_secs(s)
     }
 
     #[test]

@@ -31,6 +31,25 @@ impl Grudge {
         self.0.values().all(BTreeSet::is_empty)
     }
 
+    /// Every link either grudge cuts: the partitions in effect at once.
+    pub fn union(&self, other: &Grudge) -> Grudge {
+        let mut g = self.clone();
+        for (to, froms) in &other.0 {
+            for from in froms {
+                g.reject(to, from);
+            }
+        }
+        g
+    }
+
+    /// The one link between `a` and `b` cut both ways; the `link` fault.
+    pub fn link(a: &NodeId, b: &NodeId) -> Grudge {
+        let mut g = Grudge::default();
+        g.reject(a, b);
+        g.reject(b, a);
+        g
+    }
+
     /// `to` rejects traffic from `from`.
     fn reject(&mut self, to: &NodeId, from: &NodeId) {
         if to != from {
@@ -172,6 +191,20 @@ mod tests {
 
     fn ids(n: usize) -> Vec<NodeId> {
         NodeId::cluster(n)
+    }
+
+    #[test]
+    fn a_link_cuts_one_pair_both_ways_and_unions_with_a_partition() {
+        let n = ids(5);
+        let link = Grudge::link(&n[3], &n[4]);
+        assert!(link.cuts(&n[3], &n[4]) && link.cuts(&n[4], &n[3]));
+        assert!(!link.cuts(&n[0], &n[4]));
+        let ring = isolate_one(&n);
+        let both = ring.union(&link);
+        assert!(both.cuts(&n[0], &n[1]) && both.cuts(&n[1], &n[0]));
+        assert!(both.cuts(&n[3], &n[4]) && both.cuts(&n[4], &n[3]));
+        assert!(!both.cuts(&n[1], &n[2]));
+        assert_eq!(link.union(&Grudge::default()), link);
     }
 
     /// The nodes `node` can still hear from (itself included).

@@ -34,7 +34,9 @@ pub enum MeasureError {
     },
 }
 
-/// Faults during which a replica misses writes and deletes.
+/// Faults during which a replica misses writes and deletes. Not `link`:
+/// one cut link leaves both its nodes reachable from every other replica,
+/// so writes and deletes still reach them through repair within the lag.
 const OUTAGE_FAULTS: [FaultKind; 4] = [
     FaultKind::Partition,
     FaultKind::Crash,

@@ -50,6 +50,7 @@ pub fn fault_colour(fault: &str) -> &'static str {
         "crash" => "#e76f51",
         "pause" => "#b5a4e0",
         "wipe" => "#9c6644",
+        "link" => "#e9a23b",
         _ => "#bbbbbb",
     }
 }
