@@ -286,8 +286,13 @@ impl TestConfig {
                 .ok()
                 .map(HumanDuration::get)
         };
-        let round = duration("interval")? + duration("jitter").unwrap_or_default();
-        Some(self.nemesis.interval.get() + round * 2)
+        let round = duration("interval")?.saturating_add(duration("jitter").unwrap_or_default());
+        Some(
+            self.nemesis
+                .interval
+                .get()
+                .saturating_add(round.saturating_mul(2)),
+        )
     }
 
     /// How long the `link` fault cuts its link: `gc_grace` and half again

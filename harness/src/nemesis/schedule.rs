@@ -234,7 +234,7 @@ pub fn plan(seed: u64, p: &ScheduleParams) -> Vec<PlannedFault> {
             let too_soon = match (last_wipe_stop, p.wipe_gap) {
                 (None, _) => false,
                 (Some(_), None) => true,
-                (Some(prev), Some(gap)) => start < prev + gap,
+                (Some(prev), Some(gap)) => start < prev.saturating_add(gap),
             };
             if too_soon {
                 action = FaultAction::Crash {
@@ -303,6 +303,8 @@ fn draw(kind: FaultKind, rng: &mut SplitMix64, p: &ScheduleParams) -> FaultActio
         FaultKind::Wipe => FaultAction::Wipe {
             node: nodes[0].clone(),
         },
+        // No family draws it ([`plan`] adds the one cut per run); should
+        // one ever, it is the same one-link cut.
         FaultKind::Link => FaultAction::LinkCut {
             grudge: Grudge::link(&nodes[0], &nodes[1 % nodes.len()]),
         },
