@@ -280,12 +280,7 @@ impl TestConfig {
         if field("mode") == Some("off") {
             return None;
         }
-        let duration = |name: &str| {
-            field(name)?
-                .parse::<HumanDuration>()
-                .ok()
-                .map(HumanDuration::get)
-        };
+        let duration = |name: &str| self.node_duration("anti_entropy", name);
         let round = duration("interval")?.saturating_add(duration("jitter").unwrap_or_default());
         Some(
             self.nemesis
@@ -302,16 +297,24 @@ impl TestConfig {
     /// delete made early in it. With the node's own 10-day `gc_grace` (or a
     /// value this does not read) it lasts the whole test.
     pub fn link_cut(&self) -> Duration {
-        self.node
-            .get("tombstones")
-            .and_then(|t| t.get("gc_grace"))
-            .and_then(toml::Value::as_str)
-            .and_then(|s| s.parse::<HumanDuration>().ok())
+        self.node_duration("tombstones", "gc_grace")
             .map_or(Duration::MAX, |g| {
-                let g = g.get();
                 g.saturating_add(g / 2)
                     .saturating_add(self.nemesis.interval.get())
             })
+    }
+
+    /// `[node.<section>] <key>` as a duration, if the test's node table
+    /// (harness defaults included) sets it to one this reads; the node
+    /// validates its own config, so anything else is left to it.
+    pub fn node_duration(&self, section: &str, key: &str) -> Option<Duration> {
+        self.node
+            .get(section)?
+            .get(key)?
+            .as_str()?
+            .parse::<HumanDuration>()
+            .ok()
+            .map(HumanDuration::get)
     }
 
     /// Every check that needs no I/O. Each error names the setting.

@@ -252,15 +252,11 @@ pub fn plan(seed: u64, p: &ScheduleParams) -> Vec<PlannedFault> {
     }
     // Drawn after every family, so enabling it leaves their faults as they were.
     if p.faults.contains(&FaultKind::Link) && p.nodes.len() >= 2 && p.interval < p.time_limit {
-        let mut nodes = p.nodes.clone();
-        rng.shuffle(&mut nodes);
         let start = p.interval;
         out.push(PlannedFault {
             start,
             stop: start.saturating_add(p.link_cut).min(p.time_limit),
-            action: FaultAction::LinkCut {
-                grudge: Grudge::link(&nodes[0], &nodes[1]),
-            },
+            action: draw(FaultKind::Link, &mut rng, p),
         });
         out.sort_by_key(|f| f.start);
     }
@@ -303,8 +299,7 @@ fn draw(kind: FaultKind, rng: &mut SplitMix64, p: &ScheduleParams) -> FaultActio
         FaultKind::Wipe => FaultAction::Wipe {
             node: nodes[0].clone(),
         },
-        // No family draws it ([`plan`] adds the one cut per run); should
-        // one ever, it is the same one-link cut.
+        // [`plan`] draws the one cut per run (at least two nodes).
         FaultKind::Link => FaultAction::LinkCut {
             grudge: Grudge::link(&nodes[0], &nodes[1 % nodes.len()]),
         },

@@ -15,7 +15,6 @@
 //! docs/node-api.md, used when the test's `[node]` table does not set them.
 
 use crate::config::TestConfig;
-use crate::config::duration::HumanDuration;
 use crate::nemesis::FaultKind;
 use reports::sweep::{RunSummary, SafetyAnalysis};
 
@@ -25,13 +24,8 @@ const DEFAULT_HINTS_WINDOW_S: f64 = 3.0 * 3600.0;
 /// Evaluates both rules for a configuration over its runs.
 pub fn analyze(cfg: &TestConfig, runs: &[RunSummary]) -> SafetyAnalysis {
     let node = cfg.node_config();
-    let duration_s = |section: &str, key: &str| {
-        node.get(section)
-            .and_then(|t| t.get(key))
-            .and_then(|v| v.as_str())
-            .and_then(|s| s.parse::<HumanDuration>().ok())
-            .map(|d| d.get().as_secs_f64())
-    };
+    let duration_s =
+        |section: &str, key: &str| cfg.node_duration(section, key).map(|d| d.as_secs_f64());
     let gc_grace_s = duration_s("tombstones", "gc_grace").unwrap_or(DEFAULT_GC_GRACE_S);
     let hints_enabled = node
         .get("hints")
@@ -110,6 +104,7 @@ fn secs(s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::duration::HumanDuration;
 
     fn cfg(node: &str, faults: Vec<FaultKind>) -> TestConfig {
         let mut c = TestConfig {
