@@ -54,6 +54,9 @@ const REFUSED_BACKOFF: Duration = Duration::from_millis(50);
 /// What [`ClientProcess::perform`] tells the loop.
 #[derive(Debug, PartialEq, Eq)]
 enum Completion {
+    /// The op is `ok`.
+    Acknowledged,
+    /// The op failed or may have happened (`fail`, `info`).
     Done,
     /// The node refused the connection: it is down.
     Refused,
@@ -84,8 +87,10 @@ impl ClientProcess {
                 }
                 tokio::time::sleep_until(due).await;
             }
-            let Some(op) = self.ops.next() else { break };
-            if self.perform(op).await == Completion::Refused {
+            let op = self.ops.next_at(self.test_start.elapsed());
+            let completion = self.perform(op).await;
+            self.ops.completed(completion == Completion::Acknowledged);
+            if completion == Completion::Refused {
                 // The node is down: its refusals are instant, and a tight loop
                 // would fill the history with them and starve the other
                 // processes of CPU. Jepsen's clients likewise pause on refusal.
@@ -131,7 +136,10 @@ impl ClientProcess {
         done.observed = observed;
         let mut completion = Completion::Done;
         let counter = match outcome {
-            Outcome::Ok(()) => &self.stats.ok,
+            Outcome::Ok(()) => {
+                completion = Completion::Acknowledged;
+                &self.stats.ok
+            }
             Outcome::Fail(e) => {
                 if e.contains(crate::client::REFUSED) {
                     completion = Completion::Refused;

@@ -3,6 +3,7 @@
 //! These are the knobs a user sets in a test's TOML file or on the command
 //! line, so parsing errors name the bad part in a sentence.
 
+use crate::lifecycle::LifecycleConfig;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -134,13 +135,17 @@ pub struct WorkloadConfig {
     /// since a context would carry the node's old counter past it.
     #[serde(default)]
     pub blind_writes: f64,
+    /// Key lifecycles beside the Zipf ops (`lifecycle.rs`); `None`: none.
+    #[serde(default)]
+    pub lifecycle: Option<LifecycleConfig>,
     pub seed: u64,
 }
 
 impl Default for WorkloadConfig {
     /// A register workload over 1000 keys where ~1% of keys take most ops
     /// (Zipf s = 1.3: the top 10 keys take ~60%), with 5% of ops spread
-    /// uniformly; as a causal workload, one write in five is blind.
+    /// uniformly; as a causal workload, one write in five is blind. Each
+    /// process also runs a key lifecycle step every 250 ms.
     fn default() -> Self {
         WorkloadConfig {
             kind: WorkloadKind::Register,
@@ -149,6 +154,7 @@ impl Default for WorkloadConfig {
             uniform_share: 0.05,
             mix: Mix::default(),
             blind_writes: 0.2,
+            lifecycle: Some(LifecycleConfig::default()),
             seed: 0,
         }
     }

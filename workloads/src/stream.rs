@@ -1,14 +1,18 @@
 //! The per-process op streams.
 //!
 //! Each client process gets its own stream, seeded from `(seed, process)`, so
-//! streams are independent of one another and of timing: process 3's tenth op
-//! is the same in every run with the same seed, however the others progress.
+//! streams are independent of one another and of timing: process 3's tenth
+//! Zipf op is the same in every run with the same seed, however the others
+//! progress. Key lifecycle steps ([`crate::lifecycle`]) are interleaved by
+//! test time, from a generator of their own.
 
 use crate::config::{WorkloadConfig, WorkloadError, WorkloadKind};
 use crate::keys::KeyChooser;
+use crate::lifecycle::{Lifecycles, Step};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// What an op does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,15 +56,25 @@ impl Workload {
 
     /// The infinite op stream of one client process.
     pub fn stream(&self, process: u32) -> OpStream {
+        let seed = stream_seed(self.cfg.seed, process);
         OpStream {
-            rng: Xoshiro256PlusPlus::seed_from_u64(stream_seed(self.cfg.seed, process)),
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
             keys: self.keys.clone(),
+            // A seed of its own, so the Zipf draws are the same with or
+            // without lifecycles.
+            lifecycles: self
+                .cfg
+                .lifecycle
+                .map(|l| Lifecycles::new(l, seed ^ LIFECYCLE_SALT, process)),
             cfg: self.cfg.clone(),
             process,
             seq: 0,
         }
     }
 }
+
+/// Tells the lifecycle generator's seed from the Zipf stream's.
+const LIFECYCLE_SALT: u64 = 0x6c69_6665_6379_636c;
 
 /// Mixes the run seed and the process number (SplitMix64's finaliser) so
 /// neighbouring processes get unrelated generator states.
@@ -79,15 +93,52 @@ pub struct OpStream {
     rng: Xoshiro256PlusPlus,
     keys: KeyChooser,
     cfg: WorkloadConfig,
+    lifecycles: Option<Lifecycles>,
     process: u32,
     /// How many ops this stream has produced; names write values.
     seq: u64,
 }
 
-impl Iterator for OpStream {
-    type Item = Op;
+impl OpStream {
+    /// The op to send at test time `elapsed`: a lifecycle step if one is
+    /// due, else the next Zipf op (what [`Iterator::next`] gives).
+    pub fn next_at(&mut self, elapsed: Duration) -> Op {
+        let Some(step) = self.lifecycles.as_mut().and_then(|l| l.step(elapsed)) else {
+            return self.zipf_op();
+        };
+        let (kind, key) = match step {
+            Step::Write(key) => (OpKind::Write, key),
+            Step::Delete(key) => (OpKind::Delete, key),
+        };
+        let value = (kind == OpKind::Write).then(|| format!("{}-{}", self.process, self.seq));
+        self.seq += 1;
+        // A lifecycle write creates its key (new, or deleted long ago), so
+        // there is nothing to read first: it is blind, as an application
+        // re-creating an object under a reused id writes it. That is the
+        // write a purged tombstone's re-issued dots swallow (Riak's
+        // doomstone), where a context read from a replica still holding the
+        // tombstone would carry the old counter past them. A delete reads
+        // what it removes, as every causal delete does.
+        let causal = self.cfg.kind == WorkloadKind::Causal && kind == OpKind::Delete;
+        Op {
+            kind,
+            key,
+            value,
+            causal,
+        }
+    }
 
-    fn next(&mut self) -> Option<Op> {
+    /// Tells the stream whether the op [`OpStream::next_at`] last gave was
+    /// acknowledged (`ok`); a lifecycle delete that was not is sent again.
+    /// Like Jepsen's generator updates: the ops that follow depend on what
+    /// happened, not only on the seed.
+    pub fn completed(&mut self, acknowledged: bool) {
+        if let Some(l) = self.lifecycles.as_mut() {
+            l.completed(acknowledged);
+        }
+    }
+
+    fn zipf_op(&mut self) -> Op {
         let key = self.keys.choose(&mut self.rng).to_string();
         let roll = self.rng.random_range(0..100u32);
         let mix = self.cfg.mix;
@@ -110,12 +161,21 @@ impl Iterator for OpStream {
                 self.rng.random::<f64>() >= self.cfg.blind_writes
             }
         };
-        Some(Op {
+        Op {
             kind,
             key,
             value,
             causal,
-        })
+        }
+    }
+}
+
+/// The Zipf ops alone, with no lifecycle steps (those need the test time).
+impl Iterator for OpStream {
+    type Item = Op;
+
+    fn next(&mut self) -> Option<Op> {
+        Some(self.zipf_op())
     }
 }
 
@@ -209,6 +269,57 @@ mod tests {
             Workload::new(with(1.5)),
             Err(WorkloadError::BlindWrites(_))
         ));
+    }
+
+    #[test]
+    fn lifecycle_steps_interleave_by_time_and_leave_the_zipf_draws_alone() {
+        let with = Workload::new(WorkloadConfig::default()).unwrap();
+        let without = Workload::new(WorkloadConfig {
+            lifecycle: None,
+            ..WorkloadConfig::default()
+        })
+        .unwrap();
+        // 10 s of ops, one every 5 ms.
+        let mut s = with.stream(2);
+        let ops: Vec<Op> = (0..2000u64)
+            .map(|i| s.next_at(Duration::from_millis(5 * i)))
+            .collect();
+        let (life, zipf): (Vec<&Op>, Vec<&Op>) = ops.iter().partition(|o| o.key.starts_with('d'));
+        // A new key per 250 ms (40 in 10 s), each deleted 5 s later (20 of
+        // them by 10 s); every key is process 2's.
+        assert!((58..=62).contains(&life.len()), "{} steps", life.len());
+        assert!(life.iter().all(|o| o.key.starts_with("d2-")));
+        let plain: Vec<(OpKind, String)> = without
+            .stream(2)
+            .take(zipf.len())
+            .map(|o| (o.kind, o.key))
+            .collect();
+        let got: Vec<(OpKind, String)> = zipf.iter().map(|o| (o.kind, o.key.clone())).collect();
+        assert_eq!(got, plain);
+        // Values stay unique across both.
+        let values: HashSet<&String> = ops.iter().filter_map(|o| o.value.as_ref()).collect();
+        assert_eq!(
+            values.len(),
+            ops.iter().filter(|o| o.value.is_some()).count()
+        );
+        // Keys written in the first 5 s are deleted in the second.
+        assert!(
+            life.iter()
+                .any(|o| o.kind == OpKind::Delete && o.key == "d2-0")
+        );
+        // Causal: lifecycle writes create their key blind, deletes read first.
+        let causal = Workload::new(WorkloadConfig {
+            kind: WorkloadKind::Causal,
+            blind_writes: 0.0,
+            ..WorkloadConfig::default()
+        })
+        .unwrap();
+        let mut s = causal.stream(2);
+        let life: Vec<Op> = (0..2000u64)
+            .map(|i| s.next_at(Duration::from_millis(5 * i)))
+            .filter(|o| o.key.starts_with('d'))
+            .collect();
+        assert!(life.iter().all(|o| o.causal == (o.kind == OpKind::Delete)));
     }
 
     #[test]

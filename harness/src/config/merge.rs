@@ -280,11 +280,36 @@ mod tests {
                 FaultKind::Link
             ]
         );
-        // 30 s gc_grace, half again for the tombstone scan, one interval.
-        assert_eq!(cfg.link_cut(), Duration::from_secs(50));
+        // 30 s gc_grace, half again for the tombstone scan, two intervals.
+        assert_eq!(cfg.link_cut(), Duration::from_secs(55));
         // Production's repair settings on a one-minute scale.
         assert_eq!(cfg.node["hints"]["window"].as_str(), Some("3s"));
         assert_eq!(cfg.node["tombstones"]["gc_grace"].as_str(), Some("30s"));
+    }
+
+    #[test]
+    fn lifecycle_rewrites_follow_the_node_gc_grace_unless_set() {
+        let life = |cfg: &TestConfig| cfg.workload_config().unwrap().lifecycle;
+        let cfg = load(&Overrides::default()).unwrap();
+        let l = life(&cfg).unwrap();
+        assert_eq!(l.every, Duration::from_millis(250));
+        assert_eq!(l.delete_after, Duration::from_secs(5));
+        assert_eq!(l.rewrite_after, Some(Duration::from_secs(30)));
+        let f = file("[node.tombstones]\ngc_grace = \"2m\"\n");
+        let l = life(&load(&args_with(&f)).unwrap()).unwrap();
+        assert_eq!(l.rewrite_after, Some(Duration::from_secs(120)));
+        let f = file("[workload]\nrewrite_after = \"7s\"\ndelete_after = \"1s\"\n");
+        let l = life(&load(&args_with(&f)).unwrap()).unwrap();
+        assert_eq!(l.rewrite_after, Some(Duration::from_secs(7)));
+        assert_eq!(l.delete_after, Duration::from_secs(1));
+        let f = file("[workload]\nlifecycle_every = \"0s\"\n");
+        assert_eq!(life(&load(&args_with(&f)).unwrap()), None);
+        let f = file("[workload]\ndelete_after = \"5\"\n");
+        let err = load(&args_with(&f)).unwrap_err().to_string();
+        assert!(
+            err.contains("delete_after") || err.contains("\"5\""),
+            "{err}"
+        );
     }
 
     #[test]

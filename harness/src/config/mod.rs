@@ -110,17 +110,29 @@ pub struct WorkloadSection {
     pub mix: String,
     /// Causal workload: the share of writes sent without a context.
     pub blind_writes: f64,
+    /// One key lifecycle step per client process per this much test time
+    /// (workloads/src/lifecycle.rs); "0s" turns lifecycles off.
+    pub lifecycle_every: HumanDuration,
+    /// A lifecycle key is deleted this long after its write.
+    pub delete_after: HumanDuration,
+    /// Every other deleted lifecycle key is written again this long after
+    /// the delete; unset: the node's `[node.tombstones] gc_grace`.
+    pub rewrite_after: Option<HumanDuration>,
 }
 
 impl Default for WorkloadSection {
     fn default() -> Self {
         let w = workloads::WorkloadConfig::default();
+        let life = w.lifecycle.unwrap_or_default();
         WorkloadSection {
             kind: w.kind.to_string(),
             keys: w.keys,
             zipf: w.zipf_exponent,
             uniform_share: w.uniform_share,
             blind_writes: w.blind_writes,
+            lifecycle_every: HumanDuration(life.every),
+            delete_after: HumanDuration(life.delete_after),
+            rewrite_after: None,
             mix: format!(
                 "read={},write={},delete={}",
                 w.mix.read, w.mix.write, w.mix.delete
@@ -207,10 +219,27 @@ impl TestConfig {
             uniform_share: self.workload.uniform_share,
             mix: self.workload.mix.parse().map_err(bad)?,
             blind_writes: self.workload.blind_writes,
+            lifecycle: self.lifecycle_config(),
             seed: self.test.seed,
         };
         cfg.validate().map_err(bad)?;
         Ok(cfg)
+    }
+
+    /// The key lifecycles, off when `lifecycle_every` is zero. Rewrites
+    /// follow the node's `gc_grace` unless set: a deleted key written again
+    /// just after its tombstone may have been purged is the case a purge
+    /// bug shows on (a 10-day grace leaves them outside the test).
+    fn lifecycle_config(&self) -> Option<workloads::LifecycleConfig> {
+        let w = &self.workload;
+        (!w.lifecycle_every.get().is_zero()).then(|| workloads::LifecycleConfig {
+            every: w.lifecycle_every.get(),
+            delete_after: w.delete_after.get(),
+            rewrite_after: w
+                .rewrite_after
+                .map(HumanDuration::get)
+                .or_else(|| self.node_duration("tombstones", "gc_grace")),
+        })
     }
 
     /// The checkers' config.
@@ -292,15 +321,18 @@ impl TestConfig {
 
     /// How long the `link` fault cuts its link: `gc_grace` and half again
     /// (the node's tombstone scan runs every `gc_grace / 2`, so a tombstone
-    /// is surely purged by then) plus one nemesis interval, so a hint or a
-    /// replica's view held across the cut outlives the tombstones of a
-    /// delete made early in it. With the node's own 10-day `gc_grace` (or a
-    /// value this does not read) it lasts the whole test.
+    /// is surely purged by then) plus two nemesis intervals, so a hint held
+    /// across the cut outlives the tombstones of a delete made early in it:
+    /// a write hinted in the cut's first seconds (the hint window) and
+    /// deleted a few seconds later (the workload's lifecycle keys), or
+    /// later still when a fault made the delete fail and it was retried.
+    /// With the node's own 10-day `gc_grace` (or a value this does not
+    /// read) it lasts the whole test.
     pub fn link_cut(&self) -> Duration {
         self.node_duration("tombstones", "gc_grace")
             .map_or(Duration::MAX, |g| {
                 g.saturating_add(g / 2)
-                    .saturating_add(self.nemesis.interval.get())
+                    .saturating_add(self.nemesis.interval.get().saturating_mul(2))
             })
     }
 
