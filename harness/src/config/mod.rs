@@ -110,8 +110,8 @@ pub struct WorkloadSection {
     pub mix: String,
     /// Causal workload: the share of writes sent without a context.
     pub blind_writes: f64,
-    /// One key lifecycle step per client process per this much test time
-    /// (workloads/src/lifecycle.rs); "0s" turns lifecycles off.
+    /// Each client process writes a new lifecycle key per this much test
+    /// time (workloads/src/lifecycle.rs); "0s" turns lifecycles off.
     pub lifecycle_every: HumanDuration,
     /// A lifecycle key is deleted this long after its write.
     pub delete_after: HumanDuration,
