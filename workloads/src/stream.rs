@@ -110,8 +110,7 @@ impl OpStream {
             Step::Write(key) => (OpKind::Write, key),
             Step::Delete(key) => (OpKind::Delete, key),
         };
-        let value = (kind == OpKind::Write).then(|| format!("{}-{}", self.process, self.seq));
-        self.seq += 1;
+        let value = self.value_for(kind);
         // A lifecycle write creates its key (new, or deleted long ago), so
         // there is nothing to read first: it is blind, as an application
         // re-creating an object under a reused id writes it. That is the
@@ -138,6 +137,15 @@ impl OpStream {
         }
     }
 
+    /// The value of the stream's next op if it is a write,
+    /// `"<process>-<seq>"`; every op, lifecycle or Zipf, counts one `seq`,
+    /// so values stay unique across both.
+    fn value_for(&mut self, kind: OpKind) -> Option<String> {
+        let value = (kind == OpKind::Write).then(|| format!("{}-{}", self.process, self.seq));
+        self.seq += 1;
+        value
+    }
+
     fn zipf_op(&mut self) -> Op {
         let key = self.keys.choose(&mut self.rng).to_string();
         let roll = self.rng.random_range(0..100u32);
@@ -149,8 +157,7 @@ impl OpStream {
         } else {
             OpKind::Delete
         };
-        let value = (kind == OpKind::Write).then(|| format!("{}-{}", self.process, self.seq));
-        self.seq += 1;
+        let value = self.value_for(kind);
         // Drawn only for the causal workload's writes, so register streams
         // (and causal reads and deletes) are what they were before blind
         // writes existed.

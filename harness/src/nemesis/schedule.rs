@@ -502,6 +502,21 @@ mod tests {
         assert_eq!(wipes(&p).len(), 30);
     }
 
+    /// A plan's one link cut, its grudge, and every other fault in order.
+    fn split_link(seed: u64, p: &ScheduleParams) -> (PlannedFault, Grudge, Vec<PlannedFault>) {
+        let (mut links, rest): (Vec<_>, Vec<_>) = plan(seed, p)
+            .into_iter()
+            .partition(|f| f.action.kind() == FaultKind::Link);
+        let (Some(link), true) = (links.pop(), links.is_empty()) else {
+            panic!("seed {seed}: not one link cut: {links:?}")
+        };
+        let FaultAction::LinkCut { grudge } = &link.action else {
+            unreachable!()
+        };
+        let grudge = grudge.clone();
+        (link, grudge, rest)
+    }
+
     #[test]
     fn while_a_link_is_cut_only_its_first_end_is_wiped() {
         let downs = params(vec![FaultKind::Crash, FaultKind::Wipe]);
@@ -510,16 +525,7 @@ mod tests {
         let mut moved = 0;
         for seed in 0..40 {
             let plain = plan(seed, &downs);
-            let linked = plan(seed, &with_link);
-            let (links, rest): (Vec<_>, Vec<_>) = linked
-                .into_iter()
-                .partition(|f| f.action.kind() == FaultKind::Link);
-            let [link] = &links[..] else {
-                panic!("seed {seed}: {links:?}")
-            };
-            let FaultAction::LinkCut { grudge } = &link.action else {
-                unreachable!()
-            };
+            let (link, grudge, rest) = split_link(seed, &with_link);
             let first_end = grudge.0.keys().next().unwrap();
             // The same faults at the same times; only wipes' nodes move.
             assert_eq!(rest.len(), plain.len());
@@ -546,18 +552,9 @@ mod tests {
         with_link.faults.push(FaultKind::Link);
         for seed in 0..20 {
             let plain = plan(seed, &others);
-            let linked = plan(seed, &with_link);
-            let (links, rest): (Vec<_>, Vec<_>) = linked
-                .into_iter()
-                .partition(|f| f.action.kind() == FaultKind::Link);
+            let (link, grudge, rest) = split_link(seed, &with_link);
             assert_eq!(rest, plain, "seed {seed}");
-            let [link] = &links[..] else {
-                panic!("seed {seed}: {links:?}")
-            };
             assert_eq!((link.start, link.stop), (ms(2500), ms(37_500)));
-            let FaultAction::LinkCut { grudge } = &link.action else {
-                unreachable!()
-            };
             // Two nodes, each rejecting only the other.
             assert_eq!(grudge.0.len(), 2);
             assert!(grudge.0.values().all(|r| r.len() == 1));
