@@ -200,7 +200,7 @@ pub struct RunArgs {
     /// The converge-node binary [deploy.node_bin; next to converge, or built].
     #[arg(long, value_name = "PATH")]
     pub node_bin: Option<PathBuf>,
-    /// First port of a fixed range (2 per node); ephemeral ports if absent [deploy.base_port].
+    /// First port of a fixed range (2 per node); free ports below the ephemeral range if absent [deploy.base_port].
     #[arg(long)]
     pub base_port: Option<u16>,
     /// Leave the nodes running (healed) after the run [deploy.leave_running].

@@ -26,7 +26,7 @@ pub struct DeploySection {
     pub target: DeployTarget,
     /// The converge-node binary; found next to converge (or built) if absent.
     pub node_bin: Option<PathBuf>,
-    /// First port of a fixed range; ephemeral (local) or 7000 (remote) if absent.
+    /// First port of a fixed range; free ports below the ephemeral range (local) or 7000 (remote) if absent.
     pub base_port: Option<u16>,
     /// `--leave-running`: heal, but keep the nodes (and containers) up.
     pub leave_running: bool,

@@ -83,7 +83,7 @@ pub struct Overrides {
     pub proxy_listen: Option<std::net::IpAddr>,
     /// The converge-node binary [deploy.node_bin; next to converge, or built].
     pub node_bin: Option<PathBuf>,
-    /// First port of a fixed range (2 per node); ephemeral ports if absent [deploy.base_port].
+    /// First port of a fixed range (2 per node); free ports below the ephemeral range if absent [deploy.base_port].
     pub base_port: Option<u16>,
     /// Leave the nodes running (healed) after the run [deploy.leave_running].
     pub leave_running: bool,

@@ -20,6 +20,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// One local node: its command line and its files.
 #[derive(Debug, Clone)]
@@ -48,7 +49,8 @@ pub enum PortError {
 }
 
 /// Picks each node's client and internode addresses: `base_port + 2i` and
-/// `base_port + 2i + 1`, or free ephemeral ports when `base_port` is `None`.
+/// `base_port + 2i + 1`, or free ports below the kernel's ephemeral range
+/// when `base_port` is `None` (see [`bind_below_ephemeral_range`]).
 /// Every port is bound here, so a port in use is reported before any node
 /// starts, and stays bound in the returned [`HeldPorts`] until the nodes are
 /// about to start, so nothing else (the proxies' own ephemeral ports) takes
@@ -59,7 +61,11 @@ pub fn allocate_ports(
 ) -> Result<(Vec<(SocketAddr, SocketAddr)>, HeldPorts), PortError> {
     let mut held = Vec::new();
     let mut bind = |port: u16, what: String| -> Result<SocketAddr, PortError> {
-        let l = TcpListener::bind(("127.0.0.1", port)).map_err(|e| match e.kind() {
+        let bound = match port {
+            0 => bind_below_ephemeral_range(),
+            port => TcpListener::bind(("127.0.0.1", port)),
+        };
+        let l = bound.map_err(|e| match e.kind() {
             std::io::ErrorKind::AddrInUse | std::io::ErrorKind::PermissionDenied if port != 0 => {
                 PortError::InUse { port, what }
             }
@@ -91,6 +97,37 @@ pub fn allocate_ports(
         out.push((c, p));
     }
     Ok((out, HeldPorts { _listeners: held }))
+}
+
+/// Binds a free loopback port below the kernel's ephemeral range.
+///
+/// A crashed node restarts on its old ports. Had they come from the ephemeral
+/// range (binding port 0), the kernel could give one, while the node is down,
+/// to any outgoing connection (a client's, a proxy's) as its source port, and
+/// the restart would fail with "address in use". Below the range a port is
+/// only ever taken by an explicit bind. Each try moves on to the next port,
+/// from a start that differs per process, so concurrent harnesses seldom
+/// meet. Falls back to an ephemeral port when the range below is full.
+fn bind_below_ephemeral_range() -> std::io::Result<TcpListener> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u16 = 10000;
+    let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let span = u32::from(first_ephemeral.saturating_sub(LOW));
+    if span > 0 {
+        let start = std::process::id() % span;
+        for _ in 0..span.min(1000) {
+            let step = NEXT.fetch_add(1, Ordering::Relaxed);
+            // In range: the offset is below `span`, which fits in a u16.
+            let port = LOW + ((start + step) % span) as u16;
+            if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+                return Ok(listener);
+            }
+        }
+    }
+    TcpListener::bind("127.0.0.1:0")
 }
 
 /// Listeners keeping the nodes' ports reserved; drop just before starting them.
@@ -357,7 +394,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ephemeral_ports_are_distinct() {
+    fn free_ports_are_distinct() {
         let (ports, _held) = allocate_ports(&NodeId::cluster(3), None).unwrap();
         let mut all: Vec<u16> = ports
             .iter()
@@ -366,6 +403,26 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 6);
+    }
+
+    #[test]
+    fn free_ports_come_from_below_the_ephemeral_range() {
+        let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse::<u16>()
+            .unwrap();
+        let (ports, _held) = allocate_ports(&NodeId::cluster(3), None).unwrap();
+        for (client, peer) in ports {
+            for port in [client.port(), peer.port()] {
+                assert!(
+                    (10000..first_ephemeral).contains(&port),
+                    "{port} is not below {first_ephemeral}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -10,15 +10,40 @@ use serde_json::Value;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// A port that was free a moment ago.
+/// A port that was free a moment ago, below the kernel's ephemeral range.
+///
+/// Tests kill nodes and restart them on the same ports. A port from the
+/// ephemeral range (what binding port 0 gives) can be handed, while its node
+/// is down, to any outgoing connection as its source port, and the restart
+/// then fails with "address in use" (CI saw exactly that). Ports below the
+/// range are only ever taken by an explicit bind. Each call moves on to the
+/// next port, from a start that differs per process, so no port repeats
+/// within a test binary.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (low, high) = below_ephemeral_range();
+    let span = u32::from(high - low);
+    let start = std::process::id() % span;
+    for _ in 0..span {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = low + ((start + step) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {low}..{high}");
+}
+
+/// `[10000, first ephemeral port)`, from the kernel's setting where it has one.
+fn below_ephemeral_range() -> (u16, u16) {
+    let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    (10000, first_ephemeral.max(10001))
 }
 
 /// One node's fixed identity (ports survive restarts).
