@@ -15,12 +15,13 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
+use std::hash::{BuildHasher, RandomState};
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// One local node: its command line and its files.
 #[derive(Debug, Clone)]
@@ -106,9 +107,12 @@ pub fn allocate_ports(
 /// to any outgoing connection (a client's, a proxy's) as its source port, and
 /// the restart would fail with "address in use". Below the range a port is
 /// only ever taken by an explicit bind. Each try moves on to the next port,
-/// from a start that differs per process, so concurrent harnesses seldom
-/// meet. Falls back to an ephemeral port when the range below is full.
+/// from a random start per process, so harnesses started together (a sharded
+/// sweep's slices) seldom meet; a start derived from the pid would not do,
+/// since their pids are consecutive. Falls back to an ephemeral port when
+/// the range below is full.
 fn bind_below_ephemeral_range() -> std::io::Result<TcpListener> {
+    static START: OnceLock<u32> = OnceLock::new();
     static NEXT: AtomicU32 = AtomicU32::new(0);
     const LOW: u16 = 10000;
     let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
@@ -117,7 +121,9 @@ fn bind_below_ephemeral_range() -> std::io::Result<TcpListener> {
         .unwrap_or(32768);
     let span = u32::from(first_ephemeral.saturating_sub(LOW));
     if span > 0 {
-        let start = std::process::id() % span;
+        // RandomState is seeded from the OS: a random number without a crate.
+        let start =
+            *START.get_or_init(|| RandomState::new().hash_one(std::process::id()) as u32) % span;
         for _ in 0..span.min(1000) {
             let step = NEXT.fetch_add(1, Ordering::Relaxed);
             // In range: the offset is below `span`, which fits in a u16.

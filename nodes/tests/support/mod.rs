@@ -7,9 +7,11 @@
 pub mod proxy;
 
 use serde_json::Value;
+use std::hash::{BuildHasher, RandomState};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,13 +22,16 @@ use std::time::{Duration, Instant};
 /// is down, to any outgoing connection as its source port, and the restart
 /// then fails with "address in use" (CI saw exactly that). Ports below the
 /// range are only ever taken by an explicit bind. Each call moves on to the
-/// next port, from a start that differs per process, so no port repeats
-/// within a test binary.
+/// next port, from a random start per process, so no port repeats within a
+/// test binary.
 pub fn free_port() -> u16 {
+    static START: OnceLock<u32> = OnceLock::new();
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let (low, high) = below_ephemeral_range();
     let span = u32::from(high - low);
-    let start = std::process::id() % span;
+    // RandomState is seeded from the OS: a random number without a crate.
+    let start =
+        *START.get_or_init(|| RandomState::new().hash_one(std::process::id()) as u32) % span;
     for _ in 0..span {
         let step = NEXT.fetch_add(1, Ordering::Relaxed);
         let port = low + ((start + step) % span) as u16;
