@@ -10,7 +10,20 @@
 //! delete copying the value back. A lifecycle key is deleted and then left
 //! alone, so anything that brings it back is a resurrection no later write
 //! can hide; half of them are written once more a little after `gc_grace`,
-//! the moment a purged tombstone meets a new write.
+//! the moment a purged tombstone meets a new write, and read back
+//! [`READ_BACK_AFTER`] later.
+//!
+//! The read-back is what catches a doomstone while it happens. A new write
+//! whose re-issued dots a replica's unpurged tombstone covers lives on the
+//! replicas that purged and is swallowed where the tombstone still is; it is
+//! lost only if the tombstone reaches every holder of the write before its
+//! own purge, and nothing but a slow anti-entropy round carried it there.
+//! No Zipf read ever names a lifecycle key. A quorum read that meets the
+//! tombstone answers "absent" for an acknowledged write (the read-based
+//! lost-write), and its read repair carries the tombstone to the write's
+//! holders, as a user's read would. Keys left deleted are never read: a read
+//! repair of their tombstone would mend the very replica a tombstone bug
+//! needs to leave stale.
 //!
 //! The schedule counts test time, not ops: a purge happens `gc_grace` after
 //! the delete whatever the op rate, so the generator is told the elapsed time
@@ -24,6 +37,11 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
+
+/// How long after a rewrite its key is read back: soon, because a replica
+/// still holding the key's tombstone purges it within `gc_grace / 2`, and
+/// after the rewrite was acknowledged (a process runs one op at a time).
+pub const READ_BACK_AFTER: Duration = Duration::from_millis(500);
 
 /// When each process runs a lifecycle step, and how its keys age.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +78,7 @@ impl Default for LifecycleConfig {
 pub(crate) enum Step {
     Write(String),
     Delete(String),
+    Read(String),
 }
 
 /// One process's lifecycle keys, `d<process>-<n>`.
@@ -76,6 +95,8 @@ pub(crate) struct Lifecycles {
     to_delete: VecDeque<(Duration, u64)>,
     /// Deleted keys to write again, by due time.
     to_rewrite: BinaryHeap<Reverse<(Duration, u64)>>,
+    /// Rewritten keys to read back, oldest first, with their due time.
+    to_read: VecDeque<(Duration, u64)>,
     /// The key of the delete just handed out, until its outcome is told.
     in_flight_delete: Option<u64>,
     /// Deletes that failed or may not have happened, to send again.
@@ -99,6 +120,7 @@ impl Lifecycles {
             born: 0,
             to_delete: VecDeque::new(),
             to_rewrite: BinaryHeap::new(),
+            to_read: VecDeque::new(),
             in_flight_delete: None,
             retry: VecDeque::new(),
             next_retry: Duration::ZERO,
@@ -106,8 +128,9 @@ impl Lifecycles {
     }
 
     /// The step due at `elapsed`, if any: a due delete first, then a due
-    /// rewrite, each as soon as it is due (they come at the rate keys are
-    /// born, so they need no cadence of their own), then a delete to retry
+    /// rewrite, then a due read-back, each as soon as it is due (they come
+    /// at the rate keys are born, so they need no cadence of their own),
+    /// then a delete to retry
     /// (at most one per `every`), else a new key once per `every`. A delete
     /// must not wait for a free step: with one step per `every` shared by
     /// births and deletes, deletes would take every step for `delete_after`
@@ -134,7 +157,15 @@ impl Lifecycles {
             && due <= elapsed
         {
             self.to_rewrite.pop();
+            let due = elapsed.saturating_add(READ_BACK_AFTER);
+            self.to_read.push_back((due, n));
             return Some(Step::Write(self.key(n)));
+        }
+        if let Some(&(due, n)) = self.to_read.front()
+            && due <= elapsed
+        {
+            self.to_read.pop_front();
+            return Some(Step::Read(self.key(n)));
         }
         if elapsed >= self.next_retry
             && let Some(n) = self.retry.pop_front()
@@ -218,7 +249,7 @@ mod tests {
             .iter()
             .filter_map(|(_, s)| match s {
                 Step::Write(k) => Some(k),
-                Step::Delete(_) => None,
+                Step::Delete(_) | Step::Read(_) => None,
             })
             .collect::<std::collections::HashSet<_>>()
             .len();
@@ -246,6 +277,7 @@ mod tests {
                 lag >= ms(5000) && lag < ms(5300),
                 "{key} deleted after {lag:?}"
             );
+            let reads = when(&|s| *s == Step::Read(key.clone()));
             if n % 2 == 0 {
                 assert_eq!(writes.len(), 2, "{key} is written again");
                 let idle = writes[1] - deletes[0];
@@ -253,8 +285,18 @@ mod tests {
                     idle >= ms(30_000) && idle < ms(45_300),
                     "{key} idle {idle:?}"
                 );
+                // Read back once, soon after the rewrite and not before it.
+                assert_eq!(reads.len(), 1, "{key} is read back once: {all:?}");
+                let lag = reads[0] - writes[1];
+                assert!(
+                    lag >= READ_BACK_AFTER && lag < READ_BACK_AFTER + ms(300),
+                    "{key} read back {lag:?} after its rewrite"
+                );
             } else {
                 assert_eq!(writes.len(), 1, "{key} stays deleted");
+                // A read repair would mend the replica a tombstone bug
+                // leaves stale: keys left deleted are never read.
+                assert!(reads.is_empty(), "{key} stays deleted and unread");
             }
         }
     }
@@ -289,8 +331,10 @@ mod tests {
         let all = steps(LifecycleConfig::default(), Duration::from_secs(60), ms(10));
         let mut written = std::collections::HashSet::new();
         for (_, s) in &all {
-            if let Step::Write(k) = s {
-                assert!(written.insert(k.clone()), "{k} written twice");
+            match s {
+                Step::Write(k) => assert!(written.insert(k.clone()), "{k} written twice"),
+                Step::Read(k) => panic!("{k} read with no rewrite"),
+                Step::Delete(_) => {}
             }
         }
     }

@@ -109,6 +109,7 @@ impl OpStream {
         let (kind, key) = match step {
             Step::Write(key) => (OpKind::Write, key),
             Step::Delete(key) => (OpKind::Delete, key),
+            Step::Read(key) => (OpKind::Read, key),
         };
         let value = self.value_for(kind);
         // A lifecycle write creates its key (new, or deleted long ago), so
@@ -327,6 +328,33 @@ mod tests {
             .filter(|o| o.key.starts_with('d'))
             .collect();
         assert!(life.iter().all(|o| o.causal == (o.kind == OpKind::Delete)));
+    }
+
+    #[test]
+    fn a_rewritten_lifecycle_key_is_read_back_as_a_plain_read() {
+        let cfg = WorkloadConfig {
+            kind: WorkloadKind::Causal,
+            lifecycle: Some(crate::LifecycleConfig {
+                rewrite_after: Some(Duration::from_secs(2)),
+                ..crate::LifecycleConfig::default()
+            }),
+            ..WorkloadConfig::default()
+        };
+        let mut s = Workload::new(cfg).unwrap().stream(1);
+        let life: Vec<Op> = (0..2000u64)
+            .map(|i| s.next_at(Duration::from_millis(5 * i)))
+            .filter(|o| o.key.starts_with('d'))
+            .collect();
+        let reads: Vec<&Op> = life.iter().filter(|o| o.kind == OpKind::Read).collect();
+        assert!(!reads.is_empty(), "no read-back in {life:?}");
+        for read in reads {
+            assert!(read.value.is_none() && !read.causal, "{read:?}");
+            let writes = life
+                .iter()
+                .filter(|o| o.kind == OpKind::Write && o.key == read.key)
+                .count();
+            assert_eq!(writes, 2, "{} is read back only after its rewrite", read.key);
+        }
     }
 
     #[test]
