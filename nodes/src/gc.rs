@@ -27,7 +27,14 @@ pub async fn run(store: Store, clock: Arc<NodeClock>, gc_grace: Duration) {
     } else {
         gc_grace
     };
-    let mut ticker = tokio::time::interval(scan_interval(gc_grace));
+    // The first scan comes at a random moment within one interval, not at
+    // start: nodes started together would otherwise purge each tombstone in
+    // the same instant, and no replica would ever hold a tombstone its peers
+    // had purged (the stretch where a tombstone GC bug shows). A tombstone
+    // is still purged at most one interval after its grace.
+    let every = scan_interval(gc_grace);
+    let first = tokio::time::Instant::now() + crate::jitter::below(every);
+    let mut ticker = tokio::time::interval_at(first, every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;

@@ -17,6 +17,7 @@
 //! - [`merkle`]: Merkle-tree anti-entropy sessions (pure, storage-agnostic).
 //! - [`anti_entropy`]: runs those sessions between this node and its peers.
 //! - [`metrics`]: Prometheus text exposition.
+//! - [`jitter`]: random delays, so nodes' background work is not in lockstep.
 //! - [`types`]: `NodeId`, `Key`, `ConflictMode`.
 //! - [`untrusted`]: every decoder of outside bytes, one entry per fuzz target.
 //! - `zoo` (feature `zoo` only): injectable repair bugs, see docs/zoo.md.
@@ -30,6 +31,7 @@ pub mod duration;
 pub mod gc;
 pub mod hints;
 pub mod http;
+pub mod jitter;
 pub mod merkle;
 pub mod metrics;
 pub mod node;

@@ -431,13 +431,8 @@ impl AntiEntropy {
         let mut peers: Vec<Arc<PeerClient>> = peers.into_values().collect();
         peers.sort_by(|a, b| a.peer().cmp(b.peer()));
         loop {
-            let jitter_ms = self.config.jitter.as_millis() as u64;
-            let extra = if jitter_ms == 0 {
-                0
-            } else {
-                random_u64() % jitter_ms
-            };
-            tokio::time::sleep(self.config.interval + Duration::from_millis(extra)).await;
+            let extra = crate::jitter::below(self.config.jitter);
+            tokio::time::sleep(self.config.interval + extra).await;
             let mut round = tokio::task::JoinSet::new();
             for peer in &peers {
                 let (this, peer, limit) = (self.clone(), peer.clone(), limit.clone());
@@ -496,17 +491,6 @@ impl ChangeObserver for AntiEntropy {
         };
         self.slots[slot].push(change);
     }
-}
-
-/// Jitter randomness: the clock's nanoseconds through splitmix64.
-fn random_u64() -> u64 {
-    let mut z = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
