@@ -353,7 +353,11 @@ mod tests {
                 .iter()
                 .filter(|o| o.kind == OpKind::Write && o.key == read.key)
                 .count();
-            assert_eq!(writes, 2, "{} is read back only after its rewrite", read.key);
+            assert_eq!(
+                writes, 2,
+                "{} is read back only after its rewrite",
+                read.key
+            );
         }
     }
 
