@@ -435,9 +435,6 @@ fn chance(p: f64) -> bool {
     if p <= 0.0 {
         return false;
     }
-    let mut z = STATE.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
+    let z = crate::mix::finalize(STATE.fetch_add(crate::mix::GOLDEN_GAMMA, Ordering::Relaxed));
     ((z >> 11) as f64 / (1u64 << 53) as f64) < p
 }

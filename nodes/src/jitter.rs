@@ -7,8 +7,10 @@
 //! the window between two replicas' actions is exactly where repair bugs
 //! live (a replica that purged a tombstone beside one that has not). The
 //! randomness needs no quality beyond differing between nodes and calls, so
-//! it is the clock's nanoseconds through splitmix64, not a crate.
+//! it is the clock's nanoseconds through splitmix64's finaliser ([`mix`]),
+//! not a crate.
 
+use crate::mix;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A random delay in `[0, bound)`; zero when `bound` is under a millisecond.
@@ -21,13 +23,11 @@ pub fn below(bound: Duration) -> Duration {
 }
 
 fn random_u64() -> u64 {
-    let mut z = SystemTime::now()
+    let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    mix::finalize(nanos)
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@
 //! - [`anti_entropy`]: runs those sessions between this node and its peers.
 //! - [`metrics`]: Prometheus text exposition.
 //! - [`jitter`]: random delays, so nodes' background work is not in lockstep.
+//! - [`mix`]: splitmix64's finaliser, shared by ring, Merkle salts, jitter and
+//!   read repair's coin.
 //! - [`types`]: `NodeId`, `Key`, `ConflictMode`.
 //! - [`untrusted`]: every decoder of outside bytes, one entry per fuzz target.
 //! - `zoo` (feature `zoo` only): injectable repair bugs, see docs/zoo.md.
@@ -34,6 +36,7 @@ pub mod http;
 pub mod jitter;
 pub mod merkle;
 pub mod metrics;
+pub mod mix;
 pub mod node;
 pub mod peer;
 pub mod replica;

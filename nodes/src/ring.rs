@@ -19,12 +19,7 @@ pub fn ring_hash(bytes: &[u8]) -> Token {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    // splitmix64 finaliser
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
+    crate::mix::finalize(h)
 }
 
 /// A contiguous arc of the ring `(start, end]` (wrapping when `start >= end`)

@@ -16,6 +16,7 @@
 //! and platforms (unlike `std`'s hasher), and fast enough (~10 GB/s on long
 //! values) to run on every write.
 
+use crate::mix::SplitMix64;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64, xxh3_64_with_seed};
 
@@ -107,7 +108,7 @@ impl Fingerprinter {
         let mut rng = SplitMix64(salt);
         let mut tables = Box::new([[0u32; 256]; 8]);
         for table in tables.iter_mut() {
-            let columns: [u32; 8] = std::array::from_fn(|_| (rng.next() as u32) & FP_MASK);
+            let columns: [u32; 8] = std::array::from_fn(|_| (rng.next_u64() as u32) & FP_MASK);
             for (byte, slot) in table.iter_mut().enumerate() {
                 *slot = columns
                     .iter()
@@ -116,7 +117,7 @@ impl Fingerprinter {
                     .fold(0, |acc, (_, col)| acc ^ col);
             }
         }
-        let tail_salt = rng.next();
+        let tail_salt = rng.next_u64();
         Fingerprinter { tables, tail_salt }
     }
 
@@ -124,7 +125,7 @@ impl Fingerprinter {
     /// two keys of one node that collide here (about 2^-32 per pair) collide
     /// in one pass only, and the next pass tells them apart.
     pub fn key_tail(&self, key: KeyHash) -> u32 {
-        (SplitMix64(key.0 ^ self.tail_salt).next() >> 32) as u32
+        (SplitMix64(key.0 ^ self.tail_salt).next_u64() >> 32) as u32
     }
 
     /// The fingerprint of a 64-bit node hash.
@@ -138,19 +139,6 @@ impl Fingerprinter {
     }
 }
 
-/// splitmix64: a tiny, well-known generator, enough to expand a salt.
-pub(crate) struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,7 +148,7 @@ mod tests {
         let f = Fingerprinter::new(7);
         let mut rng = SplitMix64(1);
         for _ in 0..1000 {
-            let (a, b) = (rng.next(), rng.next());
+            let (a, b) = (rng.next_u64(), rng.next_u64());
             assert_eq!(f.fingerprint(a ^ b), f.fingerprint(a).xor(f.fingerprint(b)));
         }
         assert_eq!(f.fingerprint(0), Fingerprint(0));

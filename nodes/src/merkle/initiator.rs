@@ -10,7 +10,7 @@
 //! when no node is left; the next `Open` checks the full-width roots, and a
 //! fresh pass runs if they still differ.
 
-use super::hash::{Fingerprint, Fingerprinter, SplitMix64};
+use super::hash::{Fingerprint, Fingerprinter};
 use super::resolve::resolve;
 use super::session::{Mode, SessionConfig, SessionError, answers_with_digests};
 use super::stats::SessionStats;
@@ -18,6 +18,7 @@ use super::store::{HashSpan, RangeStore, WireEntry};
 use super::wire::{
     Occupancy, Request, Response, WireDigest, encoded_len, pack_bits, unpack_occupancy,
 };
+use crate::mix::SplitMix64;
 
 /// Entries per `full` chunk the initiator aims for.
 const FULL_CHUNK_ENTRIES: u64 = 4096;
@@ -164,7 +165,7 @@ impl Initiator {
 
     fn open(&mut self) -> Request {
         self.opens += 1;
-        let salt = self.salts.next();
+        let salt = self.salts.next_u64();
         self.fingerprinter = Some(Fingerprinter::new(salt));
         self.phase = Phase::AwaitRoot;
         Request::Open { salt }

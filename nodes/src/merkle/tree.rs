@@ -166,7 +166,8 @@ pub fn prefix_of(key: KeyHash, bits: u8) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merkle::hash::{SplitMix64, entry_hash, key_hash};
+    use crate::merkle::hash::{entry_hash, key_hash};
+    use crate::mix::SplitMix64;
     use proptest::prelude::*;
 
     fn entry(i: u64, version: u64) -> (KeyHash, EntryHash) {
@@ -250,7 +251,7 @@ mod tests {
         let mut rng = SplitMix64(3);
         let tree = MerkleTree::from_entries(
             4,
-            (0..16_000).map(|_| (KeyHash(rng.next()), EntryHash(rng.next()))),
+            (0..16_000).map(|_| (KeyHash(rng.next_u64()), EntryHash(rng.next_u64()))),
         )
         .unwrap();
         for leaf in 0..16 {
