@@ -59,9 +59,7 @@ pub async fn purge_expired(
         let mut expired = Vec::new();
         scanner
             .scan(|key, record| {
-                if let Some(written) = record.tombstone_written_ms()
-                    && written.saturating_add(grace_ms) < now_ms
-                {
+                if record.purgeable(now_ms, grace_ms) {
                     expired.push((key, record));
                 }
             })

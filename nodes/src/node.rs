@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::peer::{ClusterSettings, PeerClient};
 use crate::replica::LocalReplica;
 use crate::ring::Ring;
-use crate::storage::{StorageError, Store, StoreOptions};
+use crate::storage::{PurgeHorizon, StorageError, Store, StoreOptions};
 use crate::types::NodeId;
 use crate::{gc, peer};
 use std::collections::HashMap;
@@ -88,6 +88,10 @@ pub async fn run(
             mode: cluster.conflict,
             fsync: config.storage.fsync,
             fsync_interval: std::time::Duration::from_millis(config.storage.fsync_interval_ms),
+            purge_horizon: Some(PurgeHorizon {
+                clock: clock.clone(),
+                gc_grace: config.tombstones.gc_grace,
+            }),
         },
         metrics.clone(),
         Some(anti_entropy.clone()),

@@ -92,6 +92,10 @@ pub(crate) enum WriteOp {
         /// redone next round), which keeps a big repair from paying one
         /// fsync per entry.
         durable: bool,
+        /// `(now_ms, grace_ms)` by which a tombstone is purgeable: such a
+        /// tombstone is not stored for a key this replica holds nothing of
+        /// ([`PurgeHorizon`]). `None`: store whatever arrives.
+        purge: Option<(u64, u64)>,
         reply: oneshot::Sender<Result<Record, StorageError>>,
     },
     /// Mint a DVV write on top of the stored version (this node is a replica
@@ -139,6 +143,37 @@ pub struct Store {
     max_timestamp: Option<HlcTimestamp>,
     /// The incarnation the store was opened with (the writer may move on).
     opened_as: Incarnation,
+    purge_horizon: Option<Arc<PurgeHorizon>>,
+}
+
+/// The compactor's judgement of a tombstone, applied when one arrives.
+///
+/// Why it exists: replicas purge a tombstone at moments up to one scan
+/// interval apart, and anti-entropy between one that purged and one that has
+/// not yet copies the tombstone back, where it waits for the next scan while
+/// it is copied on again. Tombstones then outlive `gc_grace` by as long as
+/// that chase lasts (tens of seconds past grace in a one-minute test), so
+/// when a key is truly gone is chance, not configuration. Cassandra had the
+/// same chase and stopped it by leaving purgeable tombstones out of repair
+/// (CASSANDRA-4905). Here a merge stores nothing for a tombstone the
+/// compactor would purge at once, where this replica holds no record of the
+/// key: the same outcome as storing it and purging it on the spot. Where
+/// the replica holds a record, the tombstone merges as always (it may delete
+/// an older value) and the next scan purges it.
+pub struct PurgeHorizon {
+    /// The clock the compactor reads.
+    pub clock: Arc<crate::clock::NodeClock>,
+    /// `tombstones.gc_grace`.
+    pub gc_grace: Duration,
+}
+
+impl PurgeHorizon {
+    fn now(&self) -> (u64, u64) {
+        (
+            self.clock.wall_ms(),
+            self.gc_grace.as_millis().try_into().unwrap_or(u64::MAX),
+        )
+    }
 }
 
 /// What [`Store::open`] needs to know about the node.
@@ -149,6 +184,8 @@ pub struct StoreOptions<'a> {
     pub mode: ConflictMode,
     pub fsync: FsyncPolicy,
     pub fsync_interval: Duration,
+    /// `None`: every merged tombstone is stored, whatever its age.
+    pub purge_horizon: Option<PurgeHorizon>,
 }
 
 impl Store {
@@ -166,6 +203,7 @@ impl Store {
             mode,
             fsync,
             fsync_interval,
+            purge_horizon,
         } = options;
         std::fs::create_dir_all(dir)
             .map_err(|e| engine(format!("create {}: {e}", dir.display())))?;
@@ -262,6 +300,7 @@ impl Store {
             writer_health,
             max_timestamp,
             opened_as: incarnation,
+            purge_horizon: purge_horizon.map(Arc::new),
         })
     }
 
@@ -345,6 +384,7 @@ impl Store {
             key,
             record,
             durable: true,
+            purge: self.purge_horizon.as_ref().map(|h| h.now()),
             reply,
         })?;
         rx.await.map_err(|_| StorageError::WriterGone)?
@@ -361,6 +401,7 @@ impl Store {
             key,
             record,
             durable: false,
+            purge: self.purge_horizon.as_ref().map(|h| h.now()),
             reply,
         })?;
         rx.blocking_recv().map_err(|_| StorageError::WriterGone)?
@@ -489,6 +530,7 @@ mod tests {
             mode,
             fsync,
             fsync_interval: Duration::from_millis(10),
+            purge_horizon: None,
         }
     }
 
@@ -501,6 +543,65 @@ mod tests {
             coordinator: NodeId::new("n1"),
             value: value.map(str::to_owned),
         })
+    }
+
+    #[tokio::test]
+    async fn a_tombstone_past_grace_is_not_stored_where_the_key_is_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let clock = Arc::new(crate::clock::NodeClock::new());
+        let store = Store::open(
+            StoreOptions {
+                purge_horizon: Some(PurgeHorizon {
+                    clock: clock.clone(),
+                    gc_grace: Duration::from_secs(30),
+                }),
+                ..options(dir.path(), ConflictMode::Lww, FsyncPolicy::Always)
+            },
+            metrics.clone(),
+            None,
+        )
+        .unwrap();
+        let us_ago = |secs: u64| (clock.wall_ms() - secs * 1_000) * 1_000;
+        let (absent, older, fresh) = (
+            Key::parse("absent").unwrap(),
+            Key::parse("older").unwrap(),
+            Key::parse("fresh").unwrap(),
+        );
+
+        // Past grace, nothing stored: as if stored and purged at once.
+        store
+            .merge(absent.clone(), lww(us_ago(60), None))
+            .await
+            .unwrap();
+        assert_eq!(store.read(&absent).unwrap(), None);
+        assert_eq!(metrics.tombstones_purged.load(Ordering::Relaxed), 1);
+
+        // Past grace over an older value: it still deletes the value.
+        store
+            .merge(older.clone(), lww(us_ago(90), Some("v")))
+            .await
+            .unwrap();
+        store
+            .merge(older.clone(), lww(us_ago(60), None))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.read(&older).unwrap().map(|r| r.state()),
+            Some(RecordState::Tombstone)
+        );
+
+        // Within grace: stored as always.
+        store
+            .merge(fresh.clone(), lww(us_ago(10), None))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.read(&fresh).unwrap().map(|r| r.state()),
+            Some(RecordState::Tombstone)
+        );
+        assert_eq!(metrics.tombstones_purged.load(Ordering::Relaxed), 1);
+        assert_eq!(metrics.tombstones_live.load(Ordering::Relaxed), 2);
     }
 
     #[tokio::test]

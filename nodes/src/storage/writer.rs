@@ -358,6 +358,25 @@ struct Tables<'a, 't> {
     meta: &'a mut Table<'t, &'static str, &'static str>,
 }
 
+/// Whether a tombstone arriving for a key with no stored record is one the
+/// compactor would purge at once ([`super::PurgeHorizon`]), so storing it
+/// would only start another round of the anti-entropy chase. A DVV tombstone
+/// holding this incarnation's dots is stored all the same: only the
+/// compactor's purge moves the node to a new incarnation, and forgetting
+/// those dots without one would let the next write re-issue them.
+fn purged_on_arrival(
+    record: &Record,
+    purge: Option<(u64, u64)>,
+    incarnation: &Incarnation,
+) -> bool {
+    let Some((now_ms, grace_ms)) = purge else {
+        return false;
+    };
+    let holds_own_dots =
+        matches!(record, Record::Dvv(r) if r.context.max_counter(incarnation.actor()) > 0);
+    record.purgeable(now_ms, grace_ms) && !holds_own_dots
+}
+
 /// Applies one op inside the batch transaction. A failure of one op (e.g. a
 /// corrupt record) fails that op only. Changed keys are appended to
 /// `changes`, for the observer once the batch has committed.
@@ -375,10 +394,15 @@ fn apply_one(
             key,
             record,
             durable,
+            purge,
             reply,
         } => {
             let result = (|| {
                 let stored = read_stored(table, key.as_str())?;
+                if stored.is_none() && purged_on_arrival(&record, purge, incarnation) {
+                    delta.purged += 1;
+                    return Ok(record.clone());
+                }
                 let merged = Record::merge_into(stored.as_ref(), &record);
                 if stored.as_ref() != Some(&merged) {
                     write_stored(table, key.as_str(), &merged)?;
@@ -394,6 +418,7 @@ fn apply_one(
                         key,
                         record,
                         durable,
+                        purge,
                         reply,
                     },
                     e,

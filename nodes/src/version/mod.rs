@@ -89,6 +89,13 @@ impl Record {
         }
     }
 
+    /// Whether tombstone GC may purge this record at `now_ms`: a tombstone
+    /// written more than `grace_ms` ago.
+    pub fn purgeable(&self, now_ms: u64, grace_ms: u64) -> bool {
+        self.tombstone_written_ms()
+            .is_some_and(|written| written.saturating_add(grace_ms) < now_ms)
+    }
+
     /// The `version` field of `/admin/dump`: the LWW timestamp and writer, or
     /// the DVV dots and context.
     pub fn version_json(&self) -> serde_json::Value {
