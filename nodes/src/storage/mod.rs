@@ -143,7 +143,7 @@ pub struct Store {
     max_timestamp: Option<HlcTimestamp>,
     /// The incarnation the store was opened with (the writer may move on).
     opened_as: Incarnation,
-    purge_horizon: Option<Arc<PurgeHorizon>>,
+    purge_horizon: Option<PurgeHorizon>,
 }
 
 /// The compactor's judgement of a tombstone, applied when one arrives.
@@ -160,6 +160,7 @@ pub struct Store {
 /// key: the same outcome as storing it and purging it on the spot. Where
 /// the replica holds a record, the tombstone merges as always (it may delete
 /// an older value) and the next scan purges it.
+#[derive(Clone)]
 pub struct PurgeHorizon {
     /// The clock the compactor reads.
     pub clock: Arc<crate::clock::NodeClock>,
@@ -300,7 +301,7 @@ impl Store {
             writer_health,
             max_timestamp,
             opened_as: incarnation,
-            purge_horizon: purge_horizon.map(Arc::new),
+            purge_horizon,
         })
     }
 

@@ -372,9 +372,13 @@ fn purged_on_arrival(
     let Some((now_ms, grace_ms)) = purge else {
         return false;
     };
-    let holds_own_dots =
-        matches!(record, Record::Dvv(r) if r.context.max_counter(incarnation.actor()) > 0);
-    record.purgeable(now_ms, grace_ms) && !holds_own_dots
+    record.purgeable(now_ms, grace_ms) && !holds_dots_of(record, incarnation)
+}
+
+/// Whether `record` holds dots minted under `incarnation`: forgetting it
+/// (a purge) would let the next write to the key re-issue them.
+fn holds_dots_of(record: &Record, incarnation: &Incarnation) -> bool {
+    matches!(record, Record::Dvv(r) if r.context.max_counter(incarnation.actor()) > 0)
 }
 
 /// Applies one op inside the batch transaction. A failure of one op (e.g. a
@@ -495,8 +499,7 @@ fn apply_one(
                 // Forgetting a record that holds this incarnation's dots would
                 // let the next write to the key re-issue them: move on to a
                 // new incarnation, persisted in the purge's own transaction.
-                let forgets_own_dots = matches!(&expected,
-                    Record::Dvv(r) if r.context.max_counter(incarnation.actor()) > 0);
+                let forgets_own_dots = holds_dots_of(&expected, incarnation);
                 // zoo: doomstone — keep the actor after purging its dots.
                 #[cfg(feature = "zoo")]
                 let forgets_own_dots =
