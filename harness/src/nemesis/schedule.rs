@@ -15,6 +15,13 @@
 //! It exists for what must not outlive `gc_grace`: a hint, a replica's view
 //! of a key, both held across one broken link.
 //!
+//! Every enabled down kind runs at least once when the family has a turn
+//! for each: an occurrence drawing one of two kinds independently leaves
+//! one run in 2^6 of the default test without a wipe, and a mechanism
+//! that never runs inside a test cannot fail inside it (a zoo run of
+//! actor-reuse, which only a wipe sets off, passed so). The fix-up draws
+//! nothing from the stream, so a plan that had every kind is unchanged.
+//!
 //! Wipes are spaced: a wipe drawn less than `wipe_gap` after the previous
 //! wipe's node came back is a crash of that node instead. Two replicas of a
 //! key wiped within one repair lag lose every write only they held (rf = 3,
@@ -211,7 +218,7 @@ pub fn plan(seed: u64, p: &ScheduleParams) -> Vec<PlannedFault> {
         .filter(|k| p.faults.contains(k))
         .collect();
     if !downs.is_empty() {
-        families.push(downs);
+        families.push(downs.clone());
     }
     // Every occurrence's window, family by family, staggered, then in time order.
     let count = families.len() as u32;
@@ -250,6 +257,9 @@ pub fn plan(seed: u64, p: &ScheduleParams) -> Vec<PlannedFault> {
             action,
         });
     }
+    if downs.len() > 1 {
+        give_every_down_kind_a_turn(&mut out, &downs);
+    }
     // Drawn after every family, so enabling it leaves their draws as they were.
     // It starts half an interval in, before the first partition or crash:
     // only writes in a cut's first seconds (the hint window) are hinted, and
@@ -267,6 +277,36 @@ pub fn plan(seed: u64, p: &ScheduleParams) -> Vec<PlannedFault> {
         out.sort_by_key(|f| f.start);
     }
     out
+}
+
+/// Turns the earliest occurrence of a down kind drawn more than once into
+/// each enabled down kind never drawn, on the same first node; earliest,
+/// so what the fault sets off has the rest of the test to show. A missing
+/// wipe needs no spacing: it is the run's only one.
+fn give_every_down_kind_a_turn(out: &mut [PlannedFault], downs: &[FaultKind]) {
+    for &missing in downs {
+        let count = |out: &[PlannedFault], kind: FaultKind| {
+            out.iter().filter(|f| f.action.kind() == kind).count()
+        };
+        if count(out, missing) > 0 {
+            continue;
+        }
+        let spare = out.iter().position(|f| {
+            let kind = f.action.kind();
+            downs.contains(&kind) && count(out, kind) > 1
+        });
+        let Some(i) = spare else {
+            return; // fewer turns than kinds
+        };
+        let Some(node) = out[i].action.downed_nodes().into_iter().next() else {
+            continue;
+        };
+        out[i].action = match missing {
+            FaultKind::Wipe => FaultAction::Wipe { node },
+            FaultKind::Pause => FaultAction::Pause { nodes: vec![node] },
+            _ => FaultAction::Crash { nodes: vec![node] },
+        };
+    }
 }
 
 /// While a link is cut, a key both its ends hold has one path between them:
@@ -500,6 +540,68 @@ mod tests {
         assert_eq!(wipes(&p).len(), 1);
         p.wipe_gap = Some(Duration::ZERO);
         assert_eq!(wipes(&p).len(), 30);
+    }
+
+    #[test]
+    fn every_enabled_down_kind_runs_in_every_run_that_has_a_turn_for_each() {
+        // The default test's faults, then with pauses too (six down turns).
+        let default = params(vec![
+            FaultKind::Partition,
+            FaultKind::Crash,
+            FaultKind::Wipe,
+            FaultKind::Link,
+        ]);
+        let mut with_pause = default.clone();
+        with_pause.faults.push(FaultKind::Pause);
+        for p in [&default, &with_pause] {
+            for seed in 0..500 {
+                let faults = plan(seed, p);
+                for kind in p.faults.iter().filter(|k| DOWN_KINDS.contains(k)) {
+                    assert!(
+                        faults.iter().any(|f| f.action.kind() == *kind),
+                        "seed {seed}: no {kind} in {faults:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_down_kind_takes_the_earliest_spare_turn_and_nothing_else_moves() {
+        let at = |s: u64, action: FaultAction| PlannedFault {
+            start: Duration::from_secs(s),
+            stop: Duration::from_secs(s + 5),
+            action,
+        };
+        let crash = |n: &[usize]| FaultAction::Crash {
+            nodes: n.iter().map(|&i| NodeId::nth(i)).collect(),
+        };
+        let downs = [FaultKind::Crash, FaultKind::Wipe];
+        let mut only_crashes = vec![
+            at(5, crash(&[2, 0])),
+            at(15, crash(&[1])),
+            at(25, crash(&[3])),
+        ];
+        give_every_down_kind_a_turn(&mut only_crashes, &downs);
+        let wiped = FaultAction::Wipe {
+            node: NodeId::nth(2),
+        };
+        assert_eq!(
+            only_crashes,
+            vec![
+                at(5, wiped.clone()),
+                at(15, crash(&[1])),
+                at(25, crash(&[3]))
+            ]
+        );
+        // A plan with every kind already, or a turn too few, is left as drawn.
+        let mut both = vec![at(5, crash(&[1])), at(15, wiped)];
+        let drawn = both.clone();
+        give_every_down_kind_a_turn(&mut both, &downs);
+        assert_eq!(both, drawn);
+        let mut one_turn = vec![at(5, crash(&[1]))];
+        give_every_down_kind_a_turn(&mut one_turn, &downs);
+        assert_eq!(one_turn, vec![at(5, crash(&[1]))]);
     }
 
     /// A plan's one link cut, its grudge, and every other fault in order.
