@@ -349,6 +349,38 @@ async fn actor_reuse_after_a_wipe_loses_the_next_write() {
     }
 }
 
+/// kv679 had no incarnations at all: a purge of the node's own dots does
+/// not move it to a new actor either (the reference node would).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actor_reuse_keeps_its_one_actor_through_a_purge_of_its_own_dots() {
+    let dvv = Conf {
+        conflict: "dvv",
+        gc_grace: "1s",
+        ..QUIET
+    };
+    let cluster = start("actor-reuse", [dvv; 3]).await;
+    let (status, put) = cluster.put(0, "k", "v1", "?w=3", None).await;
+    assert_eq!(status, 200);
+    let context = put["context"].as_str().unwrap().to_string();
+    assert_eq!(cluster.delete(0, "k", "?w=3", Some(&context)).await.0, 200);
+    purged(&cluster, 0, "k").await;
+    assert_eq!(cluster.put(0, "k2", "v2", "?w=1", None).await.0, 200);
+    let version = cluster.dump(0).await["k2"]["version"].clone();
+    let id = health(&cluster, 0).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let actor = version["dots"][0]
+        .as_str()
+        .and_then(|dot| dot.rsplit_once(':'))
+        .map(|(actor, _)| actor.to_string());
+    assert_eq!(
+        actor,
+        Some(format!("{id}#0")),
+        "the write after the purge was minted by another actor: {version}"
+    );
+}
+
 /// kv679's doomstone: after GC purged a tombstone, a new write re-issues
 /// its dots, and the old tombstone, handed off late, swallows the write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

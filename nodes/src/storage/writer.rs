@@ -500,10 +500,12 @@ fn apply_one(
                 // let the next write to the key re-issue them: move on to a
                 // new incarnation, persisted in the purge's own transaction.
                 let forgets_own_dots = holds_dots_of(&expected, incarnation);
-                // zoo: doomstone — keep the actor after purging its dots.
+                // zoo: doomstone — keep the actor after purging its dots;
+                // actor-reuse — one fixed actor forever, purges included.
                 #[cfg(feature = "zoo")]
-                let forgets_own_dots =
-                    forgets_own_dots && !crate::zoo::active(crate::zoo::Bug::Doomstone);
+                let forgets_own_dots = forgets_own_dots
+                    && !crate::zoo::active(crate::zoo::Bug::Doomstone)
+                    && !crate::zoo::active(crate::zoo::Bug::ActorReuse);
                 if forgets_own_dots {
                     let next = incarnation.next();
                     tables
