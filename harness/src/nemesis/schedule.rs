@@ -20,7 +20,8 @@
 //! one run in 2^6 of the default test without a wipe, and a mechanism
 //! that never runs inside a test cannot fail inside it (a zoo run of
 //! actor-reuse, which only a wipe sets off, passed so). The fix-up draws
-//! nothing from the stream, so a plan that had every kind is unchanged.
+//! nothing from the stream, so a plan that had every kind is unchanged;
+//! a run stored before it whose plan left a kind out replays differently.
 //!
 //! Wipes are spaced: a wipe drawn less than `wipe_gap` after the previous
 //! wipe's node came back is a crash of that node instead. Two replicas of a
