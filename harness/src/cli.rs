@@ -281,7 +281,7 @@ pub struct SweepArgs {
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
     /// The converge-node binary [the base test's deploy.node_bin; next to
-    /// converge, or built].
+    /// converge, or built]. Refused when an axis sets deploy.node_bin.
     #[arg(long, value_name = "PATH")]
     pub node_bin: Option<PathBuf>,
     /// Only list the cells and which runs are already in the store.

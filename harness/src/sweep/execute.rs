@@ -149,6 +149,7 @@ pub(super) fn load_cells(
     store: &Path,
     args: &SweepOptions,
 ) -> Result<Vec<TestConfig>, SweepError> {
+    refuse_node_bin_over_an_axis(matrix, args)?;
     matrix
         .cells
         .iter()
@@ -161,6 +162,31 @@ pub(super) fn load_cells(
             )
         })
         .collect()
+}
+
+/// `--node-bin` overrides `deploy.node_bin` in every cell, as it does for
+/// `converge run`. Over an axis that names a binary per cell it would make
+/// every cell run the same node while the report still compared them as
+/// different ones, so the two together are refused.
+fn refuse_node_bin_over_an_axis(matrix: &Matrix, args: &SweepOptions) -> Result<(), SweepError> {
+    if args.node_bin.is_none() {
+        return Ok(());
+    }
+    let sets_node_bin = |axis: &&matrix::Axis| {
+        axis.values.iter().any(|v| {
+            v.assignments
+                .iter()
+                .any(|(path, _)| path.len() == 2 && path[0] == "deploy" && path[1] == "node_bin")
+        })
+    };
+    match matrix.axes.iter().find(sets_node_bin) {
+        Some(axis) => Err(SweepError::Input(format!(
+            "--node-bin would replace the binary that axis {:?} sets per cell \
+             (deploy.node_bin); drop --node-bin",
+            axis.name
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn run_args(
@@ -438,5 +464,44 @@ mod tests {
         eta.record(Duration::from_secs(24), Duration::from_secs(20));
         assert_eq!(eta.remaining(&limits), "1m21s");
         assert_eq!(eta.remaining(&[]), "0m00s");
+    }
+
+    #[test]
+    fn node_bin_is_refused_over_an_axis_that_sets_the_binary_per_cell() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.toml");
+        std::fs::write(
+            &path,
+            "seeds = 1\n[axes]\nnode = [\n  { label = \"a\", \"deploy.node_bin\" = \"/opt/a\" },\n  \
+             { label = \"b\", \"deploy.node_bin\" = \"/opt/b\" },\n]\n",
+        )
+        .unwrap();
+        let matrix = matrix::load(&path).unwrap();
+        let args = |node_bin: Option<&str>| SweepOptions {
+            matrix: path.clone(),
+            store: Some(dir.path().join("store")),
+            node_bin: node_bin.map(PathBuf::from),
+            plan: false,
+            shard: None,
+            report_only: false,
+        };
+        match refuse_node_bin_over_an_axis(&matrix, &args(Some("/opt/c"))) {
+            Err(SweepError::Input(msg)) => {
+                assert!(
+                    msg.contains("axis \"node\"") && msg.contains("drop --node-bin"),
+                    "{msg}"
+                );
+            }
+            other => panic!("expected the refusal, got {other:?}"),
+        }
+        assert!(refuse_node_bin_over_an_axis(&matrix, &args(None)).is_ok());
+        // An axis over something else leaves --node-bin alone.
+        std::fs::write(
+            &path,
+            "seeds = 1\n[axes]\n\"read_repair.mode\" = [\"off\"]\n",
+        )
+        .unwrap();
+        let other = matrix::load(&path).unwrap();
+        assert!(refuse_node_bin_over_an_axis(&other, &args(Some("/opt/c"))).is_ok());
     }
 }
