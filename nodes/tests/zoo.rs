@@ -39,6 +39,12 @@ const QUIET: Conf = Conf {
     gc_grace: "10d",
 };
 
+/// QUIET with version vectors, for the bugs that live in the DVV code.
+const QUIET_DVV: Conf = Conf {
+    conflict: "dvv",
+    ..QUIET
+};
+
 /// Anti-entropy on, but only when a test asks for a round.
 const ON_DEMAND_AE: &str = "mode = \"merkle\"\ninterval = \"1h\"\njitter = \"1s\"";
 
@@ -308,11 +314,7 @@ async fn early_ack_acknowledges_a_write_that_is_then_lost() {
 /// A write with a context that saw only "a" also removes the concurrent "b".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dvv_ignores_context_drops_a_concurrent_sibling() {
-    let dvv = Conf {
-        conflict: "dvv",
-        ..QUIET
-    };
-    let cluster = start("dvv-ignores-context", [dvv; 3]).await;
+    let cluster = start("dvv-ignores-context", [QUIET_DVV; 3]).await;
     let (status, put) = cluster.put(0, "k", "a", "?w=3", None).await;
     assert_eq!(status, 200);
     let saw_a = put["context"].as_str().unwrap().to_string();
@@ -329,11 +331,7 @@ async fn dvv_ignores_context_drops_a_concurrent_sibling() {
 /// A wiped node re-issues its old dot: peers drop the new write as seen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actor_reuse_after_a_wipe_loses_the_next_write() {
-    let dvv = Conf {
-        conflict: "dvv",
-        ..QUIET
-    };
-    let mut cluster = start("actor-reuse", [dvv; 3]).await;
+    let mut cluster = start("actor-reuse", [QUIET_DVV; 3]).await;
     assert_eq!(cluster.put(0, "k", "v1", "?w=3", None).await.0, 200);
     cluster.kill(0);
     std::fs::remove_dir_all(cluster.data_dir(0)).unwrap();
@@ -354,9 +352,8 @@ async fn actor_reuse_after_a_wipe_loses_the_next_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actor_reuse_keeps_its_one_actor_through_a_purge_of_its_own_dots() {
     let dvv = Conf {
-        conflict: "dvv",
         gc_grace: "1s",
-        ..QUIET
+        ..QUIET_DVV
     };
     let cluster = start("actor-reuse", [dvv; 3]).await;
     let (status, put) = cluster.put(0, "k", "v1", "?w=3", None).await;
@@ -386,9 +383,8 @@ async fn actor_reuse_keeps_its_one_actor_through_a_purge_of_its_own_dots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doomstone_lets_a_late_tombstone_swallow_a_new_write() {
     let base = Conf {
-        conflict: "dvv",
         gc_grace: "1s",
-        ..QUIET
+        ..QUIET_DVV
     };
     // n1 hints n3; n3 keeps what it is handed off for the whole test.
     let n1 = Conf {
