@@ -149,7 +149,7 @@ pub struct RunArgs {
     /// Op mix, e.g. read=50,write=40,delete=10 [workload.mix].
     #[arg(long)]
     pub mix: Option<String>,
-    /// Faults: comma list of partition,clock,crash,pause,wipe,link, or none [nemesis.faults; partition,crash,wipe,link].
+    /// Faults: comma list of partition,clock,crash,pause,wipe,link, or none [nemesis.faults; partition,clock,crash,wipe,link].
     #[arg(long, value_name = "LIST")]
     pub nemesis: Option<String>,
     /// Time between fault starts and ends [nemesis.interval; 5s].

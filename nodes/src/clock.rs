@@ -42,6 +42,19 @@ pub struct HlcTimestamp {
     pub logical: u32,
 }
 
+impl HlcTimestamp {
+    /// The smallest timestamp above this one.
+    pub fn successor(self) -> HlcTimestamp {
+        match self.logical.checked_add(1) {
+            Some(logical) => HlcTimestamp { logical, ..self },
+            None => HlcTimestamp {
+                physical_us: self.physical_us.saturating_add(1),
+                logical: 0,
+            },
+        }
+    }
+}
+
 /// Where a remote clock reading came from (the metric label).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClockSource {

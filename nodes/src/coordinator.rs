@@ -148,6 +148,17 @@ impl Coordinator {
 
     /// Writes `value` (`None` deletes) to W replicas; returns the context
     /// the client should use to supersede this write.
+    ///
+    /// An LWW write is acknowledged only once W replicas hold it as their
+    /// winning version. A replica that already holds a newer-stamped one
+    /// answers `Newer`, and the write is stamped again above it and resent
+    /// (CockroachDB pushes a write that meets a newer version the same way,
+    /// its WriteTooOld). Any write acknowledged before this one began is
+    /// held by W replicas, and W + W > N of them overlap this write's, so
+    /// under quorum writes a later write always outranks an earlier one,
+    /// however far the clock that stamped the earlier one ran ahead. The
+    /// HLC alone cannot promise that: a node that has not yet heard from a
+    /// faster clock stamps below a write it never saw.
     pub async fn write(
         self: &Arc<Self>,
         key: &Key,
@@ -157,51 +168,83 @@ impl Coordinator {
     ) -> Result<ClientContext, Unavailable> {
         let deadline = Instant::now() + self.request_timeout;
         let replicas = self.ring.preference_list(key);
-        let (record, returned, minter) = match context {
+        // zoo: early-ack — acknowledge after the first replica's ack.
+        #[cfg(feature = "zoo")]
+        let w = if zoo::active(Bug::EarlyAck) { 1 } else { w };
+        match context {
             ClientContext::Lww(_) => {
-                let timestamp = self.clock.now();
+                let mut timestamp = self.clock.now();
                 // zoo: lww-wall-clock — stamp the raw (skewable) wall clock,
-                // not the HLC, as Cassandra's server-side timestamps do.
+                // not the HLC, and take a replica's merge as its ack even
+                // when a newer version won there, as Cassandra's
+                // server-side timestamps do.
                 #[cfg(feature = "zoo")]
-                let timestamp = if zoo::active(Bug::LwwWallClock) {
-                    crate::clock::HlcTimestamp {
+                let wall_clock = zoo::active(Bug::LwwWallClock);
+                #[cfg(not(feature = "zoo"))]
+                let wall_clock = false;
+                if wall_clock {
+                    timestamp = crate::clock::HlcTimestamp {
                         physical_us: self.clock.wall_us(),
                         logical: 0,
+                    };
+                }
+                loop {
+                    let record = Record::Lww(LwwRecord {
+                        timestamp,
+                        coordinator: self.me.clone(),
+                        value: value.clone(),
+                    });
+                    match self
+                        .replicate(&replicas, key, record, 0, w, deadline)
+                        .await?
+                    {
+                        Replicated::Acked => return Ok(ClientContext::Lww(Some(timestamp))),
+                        Replicated::Newer(_) if wall_clock => {
+                            return Ok(ClientContext::Lww(Some(timestamp)));
+                        }
+                        Replicated::Newer(stored) => {
+                            self.metrics.record_lww_push();
+                            timestamp = self.clock.now().max(stored.successor());
+                        }
                     }
-                } else {
-                    timestamp
-                };
-                let record = Record::Lww(LwwRecord {
-                    timestamp,
-                    coordinator: self.me.clone(),
-                    value,
-                });
-                (record, ClientContext::Lww(Some(timestamp)), None)
+                }
             }
             ClientContext::Dvv(seen) => {
                 let (record, returned, minter) =
                     self.mint(key, &replicas, seen, value, deadline, w).await?;
-                (record, ClientContext::Dvv(returned), Some(minter))
+                let targets: Vec<NodeId> = replicas.into_iter().filter(|n| *n != minter).collect();
+                // Merging siblings never loses a DVV write, so no replica
+                // answers `Newer`.
+                self.replicate(&targets, key, record, 1, w, deadline)
+                    .await?;
+                Ok(ClientContext::Dvv(returned))
             }
-        };
-        let targets: Vec<NodeId> = replicas
-            .into_iter()
-            .filter(|n| Some(n) != minter.as_ref())
-            .collect();
-        let mut acked = usize::from(minter.is_some());
-        // zoo: early-ack — acknowledge after the first replica's ack.
-        #[cfg(feature = "zoo")]
-        let w = if zoo::active(Bug::EarlyAck) { 1 } else { w };
+        }
+    }
+
+    /// Sends `record` to `targets` until `acked` (acks already counted,
+    /// the minter's) reaches `w`; stops early at the first replica that
+    /// holds a newer LWW version.
+    async fn replicate(
+        self: &Arc<Self>,
+        targets: &[NodeId],
+        key: &Key,
+        record: Record,
+        mut acked: usize,
+        w: usize,
+        deadline: Instant,
+    ) -> Result<Replicated, Unavailable> {
         // Replicas that miss this write get a hint (never counted towards W).
-        let mut answers = self.fan_out_hinted(&targets, key, record, deadline);
+        let mut answers = self.fan_out_hinted(targets, key, record, deadline);
         while acked < w {
             match answers.next(deadline).await {
                 Some((_, PeerResponse::Merged)) => acked += 1,
+                Some((_, PeerResponse::Newer(stored))) => return Ok(Replicated::Newer(stored)),
                 Some(_) => {}
                 None => return Err(Unavailable { required: w, acked }),
             }
         }
-        Ok(returned)
+        Ok(Replicated::Acked)
     }
 
     /// DVV: has one replica of `key` mint the write's dot from its local
@@ -325,12 +368,13 @@ impl Coordinator {
             let record = record.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                let request = PeerRequest::Merge {
+                let request = PeerRequest::Write {
                     key: key.clone(),
                     record: record.clone(),
                 };
                 let answer = this.call(&node, request, deadline).await;
-                let acked = matches!(answer, Some(PeerResponse::Merged));
+                // A replica that holds a newer version has this one too.
+                let acked = matches!(answer, Some(PeerResponse::Merged | PeerResponse::Newer(_)));
                 let _ = tx.send((node.clone(), answer)).await;
                 if node != this.me {
                     if acked {
@@ -374,6 +418,14 @@ impl Coordinator {
             other => other,
         }
     }
+}
+
+/// How [`Coordinator::replicate`] ended, when it did not fail.
+enum Replicated {
+    /// W replicas merged the record and it won on each.
+    Acked,
+    /// A replica already held a newer LWW version, stamped so.
+    Newer(crate::clock::HlcTimestamp),
 }
 
 /// How one mint request ended.

@@ -128,6 +128,8 @@ pub struct Metrics {
     hints_stored: AtomicU64,
     hints_replayed: AtomicU64,
     hints_dropped: [AtomicU64; 3],
+    /// LWW writes stamped again above a newer version a replica held.
+    lww_pushes: AtomicU64,
 }
 
 impl Metrics {
@@ -151,6 +153,16 @@ impl Metrics {
         let slot = usize::from(mode == ReadRepairMode::Async);
         self.read_repairs[slot].fetch_add(1, Ordering::Relaxed);
         self.read_repair_replicas[slot].fetch_add(replicas as u64, Ordering::Relaxed);
+    }
+
+    /// One LWW write pushed above a newer version (`Coordinator::write`).
+    pub fn record_lww_push(&self) {
+        self.lww_pushes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// LWW writes pushed so far (tests).
+    pub fn lww_pushes(&self) -> u64 {
+        self.lww_pushes.load(Ordering::Relaxed)
     }
 
     pub fn record_hint_stored(&self) {
@@ -218,6 +230,11 @@ impl Metrics {
                 "converge_hints_replayed_total",
                 "Hints delivered to their replica.",
                 &self.hints_replayed,
+            ),
+            (
+                "converge_lww_pushes_total",
+                "LWW writes stamped again because a replica held a newer version.",
+                &self.lww_pushes,
             ),
         ] {
             writeln!(out, "# HELP {name} {help}")?;

@@ -9,6 +9,7 @@ use crate::clock::NodeClock;
 use crate::peer::{PeerRequest, PeerResponse};
 use crate::storage::Store;
 use crate::types::NodeId;
+use crate::version::Record;
 use std::sync::Arc;
 
 /// This node as a replica.
@@ -33,6 +34,18 @@ impl LocalReplica {
                 Ok(_) => PeerResponse::Merged,
                 Err(e) => self.failed("merge", e),
             },
+            PeerRequest::Write { key, record } => {
+                let sent = record.clone();
+                match self.store.merge(key, record).await {
+                    // Only an LWW version can lose a merge whole; a DVV
+                    // write's siblings join whatever is stored.
+                    Ok(Record::Lww(stored)) if !matches!(&sent, Record::Lww(s) if *s == stored) => {
+                        PeerResponse::Newer(stored.timestamp)
+                    }
+                    Ok(_) => PeerResponse::Merged,
+                    Err(e) => self.failed("merge", e),
+                }
+            }
             PeerRequest::AntiEntropy {
                 from,
                 replicas,

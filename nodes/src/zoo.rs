@@ -66,7 +66,8 @@ pub enum Bug {
     /// of the merge of the R answers (the local answer wins).
     LocalReadWins,
     /// LWW writes are stamped with the raw wall clock, not the hybrid
-    /// logical clock: a node whose clock is behind loses newer writes.
+    /// logical clock, and acknowledged even where a replica held a newer
+    /// version: a node whose clock is behind loses newer writes.
     LwwWallClock,
 }
 

@@ -117,3 +117,47 @@ async fn quorum_writes_survive_a_killed_replica_and_deletes_stick() {
     );
     assert_eq!(cluster.terminate(0), Some(0), "SIGTERM is a clean exit");
 }
+
+/// No repair path runs on its own, so only the write path can order the
+/// two writes below.
+const QUIET_LWW: &str = r#"
+[cluster]
+rf = 3
+r = 2
+w = 2
+request_timeout = "2s"
+[storage]
+fsync = "always"
+[read_repair]
+mode = "off"
+[hints]
+enabled = false
+[anti_entropy]
+mode = "off"
+"#;
+
+/// A write acknowledged before another began is outranked by it, however
+/// far ahead the first one's clock ran: the second coordinator has heard
+/// nothing of that clock (it was down), so its HLC stamps below the first
+/// write; the replica that holds the first answers `Newer` and the second
+/// is pushed above it. Without the push it would be acknowledged and lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_quorum_write_outranks_an_earlier_one_stamped_by_a_clock_ahead() {
+    let mut cluster = Cluster::start(3, QUIET_LWW).await;
+    cluster.set_clock_offset(0, 10_000).await;
+    cluster.kill(1);
+    assert_eq!(cluster.put(0, "k", "first", "?w=2", None).await.0, 200);
+    // n2 comes back having heard nothing of n1's clock, and n1 is gone.
+    cluster.kill(0);
+    cluster.restart(1).await;
+    assert_eq!(cluster.put(1, "k", "second", "?w=2", None).await.0, 200);
+    let (status, body) = cluster.get(1, "k", "?r=2").await;
+    assert_eq!((status, values(&body)), (200, vec!["second".to_string()]));
+    assert!(
+        cluster
+            .metric(1, "converge_lww_pushes_total")
+            .await
+            .is_some_and(|n| n >= 1.0),
+        "the write was pushed, not ordered by the HLC"
+    );
+}

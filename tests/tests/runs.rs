@@ -175,7 +175,9 @@ fn short_gc_grace_resurrects_deleted_values_on_converged_replicas() {
 }
 
 /// Clock skew overlapping partitions: within a connected group, hybrid
-/// logical clocks hide skew; across a partition they cannot. With W=1 both
+/// logical clocks and the node's pushed writes (a replica holding a newer
+/// version makes the coordinator restamp above it) hide skew; across a
+/// partition they cannot. With W=1 both
 /// sides of a partition acknowledge writes; with R=3 (R + W > N) no read
 /// answers until the heal, and then every read sees every replica: the
 /// slow side's later writes lose to the fast side's earlier ones, and the

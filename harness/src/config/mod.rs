@@ -160,6 +160,7 @@ impl Default for NemesisSection {
         NemesisSection {
             faults: vec![
                 FaultKind::Partition,
+                FaultKind::Clock,
                 FaultKind::Crash,
                 FaultKind::Wipe,
                 FaultKind::Link,

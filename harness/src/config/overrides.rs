@@ -49,7 +49,7 @@ pub struct Overrides {
     pub zipf: Option<f64>,
     /// Op mix, e.g. read=50,write=40,delete=10 [workload.mix].
     pub mix: Option<String>,
-    /// Faults: comma list of partition,clock,crash,pause,wipe,link, or none [nemesis.faults; partition,crash,wipe,link].
+    /// Faults: comma list of partition,clock,crash,pause,wipe,link, or none [nemesis.faults; partition,clock,crash,wipe,link].
     pub nemesis: Option<String>,
     /// Time between fault starts and ends [nemesis.interval; 5s].
     pub nemesis_interval: Option<HumanDuration>,

@@ -111,6 +111,10 @@ pub enum PeerRequest {
     Read { key: Key },
     /// Merge this version into the replica's.
     Merge { key: Key, record: Record },
+    /// A coordinator's LWW write: merge it like `Merge`, but answer
+    /// [`PeerResponse::Newer`] when the version already stored wins, so the
+    /// coordinator can push its write above it (see `Coordinator::write`).
+    Write { key: Key, record: Record },
     /// DVV only: mint a write on the replica (the coordinator is not a
     /// replica of `key`, so it cannot mint dots for it).
     Mint {
@@ -137,6 +141,9 @@ pub enum PeerRequest {
 pub enum PeerResponse {
     Read(Option<Record>),
     Merged,
+    /// Answer to `Write`: merged, but the stored version won; it carries
+    /// this timestamp.
+    Newer(HlcTimestamp),
     AntiEntropy(crate::merkle::Response),
     Minted {
         record: Record,
