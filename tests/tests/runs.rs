@@ -189,34 +189,42 @@ fn short_gc_grace_resurrects_deleted_values_on_converged_replicas() {
 const SKEW: &str = "[nemesis]\nfaults = [\"partition\", \"clock\"]\ninterval = \"1s\"\nclock_skew = \"5s\"\n\n\
                     [node.cluster]\nrequest_timeout = \"200ms\"\n";
 
-/// The skew scenario's test file: 50 keys, mostly writes, 10 s, R=3, W=1.
+/// The skew scenario's test file: 10 keys, mostly writes, 20 s, R=3, W=1.
 fn skew_config(workload: &str, test: &str) -> String {
     config(SKEW)
         .replace(
             "keys = 20",
-            &format!("keys = 50\nmix = \"read=40,write=50,delete=10\"{workload}"),
+            &format!("keys = 10\nmix = \"read=40,write=50,delete=10\"{workload}"),
         )
         .replace("r = 2\nw = 2", &format!("r = 3\nw = 1{test}"))
-        .replace("time_limit = \"6s\"", "time_limit = \"10s\"")
+        .replace("time_limit = \"6s\"", "time_limit = \"20s\"")
         .replace(
             "convergence_timeout = \"5s\"",
             "convergence_timeout = \"10s\"",
         )
 }
 
+/// A skewed write across a partition loses to an earlier one, and a
+/// skewed delete to an earlier write just the same: which of the two a
+/// seed shows depends on which op the skew caught, so either counts, and
+/// nothing else may fail.
 #[test]
 fn lww_under_clock_skew_loses_acknowledged_writes() {
     let _one = cluster_lock();
     let h = Harness::new();
-    // Pinned: a random seed missed once in 8 runs (its partitions and clock
-    // bumps never lined up as described above SKEW). This one's schedule
-    // overlaps several two-sided partitions with skew; it lost 4–23 writes
-    // in release runs and 3 in a debug run.
+    // Pinned: a random seed can miss (its partitions and clock bumps never
+    // line up as described above SKEW), more often since the node pushes a
+    // write above a newer version a replica holds, which leaves only the
+    // losses across a partition. 6 random seeds all lost writes in release
+    // runs (10 s, 50 keys); this one lost the most in the final state (9
+    // lost-write, 7 lost-write-observed examples). At 20 s and 10 keys it
+    // lost a write or a delete in 13 of 14 debug runs, all taken while a
+    // zoo measurement loaded the same 2 cores.
     let out = run_config(
         &h,
         "lww-skew",
         &skew_config("", ""),
-        &["--seed", "7935462069037639"],
+        &["--seed", "6196403325680381"],
     );
     assert_eq!(
         out.code, 1,
@@ -224,18 +232,19 @@ fn lww_under_clock_skew_loses_acknowledged_writes() {
         out.stdout, out.stderr
     );
     let r = h.results();
-    assert_eq!(
-        verdict(&r, "lost-updates"),
-        false,
-        "failing: {:?}",
-        failing(&r)
-    );
-    assert!(
-        count(&r, "lost-updates", "lost-write") + count(&r, "lost-updates", "lost-write-observed")
-            > 0,
-        "failing: {:?}",
-        failing(&r)
-    );
+    let lost = count(&r, "lost-updates", "lost-write")
+        + count(&r, "lost-updates", "lost-write-observed")
+        + count(&r, "resurrection", "resurrected-value")
+        + count(&r, "resurrection", "resurrection-observed");
+    assert!(lost > 0, "failing: {:?}", failing(&r));
+    for c in r["checks"].as_array().unwrap() {
+        let name = c["checker"].as_str().unwrap();
+        assert!(
+            c["valid"] != false || ["lost-updates", "resurrection"].contains(&name),
+            "{name} failed: {:?}",
+            failing(&r)
+        );
+    }
     assert_eq!(verdict(&r, "phantoms"), true, "failing: {:?}", failing(&r));
     assert_eq!(
         verdict(&r, "convergence"),

@@ -1,9 +1,9 @@
-//! `converge zoo` end to end, the short version CI can afford: five zoo
+//! `converge zoo` end to end, the short version CI can afford: six zoo
 //! bugs and the clean node, one seed each, the default test shortened to
 //! 20 s. Each bug must be caught with the anomaly kind docs/zoo.md predicts,
 //! and the clean node must be valid (no false alarm).
 //!
-//! The five are among the ones the default test caught in every seed of
+//! The six are among the ones the default test caught in every seed of
 //! the measured zoo (docs/BENCHMARKS.md, "Detection power"), one of them
 //! (`ae-skips-tombstones`) only since the default's 3 s hint window leaves
 //! cold keys to anti-entropy alone; at 10 s a
@@ -33,7 +33,7 @@ fn kinds(b: &Value) -> Vec<String> {
 }
 
 #[test]
-fn the_zoo_catches_five_bugs_by_their_predicted_kinds_and_the_clean_node_is_valid() {
+fn the_zoo_catches_six_bugs_by_their_predicted_kinds_and_the_clean_node_is_valid() {
     let _one = cluster_lock();
     let h = Harness::new();
     let store = h.store();
@@ -43,7 +43,7 @@ fn the_zoo_catches_five_bugs_by_their_predicted_kinds_and_the_clean_node_is_vali
             "--name",
             "ci",
             "--bugs",
-            "early-ack,local-read-wins,gc-ignores-grace,read-repair-overwrites,ae-skips-tombstones",
+            "early-ack,local-read-wins,gc-ignores-grace,read-repair-overwrites,ae-skips-tombstones,lww-wall-clock",
             "--seeds",
             "1",
             "--time-limit",
@@ -57,8 +57,8 @@ fn the_zoo_catches_five_bugs_by_their_predicted_kinds_and_the_clean_node_is_vali
         ])
         .spawn()
         .unwrap();
-    // Six runs, each within a run's deadline.
-    let out = wait_with_deadline(child, converge_tests::RUN_DEADLINE * 6);
+    // Seven runs, each within a run's deadline.
+    let out = wait_with_deadline(child, converge_tests::RUN_DEADLINE * 7);
     assert_eq!(
         out.code, 0,
         "stdout:\n{}\nstderr:\n{}",
@@ -80,6 +80,7 @@ fn the_zoo_catches_five_bugs_by_their_predicted_kinds_and_the_clean_node_is_vali
         "gc-ignores-grace",
         "read-repair-overwrites",
         "ae-skips-tombstones",
+        "lww-wall-clock",
     ] {
         let b = bug(&zoo, name);
         assert_eq!(b["detected"], 1, "{name} was not caught: {b:#}");
@@ -116,7 +117,16 @@ fn the_zoo_catches_five_bugs_by_their_predicted_kinds_and_the_clean_node_is_vali
         "{ae:?}"
     );
 
+    // Wall-clock stamps under the default's clock faults: a write through a
+    // node whose clock is behind loses to an earlier one.
+    let wall = kinds(bug(&zoo, "lww-wall-clock"));
+    assert!(
+        wall.iter()
+            .any(|k| k == "lost-updates/lost-write" || k == "lost-updates/lost-write-observed"),
+        "{wall:?}"
+    );
+
     // Every run's report is linked from the page.
     let html = std::fs::read_to_string(dir.join("zoo.html")).unwrap();
-    assert_eq!(html.matches("/report.html").count(), 6, "{html}");
+    assert_eq!(html.matches("/report.html").count(), 7, "{html}");
 }
