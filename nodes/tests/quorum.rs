@@ -118,23 +118,14 @@ async fn quorum_writes_survive_a_killed_replica_and_deletes_stick() {
     assert_eq!(cluster.terminate(0), Some(0), "SIGTERM is a clean exit");
 }
 
-/// No repair path runs on its own, so only the write path can order the
-/// two writes below.
-const QUIET_LWW: &str = r#"
-[cluster]
-rf = 3
-r = 2
-w = 2
-request_timeout = "2s"
-[storage]
-fsync = "always"
-[read_repair]
-mode = "off"
-[hints]
-enabled = false
-[anti_entropy]
-mode = "off"
-"#;
+/// CONFIG with no repair path running on its own, so only the write path
+/// can order the two writes below.
+fn quiet() -> String {
+    format!(
+        "{CONFIG}[read_repair]\nmode = \"off\"\n[hints]\nenabled = false\n\
+         [anti_entropy]\nmode = \"off\"\n"
+    )
+}
 
 /// A write acknowledged before another began is outranked by it, however
 /// far ahead the first one's clock ran: the second coordinator has heard
@@ -143,7 +134,7 @@ mode = "off"
 /// is pushed above it. Without the push it would be acknowledged and lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_later_quorum_write_outranks_an_earlier_one_stamped_by_a_clock_ahead() {
-    let mut cluster = Cluster::start(3, QUIET_LWW).await;
+    let mut cluster = Cluster::start(3, &quiet()).await;
     cluster.set_clock_offset(0, 10_000).await;
     cluster.kill(1);
     assert_eq!(cluster.put(0, "k", "first", "?w=2", None).await.0, 200);
