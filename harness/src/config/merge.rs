@@ -287,6 +287,7 @@ mod tests {
             cfg.nemesis.faults,
             [
                 FaultKind::Partition,
+                FaultKind::Clock,
                 FaultKind::Crash,
                 FaultKind::Wipe,
                 FaultKind::Link
