@@ -198,14 +198,11 @@ impl Coordinator {
                         .replicate(&replicas, key, record, 0, w, deadline)
                         .await?
                     {
-                        Replicated::Acked => return Ok(ClientContext::Lww(Some(timestamp))),
-                        Replicated::Newer(_) if wall_clock => {
-                            return Ok(ClientContext::Lww(Some(timestamp)));
-                        }
-                        Replicated::Newer(stored) => {
+                        Replicated::Newer(stored) if !wall_clock => {
                             self.metrics.record_lww_push();
                             timestamp = self.clock.now().max(stored.successor());
                         }
+                        _ => return Ok(ClientContext::Lww(Some(timestamp))),
                     }
                 }
             }

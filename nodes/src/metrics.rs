@@ -160,11 +160,6 @@ impl Metrics {
         self.lww_pushes.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// LWW writes pushed so far (tests).
-    pub fn lww_pushes(&self) -> u64 {
-        self.lww_pushes.load(Ordering::Relaxed)
-    }
-
     pub fn record_hint_stored(&self) {
         self.hints_stored.fetch_add(1, Ordering::Relaxed);
     }

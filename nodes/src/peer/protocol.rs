@@ -111,9 +111,10 @@ pub enum PeerRequest {
     Read { key: Key },
     /// Merge this version into the replica's.
     Merge { key: Key, record: Record },
-    /// A coordinator's LWW write: merge it like `Merge`, but answer
-    /// [`PeerResponse::Newer`] when the version already stored wins, so the
-    /// coordinator can push its write above it (see `Coordinator::write`).
+    /// A coordinator's write: merge it like `Merge`, but answer
+    /// [`PeerResponse::Newer`] when an LWW version already stored wins, so
+    /// the coordinator can push its write above it (see
+    /// `Coordinator::write`). A DVV write is always answered `Merged`.
     Write { key: Key, record: Record },
     /// DVV only: mint a write on the replica (the coordinator is not a
     /// replica of `key`, so it cannot mint dots for it).
