@@ -273,3 +273,51 @@ async fn a_round_that_fails_midway_still_counts_what_it_moved() {
         .unwrap_or(0.0);
     assert!(metric >= held as f64, "{held} keys held, metric {metric}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_back_from_an_outage_is_repaired_at_the_next_retry_not_the_next_interval() {
+    // A 20 s interval without jitter: n1's and n2's first rounds with n3
+    // come 20 s after start and fail (n3 is down); the next scheduled round
+    // would be 20 s after that. Only the retry after a failure can repair
+    // n3 sooner: hints and read repair are off, and n3's own first round is
+    // 20 s after its restart.
+    let mut cluster = Cluster::start(
+        3,
+        &config("mode = \"merkle\"\ninterval = \"20s\"\njitter = \"0s\""),
+    )
+    .await;
+    cluster.kill(2);
+    let (status, _) = cluster.put(0, "missed", "v1", "?w=2", None).await;
+    assert_eq!(status, 200);
+    eventually(
+        Duration::from_secs(60),
+        "n1 and n2 each fail a round with the downed n3",
+        || async {
+            let failed = "converge_anti_entropy_rounds_total{result=\"failed\"}";
+            cluster.metric(0, failed).await.unwrap_or(0.0) >= 1.0
+                && cluster.metric(1, failed).await.unwrap_or(0.0) >= 1.0
+        },
+    )
+    .await;
+    cluster.restart(2).await;
+    // Well inside the 20 s until the next scheduled round.
+    eventually(
+        Duration::from_secs(8),
+        "n3 holds the write it missed",
+        || async {
+            cluster
+                .dump(2)
+                .await
+                .get("missed")
+                .is_some_and(|e| e["values"] == json!(["v1"]))
+        },
+    )
+    .await;
+    assert!(
+        cluster
+            .log(0)
+            .contains("anti-entropy round succeeded again"),
+        "n1's log: {}",
+        cluster.log(0)
+    );
+}

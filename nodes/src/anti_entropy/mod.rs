@@ -9,10 +9,15 @@
 //! A *round* with a peer runs one session per range the two share: this
 //! node drives an [`Initiator`] and ships its requests over the internode
 //! RPC; the peer answers with a [`Responder`] kept per session id. Both
-//! sides merge what they lack in the same session. Rounds run every
-//! `interval` plus random `jitter`, at most `max_concurrent` peers at once,
-//! with all streaming throttled to `rate_bytes_per_sec`; `POST
-//! /admin/anti-entropy` runs one round with every peer now.
+//! sides merge what they lack in the same session. Each peer has its own
+//! schedule: a round every `interval` plus random `jitter`, and after a
+//! failed round another after [`RETRY_AFTER_FAILURE`] (at most `interval`),
+//! so a peer that was down or cut off is repaired about a second after it
+//! is back rather than up to a whole interval later, and an unreachable
+//! peer's timeouts never delay the rounds with the others. At most
+//! `max_concurrent` peers at once, all streaming throttled to
+//! `rate_bytes_per_sec`; `POST /admin/anti-entropy` runs one round with
+//! every peer now.
 //!
 //! Memory is bounded whatever the configuration: with anti-entropy off, or
 //! for a replica set of this node alone (rf = 1), there are no trees at all
@@ -50,6 +55,17 @@ const RESPONDER_IDLE: Duration = Duration::from_secs(120);
 /// live sessions are few; the cap only matters for abandoned ones.
 pub const MAX_RESPONDERS: usize = 64;
 /// Deadline of one session message: a full-mode chunk can be large.
+/// How soon a failed round with a peer is tried again (never later than
+/// `interval`). Repair lag is what `tombstones.gc_grace` must cover: with a
+/// whole interval between attempts, a peer's outages and the other peer's
+/// round times can line up so that no round lands in the gaps between
+/// faults, and a replica that missed a delete misses the tombstone until
+/// it is purged (a clean default run resurrected values so: a 40 s stretch
+/// of failed rounds while every gap between outages was 1.6 to 5 s long).
+/// One attempt a second costs a refused dial, or one request timeout, per
+/// unreachable peer.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
 const MIN_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Responder state per (initiator, session id), with its last use.
@@ -420,7 +436,7 @@ impl AntiEntropy {
         self.responders.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs rounds forever on the configured schedule.
+    /// Runs rounds forever, one schedule per peer (see the module doc).
     pub async fn run_scheduler(self: Arc<Self>, peers: HashMap<NodeId, Arc<PeerClient>>) {
         if self.config.mode == AntiEntropyMode::Off {
             return;
@@ -428,22 +444,48 @@ impl AntiEntropy {
         let limit = Arc::new(tokio::sync::Semaphore::new(
             self.config.max_concurrent.max(1),
         ));
-        let mut peers: Vec<Arc<PeerClient>> = peers.into_values().collect();
-        peers.sort_by(|a, b| a.peer().cmp(b.peer()));
+        let mut schedules = tokio::task::JoinSet::new();
+        for peer in peers.into_values() {
+            schedules.spawn(self.clone().peer_schedule(peer, limit.clone()));
+        }
+        while schedules.join_next().await.is_some() {}
+    }
+
+    /// One peer's rounds: `interval` + jitter after a success, the shorter
+    /// retry after a failure.
+    async fn peer_schedule(
+        self: Arc<Self>,
+        peer: Arc<PeerClient>,
+        limit: Arc<tokio::sync::Semaphore>,
+    ) {
+        let retry = RETRY_AFTER_FAILURE.min(self.config.interval);
+        let mut wait = self.config.interval + crate::jitter::below(self.config.jitter);
+        // Failed rounds in a row: only the first is a warning, so a peer
+        // that is down for hours logs two lines, not one a second.
+        let mut failed_in_a_row = 0u64;
         loop {
-            let extra = crate::jitter::below(self.config.jitter);
-            tokio::time::sleep(self.config.interval + extra).await;
-            let mut round = tokio::task::JoinSet::new();
-            for peer in &peers {
-                let (this, peer, limit) = (self.clone(), peer.clone(), limit.clone());
-                round.spawn(async move {
-                    let Ok(_permit) = limit.acquire().await else { return };
-                    if let Err((_, e)) = this.round_with(&peer).await {
-                        tracing::warn!(peer = %peer.peer(), error = %e, "anti-entropy round failed");
+            tokio::time::sleep(wait).await;
+            let Ok(_permit) = limit.acquire().await else {
+                return;
+            };
+            wait = match self.round_with(&peer).await {
+                Ok(_) => {
+                    if failed_in_a_row > 0 {
+                        tracing::info!(peer = %peer.peer(), failed_rounds = failed_in_a_row, "anti-entropy round succeeded again");
+                        failed_in_a_row = 0;
                     }
-                });
-            }
-            while round.join_next().await.is_some() {}
+                    self.config.interval + crate::jitter::below(self.config.jitter)
+                }
+                Err((_, e)) => {
+                    if failed_in_a_row == 0 {
+                        tracing::warn!(peer = %peer.peer(), error = %e, "anti-entropy round failed; retrying every {retry:?}");
+                    } else {
+                        tracing::debug!(peer = %peer.peer(), error = %e, "anti-entropy round failed again");
+                    }
+                    failed_in_a_row += 1;
+                    retry
+                }
+            };
         }
     }
 }
