@@ -54,7 +54,6 @@ const RESPONDER_IDLE: Duration = Duration::from_secs(120);
 /// Initiators run `max_concurrent` sessions each, one range at a time, so
 /// live sessions are few; the cap only matters for abandoned ones.
 pub const MAX_RESPONDERS: usize = 64;
-/// Deadline of one session message: a full-mode chunk can be large.
 /// How soon a failed round with a peer is tried again (never later than
 /// `interval`). Repair lag is what `tombstones.gc_grace` must cover: with a
 /// whole interval between attempts, a peer's outages and the other peer's
@@ -66,6 +65,7 @@ pub const MAX_RESPONDERS: usize = 64;
 /// unreachable peer.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
+/// Deadline of one session message: a full-mode chunk can be large.
 const MIN_MESSAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Responder state per (initiator, session id), with its last use.
@@ -459,7 +459,8 @@ impl AntiEntropy {
         limit: Arc<tokio::sync::Semaphore>,
     ) {
         let retry = RETRY_AFTER_FAILURE.min(self.config.interval);
-        let mut wait = self.config.interval + crate::jitter::below(self.config.jitter);
+        let scheduled = || self.config.interval + crate::jitter::below(self.config.jitter);
+        let mut wait = scheduled();
         // Failed rounds in a row: only the first is a warning, so a peer
         // that is down for hours logs two lines, not one a second.
         let mut failed_in_a_row = 0u64;
@@ -474,7 +475,7 @@ impl AntiEntropy {
                         tracing::info!(peer = %peer.peer(), failed_rounds = failed_in_a_row, "anti-entropy round succeeded again");
                         failed_in_a_row = 0;
                     }
-                    self.config.interval + crate::jitter::below(self.config.jitter)
+                    scheduled()
                 }
                 Err((_, e)) => {
                     if failed_in_a_row == 0 {
