@@ -9,7 +9,11 @@
 //! home: the lost-update and resurrection checkers judge a divergent key
 //! only where any outcome of repair would be wrong), and the time from the
 //! last heal to convergence comes from the summary. A final state missing a
-//! node's dump, or truncated, makes the verdict `unknown`. Its details:
+//! node's dump, or truncated, makes the verdict `unknown`. So do hints that
+//! were still waiting for replay when the wait timed out on agreeing
+//! replicas (counted as `hints-not-drained`): a replayed hint can still
+//! change what the replicas hold, so their agreement is not yet the end
+//! state, but nothing has been shown to diverge either. Its details:
 //! [`ConvergenceDetails`].
 
 use crate::context::Context;
@@ -18,6 +22,7 @@ use crate::node_id::NodeId;
 use crate::ops::OpId;
 use crate::result::{CheckDetails, Validity};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How many of the writes behind a divergent key's values an example shows.
 const WRITES_SHOWN: usize = 16;
@@ -47,6 +52,10 @@ pub struct ConvergenceFigures {
     pub time_to_converge_ms: Option<f64>,
     /// Every node of the final state.
     pub nodes: Vec<NodeId>,
+    /// Hints still waiting for replay when the wait ended, by node (empty
+    /// when the backlog drained).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hints_waiting: BTreeMap<NodeId, u64>,
 }
 
 impl CheckDetails for ConvergenceDetails {
@@ -118,9 +127,15 @@ pub fn check(cx: &Context) -> Outcome {
     if !s.converged {
         fd.add("summary-not-converged", 1);
     }
+    let hints_waiting: u64 = s.hints_waiting.values().sum();
+    if hints_waiting > 0 {
+        fd.add("hints-not-drained", hints_waiting);
+    }
     let time_to_converge = s.converged_at.map(|c| c.saturating_sub(s.healed_at));
     let valid = if fd.count("divergent-key") > 0 || !s.converged {
         Validity::False
+    } else if hints_waiting > 0 {
+        Validity::Unknown
     } else {
         Validity::True
     };
@@ -133,6 +148,7 @@ pub fn check(cx: &Context) -> Outcome {
             time_to_converge_ns: time_to_converge,
             time_to_converge_ms: time_to_converge.map(|n| n as f64 / 1e6),
             nodes: fv.nodes.clone(),
+            hints_waiting: s.hints_waiting.clone(),
         }),
     )
 }

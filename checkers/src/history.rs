@@ -9,6 +9,7 @@ use crate::fault::FaultKind;
 use crate::fault_detail::FaultDetail;
 use crate::node_id::NodeId;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
 /// Who performed an event: a client process (numbered from 0) or the nemesis.
@@ -159,6 +160,13 @@ pub struct FinalSummary {
     /// the file, so the final state does not say what the cluster holds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<NodeId>,
+    /// Hints each node still held for replay when the wait ended, by node
+    /// (nodes holding none are omitted). The wait ends early only once the
+    /// replicas agree *and* no hint is waiting, because a replayed hint can
+    /// still change the state (bring back a deleted value); a non-empty map
+    /// means the backlog did not drain before the timeout.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hints_waiting: BTreeMap<NodeId, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -56,6 +56,41 @@ fn summary_that_did_not_converge_fails_and_no_summary_is_unknown() {
     );
 }
 
+/// Replicas that agree while hints still wait for replay are not yet the
+/// end state: the verdict is `unknown`, never "diverged" (no divergent key
+/// is claimed) and never "valid"; with the backlog drained it is valid.
+#[test]
+fn agreeing_replicas_with_hints_still_waiting_are_unknown_not_divergent() {
+    use checkers::history::FinalLine;
+    let agreeing: &[(&str, &str, &[&str])] = &[("n1", "k", &["a"]), ("n2", "k", &["a"])];
+    let mut fin = final_state(true, agreeing);
+    let FinalLine::Summary(s) = &mut fin[0] else {
+        panic!("the summary comes first")
+    };
+    s.hints_waiting = [("n1".into(), 135), ("n3".into(), 869)].into();
+    let r = check_all(&[], &fin, &lww());
+    let c = r.check("convergence").unwrap();
+    assert_eq!(c.valid, Validity::Unknown);
+    assert_eq!(c.counts["hints-not-drained"], 1004);
+    assert_eq!(c.counts["divergent-key"], 0);
+    assert_eq!(c.counts.get("summary-not-converged"), None);
+    assert_eq!(c.details["hints_waiting"]["n3"], 869);
+
+    let drained = check_all(&[], &final_state(true, agreeing), &lww());
+    assert_eq!(valid(&drained, "convergence"), Validity::True);
+
+    // Disagreeing replicas stay a failure whatever the hints.
+    let mut fin = final_state(false, &[("n1", "k", &["a"]), ("n2", "k", &["b"])]);
+    let FinalLine::Summary(s) = &mut fin[0] else {
+        panic!("the summary comes first")
+    };
+    s.hints_waiting = [("n1".into(), 5)].into();
+    assert_eq!(
+        valid(&check_all(&[], &fin, &lww()), "convergence"),
+        Validity::False
+    );
+}
+
 #[test]
 fn with_rf_only_a_keys_holders_must_agree_and_number_at_least_rf() {
     let with_rf = |entries: &[(&str, &str, &[&str])]| {

@@ -1,12 +1,22 @@
 //! The convergence wait: after the final heal, with clients stopped, poll
-//! every node's `/admin/dump` until the replicas agree or the timeout
-//! passes, then save the final state (docs/history.md, final-state.jsonl).
+//! every node's `/admin/dump` and hint backlog until the replicas agree and
+//! no hint is waiting, or the timeout passes, then save the final state
+//! (docs/history.md, final-state.jsonl).
 //!
 //! No client reads happen in this phase, so read repair cannot mask a
 //! broken anti-entropy: only background repair can make replicas agree.
 //! The dump is replica-local and never triggers repair itself.
+//!
+//! Agreement alone does not end the wait: anti-entropy can make replicas
+//! agree a second after the heal while hinted handoff still holds writes
+//! from before it, and a replayed stale hint can bring a deleted value back
+//! (as an operator drains hints before trusting a repair, so does the
+//! harness). The backlog is the node's `converge_hints_backlog` gauge; a
+//! node that does not export it, or has no `/metrics` at all, holds none.
 
+use crate::client::{ClientError, NodeClient};
 use crate::cluster::Cluster;
+use crate::metrics::parse_prometheus;
 use crate::node_id::NodeId;
 use checkers::history::{FinalLine, FinalSummary, ReplicaEntry, write_line};
 use std::collections::BTreeMap;
@@ -77,20 +87,61 @@ pub fn agree(snapshot: &Snapshot, rf: usize) -> bool {
     })
 }
 
-/// One round of dumps: every answering node's entries, and the nodes that
-/// did not answer (or sent a dump that does not parse).
-async fn snapshot(cluster: &Cluster) -> (Snapshot, Vec<NodeId>) {
-    let mut out = Snapshot::new();
-    let mut missing = Vec::new();
+/// One round of polling.
+struct Round {
+    /// Every answering node's entries.
+    snapshot: Snapshot,
+    /// Nodes that did not answer (or sent a dump that does not parse).
+    missing: Vec<NodeId>,
+    /// Hints each answering node holds for replay; `None` where its
+    /// `/metrics` did not answer this round.
+    hints: BTreeMap<NodeId, Option<u64>>,
+}
+
+impl Round {
+    /// Whether every node is known to hold no hint.
+    fn drained(&self) -> bool {
+        self.hints.values().all(|h| *h == Some(0))
+    }
+
+    /// The nodes still holding hints, and how many.
+    fn hints_waiting(&self) -> BTreeMap<NodeId, u64> {
+        self.hints
+            .iter()
+            .filter_map(|(n, h)| h.filter(|&h| h > 0).map(|h| (n.clone(), h)))
+            .collect()
+    }
+}
+
+/// The hints a node holds. An HTTP error status means the node has no
+/// `/metrics` (optional in docs/node-api.md), so nothing to drain; a failed
+/// request (timeout, refused) leaves it unknown until a later round.
+async fn hints_backlog(client: &NodeClient) -> Option<u64> {
+    match client.metrics().await {
+        Ok(text) => Some(crate::metrics::hints_backlog(&parse_prometheus(&text))),
+        Err(ClientError::Status { .. }) => Some(0),
+        Err(_) => None,
+    }
+}
+
+async fn poll(cluster: &Cluster) -> Round {
+    let mut round = Round {
+        snapshot: Snapshot::new(),
+        missing: Vec::new(),
+        hints: BTreeMap::new(),
+    };
     for (node, client) in &cluster.admin {
         match client.dump().await.ok().and_then(|d| entries(node, d).ok()) {
             Some(e) => {
-                out.insert(node.clone(), e);
+                round.snapshot.insert(node.clone(), e);
+                round
+                    .hints
+                    .insert(node.clone(), hints_backlog(client).await);
             }
-            None => missing.push(node.clone()),
+            None => round.missing.push(node.clone()),
         }
     }
-    (out, missing)
+    round
 }
 
 /// How the wait ended.
@@ -99,13 +150,20 @@ pub struct Convergence {
     pub snapshot: Snapshot,
 }
 
-/// Polls until agreement or `timeout`. `healed_at` and the returned times
-/// are on the history's clock (`now` gives it).
+/// Polls until the replicas agree with no hint waiting, or `timeout`.
+/// `healed_at` and the returned times are on the history's clock (`now`
+/// gives it).
 ///
 /// The final state is the newest round in which every node answered. Only
 /// if no round was complete does it fall back to the newest partial one,
 /// naming the nodes whose dump is missing, so the checkers say `unknown`
 /// instead of reading an absent dump as "this replica lost everything".
+///
+/// `converged` says the final state's replicas agree, and `converged_at`
+/// when that agreement was first seen (it held in every complete round
+/// since), so a hint backlog that drains after anti-entropy has repaired
+/// does not count towards the time to converge. Hints still waiting at the
+/// timeout are named per node (`hints_waiting`).
 pub async fn wait(
     cluster: &Cluster,
     rf: usize,
@@ -114,39 +172,51 @@ pub async fn wait(
     now: impl Fn() -> u64,
 ) -> Convergence {
     let deadline = Instant::now() + timeout;
-    let mut complete: Option<Snapshot> = None;
-    let mut partial: (Snapshot, Vec<NodeId>) = (Snapshot::new(), cluster.nodes().to_vec());
-    let mut converged_at = None;
+    let mut complete: Option<Round> = None;
+    let mut partial: Option<Round> = None;
+    let mut agreed_since = None;
     loop {
-        let (s, missing) = snapshot(cluster).await;
-        if missing.is_empty() {
-            let done = agree(&s, rf);
-            complete = Some(s);
+        let round = poll(cluster).await;
+        if round.missing.is_empty() {
+            if agree(&round.snapshot, rf) {
+                agreed_since.get_or_insert_with(&now);
+            } else {
+                agreed_since = None;
+            }
+            let done = agreed_since.is_some() && round.drained();
+            complete = Some(round);
             if done {
-                converged_at = Some(now());
                 break;
             }
         } else {
-            partial = (s, missing);
+            partial = Some(round);
         }
         if Instant::now() >= deadline {
             break;
         }
         tokio::time::sleep(POLL_EVERY).await;
     }
-    let (snapshot, missing) = match complete {
-        Some(s) => (s, Vec::new()),
-        None => partial,
+    let (snapshot, missing, hints_waiting) = match (complete, partial) {
+        (Some(r), _) => {
+            let waiting = r.hints_waiting();
+            (r.snapshot, Vec::new(), waiting)
+        }
+        (None, Some(r)) => {
+            let waiting = r.hints_waiting();
+            (r.snapshot, r.missing, waiting)
+        }
+        (None, None) => (Snapshot::new(), cluster.nodes().to_vec(), BTreeMap::new()),
     };
     Convergence {
         summary: FinalSummary {
             nodes: cluster.nodes().to_vec(),
-            converged: converged_at.is_some(),
+            converged: agreed_since.is_some(),
             healed_at,
-            converged_at,
+            converged_at: agreed_since,
             rf: Some(rf as u32),
             entries: None,
             missing,
+            hints_waiting,
         },
         snapshot,
     }

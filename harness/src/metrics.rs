@@ -44,6 +44,25 @@ pub fn parse_prometheus(text: &str) -> BTreeMap<String, f64> {
     out
 }
 
+/// The metric family a node exports its hint backlog in, one series per
+/// target replica (docs/node-api.md).
+pub const HINTS_BACKLOG: &str = "converge_hints_backlog";
+
+/// Hints a node holds for replay, summed over its targets. A node that
+/// exports no such series holds none: the family is optional, and a node
+/// without hinted handoff has nothing to drain.
+pub fn hints_backlog(metrics: &BTreeMap<String, f64>) -> u64 {
+    metrics
+        .iter()
+        .filter(|(series, _)| {
+            series
+                .strip_prefix(HINTS_BACKLOG)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('{'))
+        })
+        .map(|(_, &n)| n.max(0.0) as u64)
+        .sum()
+}
+
 /// Samples every node until aborted. `now` is the history's clock.
 pub fn spawn_sampler(
     path: &Path,
@@ -88,5 +107,23 @@ mod tests {
         assert_eq!(m["converge_keys_live"], 3.5);
         assert_eq!(m["odd{label=\"a b\"}"], 7.0);
         assert_eq!(m.len(), 4);
+    }
+
+    #[test]
+    fn the_hint_backlog_sums_every_target_and_only_that_family() {
+        let text = "converge_hints_backlog{target=\"n2\"} 135\n\
+                    converge_hints_backlog{target=\"n5\"} 869\n\
+                    converge_hints_backlog_total 7\n\
+                    converge_hints_stored_total 1000\n";
+        assert_eq!(hints_backlog(&parse_prometheus(text)), 1004);
+        assert_eq!(
+            hints_backlog(&parse_prometheus("converge_hints_backlog 3\n")),
+            3
+        );
+        // A node without the family (no hints, or no hinted handoff) holds none.
+        assert_eq!(
+            hints_backlog(&parse_prometheus("converge_keys_live 9\n")),
+            0
+        );
     }
 }

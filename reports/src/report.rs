@@ -395,6 +395,17 @@ fn final_rows(s: FinalSummary) -> Vec<Row> {
             s.missing.join(", "),
         ));
     }
+    if !s.hints_waiting.is_empty() {
+        let waiting: Vec<String> = s
+            .hints_waiting
+            .iter()
+            .map(|(node, n)| format!("{node}: {n}"))
+            .collect();
+        rows.push(Row::new(
+            "hints still waiting (backlog did not drain)",
+            waiting.join(", "),
+        ));
+    }
     rows
 }
 
