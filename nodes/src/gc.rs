@@ -27,13 +27,24 @@ pub async fn run(store: Store, clock: Arc<NodeClock>, gc_grace: Duration) {
     } else {
         gc_grace
     };
-    // The first scan comes at a random moment within one interval, not at
-    // start: nodes started together would otherwise purge each tombstone in
-    // the same instant, and no replica would ever hold a tombstone its peers
-    // had purged (the stretch where a tombstone GC bug shows). A tombstone
-    // is still purged at most one interval after its grace.
+    // A new node's first scan comes at a random moment within one interval,
+    // not at start: nodes started together would otherwise purge each
+    // tombstone in the same instant, and no replica would ever hold a
+    // tombstone its peers had purged (the stretch where a tombstone GC bug
+    // shows). A restarted node scans at once instead: it is in no lockstep,
+    // and it may have missed a scan while down, so waiting up to another
+    // interval would keep tombstones up to two intervals past their grace
+    // plus the downtime (a run's crash kept a replica's tombstones alive
+    // past the heal that should have found them purged). Either way a
+    // tombstone is purged at most one interval after its grace on a node
+    // that is up.
     let every = scan_interval(gc_grace);
-    let first = tokio::time::Instant::now() + crate::jitter::below(every);
+    let now = tokio::time::Instant::now();
+    let first = if store.reopened() {
+        now
+    } else {
+        now + crate::jitter::below(every)
+    };
     let mut ticker = tokio::time::interval_at(first, every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -144,6 +144,9 @@ pub struct Store {
     /// The incarnation the store was opened with (the writer may move on).
     opened_as: Incarnation,
     purge_horizon: Option<PurgeHorizon>,
+    /// Whether the data dir already held a store (a restart, not a new or
+    /// wiped node).
+    reopened: bool,
 }
 
 /// The compactor's judgement of a tombstone, applied when one arrives.
@@ -211,6 +214,7 @@ impl Store {
         let db = Database::create(dir.join("converge.redb")).map_err(engine)?;
         let txn = db.begin_write().map_err(engine)?;
         let incarnation;
+        let reopened;
         {
             txn.open_table(RECORDS).map_err(engine)?;
             txn.open_table(HINTS).map_err(engine)?;
@@ -219,6 +223,7 @@ impl Store {
                 .get(META_CONFLICT_MODE)
                 .map_err(engine)?
                 .map(|g| g.value().to_owned());
+            reopened = stored.is_some();
             match stored {
                 Some(s) if s != mode.to_string() => {
                     return Err(StorageError::ModeMismatch {
@@ -302,7 +307,14 @@ impl Store {
             max_timestamp,
             opened_as: incarnation,
             purge_horizon,
+            reopened,
         })
+    }
+
+    /// Whether this data dir already held a store when it was opened: the
+    /// node restarted, rather than starting new or wiped.
+    pub fn reopened(&self) -> bool {
+        self.reopened
     }
 
     /// The incarnation this run started with (logged; tombstone GC may move
