@@ -273,7 +273,7 @@ pub fn plan(seed: u64, p: &ScheduleParams) -> Vec<PlannedFault> {
             stop: start.saturating_add(p.link_cut).min(p.time_limit),
             action: draw(FaultKind::Link, &mut rng, p),
         };
-        confine_wipes_to_one_end(&mut out, &link);
+        confine_wipes_to_one_end(&mut out, &link, p.interval);
         out.push(link);
         out.sort_by_key(|f| f.start);
     }
@@ -321,21 +321,29 @@ fn give_every_down_kind_a_turn(out: &mut [PlannedFault], downs: &[FaultKind]) {
 /// each key the ends share keeps its relay. The second end is spared too:
 /// a wipe loses a node's hints, and with both ends wiped no hint held
 /// across the cut is left to outlive `gc_grace`, which is what the link
-/// is there to test.
-fn confine_wipes_to_one_end(out: &mut [PlannedFault], link: &PlannedFault) {
+/// is there to test. Its hints replay only once the link has healed and
+/// no other partition parts the ends, so the second end is spared until
+/// one `interval` after the link heals (a wipe 0.8 s after the heal, under
+/// a partition that had kept its hints back, emptied both ends in a run).
+/// A run stored before that rule whose plan wiped the second end then
+/// replays with the first end wiped.
+fn confine_wipes_to_one_end(out: &mut [PlannedFault], link: &PlannedFault, interval: Duration) {
     let FaultAction::LinkCut { grudge } = &link.action else {
         return;
     };
-    let Some(end) = grudge.0.keys().next() else {
+    let mut ends = grudge.0.keys();
+    let (Some(first), second) = (ends.next(), ends.next()) else {
         return;
     };
+    let replayed_by = link.stop.saturating_add(interval);
     for f in out.iter_mut() {
-        let overlaps = f.start < link.stop && link.start < f.stop;
-        if let FaultAction::Wipe { node } = &mut f.action
-            && overlaps
-            && node != end
-        {
-            *node = end.clone();
+        let FaultAction::Wipe { node } = &mut f.action else {
+            continue;
+        };
+        let during_cut = f.start < link.stop && link.start < f.stop;
+        let before_replay = Some(&*node) == second && f.start < replayed_by;
+        if (during_cut || before_replay) && node != first {
+            *node = first.clone();
         }
     }
 }
@@ -621,15 +629,27 @@ mod tests {
     }
 
     #[test]
-    fn while_a_link_is_cut_only_its_first_end_is_wiped() {
-        let downs = params(vec![FaultKind::Crash, FaultKind::Wipe]);
+    fn while_a_link_is_cut_only_its_first_end_is_wiped_and_the_second_until_its_hints_replay() {
+        // The default test's families, so the downs' cycle is staggered as
+        // there (a turn starts 1.7 s before the end, after the link heals).
+        let downs = params(vec![
+            FaultKind::Partition,
+            FaultKind::Clock,
+            FaultKind::Crash,
+            FaultKind::Wipe,
+        ]);
         let mut with_link = downs.clone();
         with_link.faults.push(FaultKind::Link);
+        // The default test's cut, which heals 2.5 s before the end.
+        with_link.link_cut = Duration::from_secs(55);
         let mut moved = 0;
-        for seed in 0..40 {
+        let mut moved_after_heal = 0;
+        for seed in 0..200 {
             let plain = plan(seed, &downs);
             let (link, grudge, rest) = split_link(seed, &with_link);
-            let first_end = grudge.0.keys().next().unwrap();
+            let mut ends = grudge.0.keys();
+            let (first_end, second_end) = (ends.next().unwrap(), ends.next().unwrap());
+            let replayed_by = link.stop + with_link.interval;
             // The same faults at the same times; only wipes' nodes move.
             assert_eq!(rest.len(), plain.len());
             for (got, was) in rest.iter().zip(&plain) {
@@ -641,11 +661,21 @@ mod tests {
                         assert_eq!(node, first_end, "seed {seed}");
                         moved += 1;
                     }
+                    (FaultAction::Wipe { node: drawn }, FaultAction::Wipe { node })
+                        if got.start < replayed_by && drawn == second_end =>
+                    {
+                        assert_eq!(node, first_end, "seed {seed}");
+                        moved_after_heal += 1;
+                    }
                     (a, b) => assert_eq!(a, b, "seed {seed}"),
                 }
             }
         }
-        assert!(moved > 10, "only {moved} wipes moved in 40 seeds");
+        assert!(moved > 50, "only {moved} wipes moved in 200 seeds");
+        assert!(
+            moved_after_heal > 0,
+            "no wipe of the second end after the heal in 200 seeds"
+        );
     }
 
     #[test]
