@@ -44,8 +44,12 @@ struct StoredHint {
 /// Per-target bookkeeping.
 #[derive(Debug, Default)]
 struct TargetState {
-    /// When the target first missed a write since it last acknowledged one.
-    unreachable_since_ms: Option<u64>,
+    /// When the target first missed a write since it last acknowledged one,
+    /// on the monotonic clock: an outage's length is real time (Cassandra's
+    /// hint window reads its failure detector's downtime the same way), so
+    /// a clock step neither shortens nor lengthens it. Only a hint's age at
+    /// replay is wall-clock time, since hints outlive the process.
+    unreachable_since: Option<Instant>,
     /// Hints stored for it.
     backlog: u64,
 }
@@ -107,7 +111,7 @@ impl Hints {
     /// The target acknowledged something: its outage (if any) is over.
     pub fn note_reachable(&self, target: &NodeId) {
         if let Some(state) = self.targets().get_mut(target) {
-            state.unreachable_since_ms = None;
+            state.unreachable_since = None;
         }
     }
 
@@ -125,14 +129,14 @@ impl Hints {
             return;
         }
         let now_ms = self.clock.wall_ms();
-        let window_ms = self.config.window.as_millis() as u64;
         let verdict = {
             let mut targets = self.targets();
             let Some(state) = targets.get_mut(target) else {
                 return;
             };
-            let since = *state.unreachable_since_ms.get_or_insert(now_ms);
-            if now_ms.saturating_sub(since) > window_ms {
+            let now = Instant::now();
+            let since = *state.unreachable_since.get_or_insert(now);
+            if now.duration_since(since) > self.config.window {
                 Err(HintDrop::Window)
             } else if state.backlog >= self.config.max_per_target {
                 Err(HintDrop::Full)

@@ -149,6 +149,10 @@ async fn hints_deliver_missed_writes_and_deletes_to_a_returning_replica() {
     assert!(replayed >= 31.0, "replayed {replayed}");
 }
 
+/// The window bounds an outage's real length; a clock step changes
+/// neither the outage's length nor the hints it allows (a node stepped back
+/// kept hinting a delete past the window, and forward it dropped hints of
+/// an outage just begun). A hint's age at replay is wall-clock time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_down_past_the_hint_window_gets_no_hints() {
     let mut cluster = Cluster::start(
@@ -164,33 +168,55 @@ async fn a_replica_down_past_the_hint_window_gets_no_hints() {
     })
     .await;
 
-    // Move n1's clock past the window: n3 has now been down "too long".
+    // A step forward does not make the outage "too long": still hinted,
+    // stamped with the stepped clock.
     cluster.set_clock_offset(0, 5000).await;
-    assert_eq!(cluster.put(0, "late", "v", "?w=2", None).await.0, 200);
-    assert_eq!(
-        cluster
-            .metric(0, "converge_hints_dropped_total{reason=\"window\"}")
-            .await,
-        Some(1.0)
-    );
-
-    cluster.restart(2).await;
-    // The stored hint is past the window too: dropped, not replayed.
+    assert_eq!(cluster.put(0, "mid", "v", "?w=2", None).await.0, 200);
     eventually(
         Duration::from_secs(10),
-        "the old hint is dropped",
+        "the step's hint is stored",
+        || async { cluster.metric(0, "converge_hints_stored_total").await == Some(2.0) },
+    )
+    .await;
+
+    // A step back does not make a long outage short. Nothing to poll: the
+    // window is real time.
+    cluster.set_clock_offset(0, -5000).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(cluster.put(0, "late", "v", "?w=2", None).await.0, 200);
+    eventually(
+        Duration::from_secs(10),
+        "the late write is not hinted",
         || async {
             cluster
-                .metric(0, "converge_hints_dropped_total{reason=\"expired\"}")
+                .metric(0, "converge_hints_dropped_total{reason=\"window\"}")
                 .await
                 == Some(1.0)
         },
     )
     .await;
     assert_eq!(
-        cluster.metric(0, "converge_hints_replayed_total").await,
-        Some(0.0)
+        cluster.metric(0, "converge_hints_stored_total").await,
+        Some(2.0)
     );
+
+    // Back on the real clock, "early" is older than the window: dropped at
+    // replay, not replayed; "mid" was stamped 5 s ahead, so it is young.
+    cluster.set_clock_offset(0, 0).await;
+    cluster.restart(2).await;
+    eventually(
+        Duration::from_secs(10),
+        "the old hint is dropped and the young one replayed",
+        || async {
+            cluster
+                .metric(0, "converge_hints_dropped_total{reason=\"expired\"}")
+                .await
+                == Some(1.0)
+                && cluster.metric(0, "converge_hints_replayed_total").await == Some(1.0)
+        },
+    )
+    .await;
     let dump = cluster.dump(2).await;
+    assert!(dump.contains_key("mid"));
     assert!(!dump.contains_key("early") && !dump.contains_key("late"));
 }
