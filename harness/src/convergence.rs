@@ -93,8 +93,8 @@ struct Round {
     snapshot: Snapshot,
     /// Nodes that did not answer (or sent a dump that does not parse).
     missing: Vec<NodeId>,
-    /// Hints each answering node holds for replay; `None` where its
-    /// `/metrics` did not answer this round.
+    /// Hints each node holds for replay; `None` where its `/metrics` did
+    /// not answer this round.
     hints: BTreeMap<NodeId, Option<u64>>,
 }
 
@@ -124,6 +124,11 @@ async fn hints_backlog(client: &NodeClient) -> Option<u64> {
     }
 }
 
+/// Every backlog first, then every dump: a hint is deleted only once its
+/// target has merged it, so backlogs all read 0 before the first dump mean
+/// every dump holds what the hints carried. (Read after a node's dump, a
+/// holder's backlog could reach 0 by a replay into a target already
+/// dumped.)
 async fn poll(cluster: &Cluster) -> Round {
     let mut round = Round {
         snapshot: Snapshot::new(),
@@ -131,12 +136,14 @@ async fn poll(cluster: &Cluster) -> Round {
         hints: BTreeMap::new(),
     };
     for (node, client) in &cluster.admin {
+        round
+            .hints
+            .insert(node.clone(), hints_backlog(client).await);
+    }
+    for (node, client) in &cluster.admin {
         match client.dump().await.ok().and_then(|d| entries(node, d).ok()) {
             Some(e) => {
                 round.snapshot.insert(node.clone(), e);
-                round
-                    .hints
-                    .insert(node.clone(), hints_backlog(client).await);
             }
             None => round.missing.push(node.clone()),
         }
