@@ -27,33 +27,37 @@ pub async fn run(store: Store, clock: Arc<NodeClock>, gc_grace: Duration) {
     } else {
         gc_grace
     };
-    // A new node's first scan comes at a random moment within one interval,
+    // The first regular scan comes at a random moment within one interval,
     // not at start: nodes started together would otherwise purge each
     // tombstone in the same instant, and no replica would ever hold a
     // tombstone its peers had purged (the stretch where a tombstone GC bug
-    // shows). A restarted node scans at once instead: it is in no lockstep,
-    // and it may have missed a scan while down, so waiting up to another
-    // interval would keep tombstones up to two intervals past their grace
-    // plus the downtime (a run's crash kept a replica's tombstones alive
-    // past the heal that should have found them purged). Either way a
-    // tombstone is purged at most one interval after its grace on a node
-    // that is up.
+    // shows). A restarted node first catches up with one scan at once: it
+    // may have missed one while down, and waiting up to another interval
+    // kept a crashed replica's tombstones alive past the heal that should
+    // have found them purged. Its regular scans keep a random phase all the
+    // same: the harness restarts nodes at fixed offsets of its cycle, so
+    // scans anchored to the restart would run in lockstep on nodes
+    // restarted two intervals apart. Either way a tombstone is purged at most one interval after
+    // its grace on a node that is up.
     let every = scan_interval(gc_grace);
-    let now = tokio::time::Instant::now();
-    let first = if store.reopened() {
-        now
-    } else {
-        now + crate::jitter::below(every)
-    };
+    if store.reopened() {
+        scan(&store, &clock, gc_grace).await;
+    }
+    let first = tokio::time::Instant::now() + crate::jitter::below(every);
     let mut ticker = tokio::time::interval_at(first, every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match purge_expired(&store, &clock, gc_grace).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "purged expired tombstones"),
-            Err(e) => tracing::error!(error = %e, "tombstone compaction failed"),
-        }
+        scan(&store, &clock, gc_grace).await;
+    }
+}
+
+/// One scan, logged.
+async fn scan(store: &Store, clock: &NodeClock, gc_grace: Duration) {
+    match purge_expired(store, clock, gc_grace).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(purged = n, "purged expired tombstones"),
+        Err(e) => tracing::error!(error = %e, "tombstone compaction failed"),
     }
 }
 
