@@ -203,16 +203,13 @@ pub async fn wait(
         }
         tokio::time::sleep(POLL_EVERY).await;
     }
-    let (snapshot, missing, hints_waiting) = match (complete, partial) {
-        (Some(r), _) => {
-            let waiting = r.hints_waiting();
-            (r.snapshot, Vec::new(), waiting)
-        }
-        (None, Some(r)) => {
+    // A complete round names no missing node.
+    let (snapshot, missing, hints_waiting) = match complete.or(partial) {
+        Some(r) => {
             let waiting = r.hints_waiting();
             (r.snapshot, r.missing, waiting)
         }
-        (None, None) => (Snapshot::new(), cluster.nodes().to_vec(), BTreeMap::new()),
+        None => (Snapshot::new(), cluster.nodes().to_vec(), BTreeMap::new()),
     };
     Convergence {
         summary: FinalSummary {

@@ -46,7 +46,7 @@ pub fn parse_prometheus(text: &str) -> BTreeMap<String, f64> {
 
 /// The metric family a node exports its hint backlog in, one series per
 /// target replica (docs/node-api.md).
-pub const HINTS_BACKLOG: &str = "converge_hints_backlog";
+const HINTS_BACKLOG: &str = "converge_hints_backlog";
 
 /// Hints a node holds for replay, summed over its targets. A node that
 /// exports no such series holds none: the family is optional, and a node

@@ -37,8 +37,8 @@ pub async fn run(store: Store, clock: Arc<NodeClock>, gc_grace: Duration) {
     // have found them purged. Its regular scans keep a random phase all the
     // same: the harness restarts nodes at fixed offsets of its cycle, so
     // scans anchored to the restart would run in lockstep on nodes
-    // restarted two intervals apart. Either way a tombstone is purged at most one interval after
-    // its grace on a node that is up.
+    // restarted two intervals apart. Either way a tombstone is purged at
+    // most one interval after its grace on a node that is up.
     let every = scan_interval(gc_grace);
     if store.reopened() {
         scan(&store, &clock, gc_grace).await;
